@@ -1,0 +1,314 @@
+#include "core/process.hpp"
+
+#include "core/error.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+extern char** environ;
+
+namespace fedi {
+namespace {
+
+struct Pipe {
+    int fd[2] = {-1, -1};
+    Pipe() {
+        if (pipe2(fd, O_CLOEXEC) != 0)
+            throw Error(fmt::format("cannot create a pipe: {}", std::strerror(errno)));
+    }
+};
+
+void close_fd(int& fd) {
+    if (fd >= 0)
+        ::close(fd);
+    fd = -1;
+}
+
+int decode_status(int status) {
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return -1;
+}
+
+// Forks and execs argv with the three pipes; returns the pid. The child end of each
+// pipe is dup2'ed onto 0/1/2; the parent keeps the other ends.
+int spawn(const std::vector<std::string>& argv, const ProcessOptions& opts, Pipe& in, Pipe& out,
+          Pipe& err) {
+    if (argv.empty())
+        throw Error("cannot start a process: empty command");
+    std::vector<std::string> env_storage;
+    for (char** e = environ; *e; ++e) {
+        std::string entry(*e);
+        auto name = entry.substr(0, entry.find('='));
+        if (!opts.extra_env.count(name))
+            env_storage.push_back(entry);
+    }
+    for (const auto& [k, v] : opts.extra_env)
+        env_storage.push_back(k + "=" + v);
+    std::vector<char*> envp, args;
+    for (auto& e : env_storage)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> argv_copy = argv;
+    for (auto& a : argv_copy)
+        args.push_back(a.data());
+    args.push_back(nullptr);
+
+    // An exec failure is reported to the parent through a CLOEXEC pipe.
+    Pipe status;
+    pid_t pid = fork();
+    if (pid < 0)
+        throw Error(fmt::format("cannot fork: {}", std::strerror(errno)));
+    if (pid == 0) {
+        dup2(in.fd[0], 0);
+        dup2(out.fd[1], 1);
+        dup2(err.fd[1], 2);
+        if (opts.cwd && chdir(opts.cwd->c_str()) != 0) {
+            int e = errno;
+            (void)!::write(status.fd[1], &e, sizeof e);
+            _exit(127);
+        }
+        signal(SIGPIPE, SIG_DFL);
+        execvpe(args[0], args.data(), envp.data());
+        int e = errno;
+        (void)!::write(status.fd[1], &e, sizeof e);
+        _exit(127);
+    }
+    close_fd(status.fd[1]);
+    int child_errno = 0;
+    ssize_t n;
+    do {
+        n = ::read(status.fd[0], &child_errno, sizeof child_errno);
+    } while (n < 0 && errno == EINTR);
+    close_fd(status.fd[0]);
+    close_fd(in.fd[0]);
+    close_fd(out.fd[1]);
+    close_fd(err.fd[1]);
+    if (n == sizeof child_errno) {
+        int st;
+        waitpid(pid, &st, 0);
+        throw Error(fmt::format("cannot run {}: {}", argv[0], std::strerror(child_errno)));
+    }
+    return pid;
+}
+
+// Splits complete lines out of `pending` and hands them to cb.
+void emit_lines(std::string& pending, const std::function<void(const std::string&)>& cb,
+                bool flush_all) {
+    std::size_t start = 0, nl;
+    while ((nl = pending.find('\n', start)) != std::string::npos) {
+        if (cb)
+            cb(pending.substr(start, nl - start));
+        start = nl + 1;
+    }
+    pending.erase(0, start);
+    if (flush_all && !pending.empty()) {
+        if (cb)
+            cb(pending);
+        pending.clear();
+    }
+}
+
+} // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& opts) {
+    Pipe in, out, err;
+    int pid = spawn(argv, opts, in, out, err);
+    int in_fd = in.fd[1], out_fd = out.fd[0], err_fd = err.fd[0];
+    std::string to_write = opts.stdin_data.value_or("");
+    std::size_t written = 0;
+    if (to_write.empty())
+        close_fd(in_fd);
+    else
+        fcntl(in_fd, F_SETFL, O_NONBLOCK);
+
+    ProcessResult result;
+    std::string out_pending, err_pending;
+    char buf[65536];
+    while (out_fd >= 0 || err_fd >= 0) {
+        pollfd fds[3];
+        int nfds = 0;
+        if (out_fd >= 0)
+            fds[nfds++] = {out_fd, POLLIN, 0};
+        if (err_fd >= 0)
+            fds[nfds++] = {err_fd, POLLIN, 0};
+        if (in_fd >= 0)
+            fds[nfds++] = {in_fd, POLLOUT, 0};
+        if (poll(fds, nfds, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < nfds; ++i) {
+            if (!fds[i].revents)
+                continue;
+            if (fds[i].fd == in_fd) {
+                ssize_t w = ::write(in_fd, to_write.data() + written, to_write.size() - written);
+                if (w > 0)
+                    written += w;
+                if (w < 0 && errno != EAGAIN && errno != EINTR)
+                    written = to_write.size(); // child closed stdin; give up on the rest
+                if (written == to_write.size())
+                    close_fd(in_fd);
+                continue;
+            }
+            ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
+            if (r < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            bool is_out = fds[i].fd == out_fd;
+            if (r <= 0) {
+                if (is_out) {
+                    emit_lines(out_pending, opts.on_stdout_line, true);
+                    close_fd(out_fd);
+                } else {
+                    emit_lines(err_pending, opts.on_stderr_line, true);
+                    close_fd(err_fd);
+                }
+                continue;
+            }
+            if (is_out) {
+                result.out.append(buf, r);
+                if (opts.on_stdout_line) {
+                    out_pending.append(buf, r);
+                    emit_lines(out_pending, opts.on_stdout_line, false);
+                }
+            } else {
+                result.err.append(buf, r);
+                err_pending.append(buf, r);
+                emit_lines(err_pending, opts.on_stderr_line, false);
+            }
+        }
+    }
+    close_fd(in_fd);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    result.exit_code = decode_status(status);
+    return result;
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ProcessOptions& opts) {
+    Pipe in, out, err;
+    pid_ = spawn(argv, opts, in, out, err);
+    in_fd_ = in.fd[1];
+    in.fd[1] = -1;
+    out_fd_ = out.fd[0];
+    out.fd[0] = -1;
+    err_fd_ = err.fd[0];
+    err.fd[0] = -1;
+    fcntl(err_fd_, F_SETFL, O_NONBLOCK);
+}
+
+ChildProcess::~ChildProcess() {
+    if (!exit_code_ && pid_ > 0) {
+        close_fd(in_fd_);
+        close_fd(out_fd_);
+        kill(pid_, SIGTERM);
+        int st;
+        waitpid(pid_, &st, 0);
+    }
+    close_fd(in_fd_);
+    close_fd(out_fd_);
+    close_fd(err_fd_);
+}
+
+void ChildProcess::drain_stderr(bool block) {
+    if (err_fd_ < 0)
+        return;
+    if (block)
+        fcntl(err_fd_, F_SETFL, 0);
+    char buf[4096];
+    for (;;) {
+        ssize_t r = ::read(err_fd_, buf, sizeof buf);
+        if (r > 0) {
+            err_.append(buf, r);
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r == 0)
+            close_fd(err_fd_);
+        return;
+    }
+}
+
+std::size_t ChildProcess::read_some(char* buf, std::size_t n) {
+    for (;;) {
+        // Keep stderr flowing so a chatty child never blocks on a full stderr pipe.
+        pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+        int nfds = err_fd_ >= 0 ? 2 : 1;
+        if (poll(fds, nfds, -1) < 0 && errno != EINTR)
+            throw Error(fmt::format("poll failed: {}", std::strerror(errno)));
+        if (nfds == 2 && fds[1].revents)
+            drain_stderr(false);
+        if (fds[0].revents) {
+            ssize_t r = ::read(out_fd_, buf, n);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
+                throw Error(fmt::format("read from child failed: {}", std::strerror(errno)));
+            return static_cast<std::size_t>(r);
+        }
+    }
+}
+
+void ChildProcess::write(const char* buf, std::size_t n) {
+    while (n > 0) {
+        ssize_t w = ::write(in_fd_, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            throw Error(fmt::format("write to child failed: {}", std::strerror(errno)));
+        buf += w;
+        n -= w;
+    }
+}
+
+void ChildProcess::close_stdin() { close_fd(in_fd_); }
+
+int ChildProcess::wait() {
+    if (exit_code_)
+        return *exit_code_;
+    close_fd(in_fd_);
+    drain_stderr(true);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    exit_code_ = decode_status(status);
+    return *exit_code_;
+}
+
+std::string shell_quote(const std::string& word) {
+    if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                "0123456789@%+=:,./_-") == std::string::npos)
+        return word;
+    std::string out = "'";
+    for (char c : word) {
+        if (c == '\'')
+            out += "'\\''";
+        else
+            out += c;
+    }
+    return out + "'";
+}
+
+std::string shell_join(const std::vector<std::string>& argv) {
+    std::string out;
+    for (const auto& a : argv) {
+        if (!out.empty())
+            out += ' ';
+        out += shell_quote(a);
+    }
+    return out;
+}
+
+} // namespace fedi
