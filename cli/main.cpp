@@ -1,23 +1,74 @@
 // fedi's entry point: builds the command tree, parses argv, runs the one library call
 // the chosen subcommand asks for, and is the one place that turns errors into messages
-// and exit codes.
+// and exit codes (0 converged, 1 something failed, 2 usage or deployment-file error).
+#include "commands.hpp"
 #include "core/error.hpp"
+#include "core/process.hpp"
 
-#include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
+#include <unistd.h>
+
+namespace fedi::cli {
+
+ui::OutputOptions GlobalOptions::output() const {
+    ui::OutputOptions o;
+    o.json = json;
+    o.verbosity = quiet ? ui::Verbosity::Quiet
+                        : (verbose > 0 ? ui::Verbosity::Verbose : ui::Verbosity::Normal);
+    o.color = color == "always" ? ui::ColorMode::Always
+                                : (color == "never" ? ui::ColorMode::Never : ui::ColorMode::Auto);
+    return o;
+}
+
+void print_json(const std::string& text) {
+    std::cout << text << std::endl;
+}
+
+} // namespace fedi::cli
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
-    CLI::App app{"fedi: deploy and run Fediverse services on NixOS machines"};
+    using namespace fedi::cli;
+    GlobalOptions g;
+    for (int i = 0; i < argc; ++i)
+        g.command_line += (i ? " " : "") + fedi::shell_quote(argv[i]);
+
+    CLI::App app{"fedi: deploy and run Fediverse services on NixOS machines.\n"
+                 "Results go to stdout (a table, or JSON with --json); progress to stderr.\n"
+                 "Exit codes: 0 converged, 1 something failed, 2 usage or deployment error."};
+    app.name("fedi");
     app.require_subcommand(1);
+    app.add_option("-f,--file", g.file, "Deployment file")
+        ->capture_default_str()
+        ->option_text("FILE");
+    app.add_option("--state", g.state_file,
+                   "State file (default: .fedi/state.json beside the deployment file)");
+    app.add_flag("--json", g.json, "Print results as one JSON document on stdout");
+    app.add_flag("-v,--verbose", g.verbose, "More progress output (build logs, SSH steps)");
+    app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr");
+    app.add_option("--color", g.color,
+                   "Colour output: auto, always or never (NO_COLOR is honoured)")
+        ->check(CLI::IsMember({"auto", "always", "never"}))
+        ->capture_default_str();
+    app.add_flag("-y,--yes", g.yes, "Answer yes to confirmations (for scripts)");
+
+    Action action;
+    register_deploy(app, g, action);
+    register_eval(app, g, action);
+    register_status(app, g, action);
+
     try {
         app.parse(argc, argv);
+        return action ? action() : 0;
     } catch (const CLI::ParseError& e) {
-        return app.exit(e) == 0 ? 0 : 2;
+        int rc = app.exit(e);
+        return rc == 0 ? 0 : 2;
     } catch (const fedi::Error& e) {
         std::cerr << "error: " << e.describe() << "\n";
         return e.kind() == fedi::ErrorKind::Usage ? 2 : 1;
+    } catch (const std::exception& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 1;
     }
-    return 0;
 }

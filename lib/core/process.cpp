@@ -273,7 +273,9 @@ void ChildProcess::write(const char* buf, std::size_t n) {
     }
 }
 
-void ChildProcess::close_stdin() { close_fd(in_fd_); }
+void ChildProcess::close_stdin() {
+    close_fd(in_fd_);
+}
 
 int ChildProcess::wait() {
     if (exit_code_)
@@ -288,8 +290,9 @@ int ChildProcess::wait() {
 }
 
 std::string shell_quote(const std::string& word) {
-    if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                "0123456789@%+=:,./_-") == std::string::npos)
+    if (!word.empty() &&
+        word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "0123456789@%+=:,./_-") == std::string::npos)
         return word;
     std::string out = "'";
     for (char c : word) {

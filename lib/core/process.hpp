@@ -15,7 +15,7 @@ namespace fedi {
 struct ProcessOptions {
     std::map<std::string, std::string> extra_env; // added to (or overriding) our environment
     std::optional<std::string> cwd;
-    std::optional<std::string> stdin_data;        // written to the child's stdin, then closed
+    std::optional<std::string> stdin_data; // written to the child's stdin, then closed
     // Called with each line the child writes to stderr (without the newline), as it comes.
     std::function<void(const std::string&)> on_stderr_line;
     // Called with each line on stdout as it comes; stdout is still captured.
@@ -23,9 +23,9 @@ struct ProcessOptions {
 };
 
 struct ProcessResult {
-    int exit_code = -1;  // the exit status, or 128 + signal when killed by a signal
-    std::string out;     // everything on stdout
-    std::string err;     // everything on stderr
+    int exit_code = -1; // the exit status, or 128 + signal when killed by a signal
+    std::string out;    // everything on stdout
+    std::string err;    // everything on stderr
     bool ok() const { return exit_code == 0; }
 };
 

@@ -1,0 +1,36 @@
+#pragma once
+// Each cli/<verb>.cpp registers one subcommand: its callback fills a typed options
+// struct and makes one library call. main.cpp lists them and owns error handling.
+#include "ui/output.hpp"
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace fedi::cli {
+
+struct GlobalOptions {
+    std::string file = "deployment.nix";
+    std::optional<std::string> state_file;
+    bool json = false;
+    int verbose = 0;
+    bool quiet = false;
+    std::string color = "auto";
+    bool yes = false;
+    std::string command_line; // argv joined, for the state lock
+
+    ui::OutputOptions output() const;
+};
+
+// What the chosen subcommand runs after parsing; returns the exit code.
+using Action = std::function<int()>;
+
+void register_deploy(CLI::App& app, GlobalOptions& g, Action& action);
+void register_eval(CLI::App& app, GlobalOptions& g, Action& action);
+void register_status(CLI::App& app, GlobalOptions& g, Action& action);
+
+// Prints a JSON document on stdout.
+void print_json(const std::string& text);
+
+} // namespace fedi::cli

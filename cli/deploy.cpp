@@ -1,0 +1,44 @@
+#include "deploy/deploy.hpp"
+#include "commands.hpp"
+#include "core/error.hpp"
+
+#include <iostream>
+
+namespace fedi::cli {
+
+void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
+    auto opts = std::make_shared<deploy::DeployOptions>();
+    auto goal = std::make_shared<std::string>("switch");
+    auto* cmd = app.add_subcommand(
+        "deploy", "Build the selected machines' systems, push them and activate them");
+    cmd->footer("Converges: machines that already run their system are left alone.\n"
+                "Each machine's closure is sent in one stream, only the paths it lacks.");
+    cmd->add_option("--on", opts->on,
+                    "Select machines by NAME, GLOB or @TAG (repeatable; default: all)")
+        ->option_text("NAME|GLOB|@TAG");
+    cmd->add_option("--goal", *goal, "build, push, switch (default), boot, test or dry-activate")
+        ->check(CLI::IsMember({"build", "push", "switch", "boot", "test", "dry-activate"}));
+    cmd->add_option("--parallel", opts->parallel, "Machines deployed at once (default 16)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_flag("--dry-run", opts->dry_run, "Evaluate and show the plan; change nothing");
+    cmd->add_flag("--accept-new-host-keys", opts->accept_new_host_keys,
+                  "Trust a machine's unknown SSH host key and record it in state "
+                  "(a changed key is always refused)");
+    cmd->callback([&g, &action, opts, goal] {
+        action = [&g, opts, goal] {
+            opts->project.deployment_file = g.file;
+            opts->project.state_file = g.state_file;
+            opts->goal = *deploy::parse_goal(*goal);
+            opts->command_line = g.command_line;
+            ui::Reporter reporter(g.output());
+            auto report = deploy::run_deploy(*opts, reporter);
+            if (g.json)
+                print_json(deploy::to_json(report).dump(2));
+            else
+                std::cout << deploy::render_summary(report, ui::use_color(g.output().color, 1));
+            return report.ok() ? 0 : 1;
+        };
+    });
+}
+
+} // namespace fedi::cli

@@ -1,0 +1,21 @@
+#include "commands.hpp"
+#include "deploy/project.hpp"
+
+namespace fedi::cli {
+
+void register_eval(CLI::App& app, GlobalOptions& g, Action& action) {
+    auto* cmd = app.add_subcommand(
+        "eval", "Evaluate and validate the deployment file; print the model as JSON");
+    cmd->callback([&g, &action] {
+        action = [&g] {
+            deploy::ProjectOptions p;
+            p.deployment_file = g.file;
+            p.state_file = g.state_file;
+            auto project = deploy::load_project(p);
+            print_json(model::to_json(project.deployment).dump(2));
+            return 0;
+        };
+    });
+}
+
+} // namespace fedi::cli

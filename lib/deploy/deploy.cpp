@@ -1,0 +1,395 @@
+#include "deploy/deploy.hpp"
+
+#include "core/error.hpp"
+#include "deploy/selection.hpp"
+#include "host/host.hpp"
+#include "nix/build.hpp"
+#include "state/state.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <fmt/format.h>
+#include <map>
+#include <mutex>
+#include <semaphore>
+#include <set>
+#include <thread>
+
+namespace fedi::deploy {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kTailLines = 20;
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+int default_parallelism(Goal) {
+    // Pushing and activating wait on the network and the remote side, not on our CPU.
+    return 16;
+}
+
+// Shared by the machine threads: their results, so dependents can wait, and the state,
+// saved after every change so a crash loses nothing already done.
+class Run {
+  public:
+    Run(const Project& project, const DeployOptions& opts, ui::Reporter& reporter,
+        state::State state)
+        : project_(project), opts_(opts), reporter_(reporter), state_(std::move(state)) {}
+
+    void finish(const std::string& name, MachineReport report) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_[name] = std::move(report);
+        cv_.notify_all();
+    }
+
+    // Blocks until every machine in `deps` is done; returns the first that failed.
+    std::optional<std::string> wait_for(const std::vector<std::string>& deps) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [&] {
+            return std::all_of(deps.begin(), deps.end(),
+                               [&](const std::string& d) { return done_.count(d) > 0; });
+        });
+        for (const auto& d : deps)
+            if (!done_[d].ok())
+                return d;
+        return std::nullopt;
+    }
+
+    void update_state(const std::function<void(state::State&)>& change) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        change(state_);
+        state::save(project_.state_file, state_);
+    }
+
+    std::vector<std::string> trusted_keys(const std::string& machine) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = state_.machines.find(machine);
+        return it == state_.machines.end() ? std::vector<std::string>{} : it->second.host_keys;
+    }
+
+    MachineReport result(const std::string& name) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return done_[name];
+    }
+
+    const Project& project_;
+    const DeployOptions& opts_;
+    ui::Reporter& reporter_;
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::map<std::string, MachineReport> done_;
+    state::State state_;
+};
+
+// The tail of a command's output, kept while it streams.
+class Tail {
+  public:
+    void add(const std::string& line) {
+        lines_.push_back(line);
+        if (lines_.size() > kTailLines)
+            lines_.pop_front();
+    }
+    std::vector<std::string> lines() const { return {lines_.begin(), lines_.end()}; }
+
+  private:
+    std::deque<std::string> lines_;
+};
+
+bool up_to_date(Goal goal, const host::SystemStatus& s, const std::string& system) {
+    switch (goal) {
+    case Goal::Switch:
+        return s.profile == system && s.current == system;
+    case Goal::Boot:
+        return s.profile == system;
+    case Goal::Test:
+        return s.current == system;
+    default:
+        return false;
+    }
+}
+
+void deploy_machine(Run& run, const model::Machine& m, MachineReport& report) {
+    auto& ui = run.reporter_;
+    Goal goal = run.opts_.goal;
+    std::string system = m.system.out_path;
+
+    report.phase = "connect";
+    host::ConnectSettings settings;
+    settings.target = m.ssh;
+    settings.label = m.name;
+    settings.trusted_keys = run.trusted_keys(m.name);
+    settings.accept_new_host_key = run.opts_.accept_new_host_keys;
+    ui.detail(m.name, fmt::format("connecting to {}@{}:{}", m.ssh.user, m.ssh.host, m.ssh.port));
+    auto host = host::Host::connect(settings);
+    if (auto key = host->newly_trusted_host_key()) {
+        ui.warn(m.name, fmt::format("trusting new host key {} (recorded in state)", *key));
+        run.update_state([&](state::State& s) {
+            auto& keys = s.machines[m.name].host_keys;
+            if (std::find(keys.begin(), keys.end(), *key) == keys.end())
+                keys.push_back(*key);
+        });
+    }
+
+    report.phase = "push";
+    auto pushed = host->push_closure({system}, [&](const host::PushProgress& p) {
+        (void)p; // live progress lines come with the fleet progress display
+    });
+    report.paths_sent = pushed.paths_sent;
+    report.bytes_sent = pushed.bytes_sent;
+    ui.info(m.name,
+            pushed.paths_sent == 0
+                ? fmt::format("closure complete on the machine ({} paths)", pushed.paths_total)
+                : fmt::format("sent {} of {} paths ({})", pushed.paths_sent, pushed.paths_total,
+                              ui::human_bytes(pushed.bytes_sent)));
+    if (goal == Goal::Push) {
+        report.outcome = Outcome::Pushed;
+        return;
+    }
+
+    report.phase = "activate";
+    auto status = host->system_status();
+    if (up_to_date(goal, status, system)) {
+        report.outcome = Outcome::Unchanged;
+        report.generation = status.generation;
+        ui.info(m.name, "already running this system; nothing to activate");
+        return;
+    }
+    if (goal_sets_profile(goal)) {
+        host->set_profile(system);
+        status = host->system_status();
+        report.generation = status.generation;
+    }
+    Tail tail;
+    auto result = host->switch_to_configuration(system, to_string(goal), [&](const std::string& l) {
+        tail.add(l);
+        ui.info(m.name, "| " + l);
+    });
+    report.log_tail = tail.lines();
+    if (result.exit_status != 0)
+        throw Error(fmt::format("switch-to-configuration {} exited with status {}", to_string(goal),
+                                result.exit_status));
+    report.outcome = Outcome::Activated;
+    if (goal_sets_profile(goal)) {
+        run.update_state([&](state::State& s) {
+            s.machines[m.name].generations.push_back(
+                {system, state::now_utc(), to_string(goal), report.generation});
+        });
+    }
+}
+
+void machine_thread(Run& run, const model::Machine& m, const std::vector<std::string>& deps,
+                    std::counting_semaphore<>& slots) {
+    MachineReport report;
+    report.name = m.name;
+    report.system = m.system.out_path;
+    if (auto failed = run.wait_for(deps)) {
+        report.outcome = Outcome::Skipped;
+        report.error =
+            fmt::format("not deployed: it comes after {}, which did not deploy", *failed);
+        run.reporter_.warn(m.name, report.error);
+        run.finish(m.name, std::move(report));
+        return;
+    }
+    slots.acquire();
+    auto start = Clock::now();
+    try {
+        deploy_machine(run, m, report);
+    } catch (const Error& e) {
+        report.outcome = Outcome::Failed;
+        report.error = e.describe();
+    } catch (const std::exception& e) {
+        report.outcome = Outcome::Failed;
+        report.error = e.what();
+    }
+    slots.release();
+    report.seconds = seconds_since(start);
+    if (report.outcome == Outcome::Failed) {
+        run.reporter_.error(m.name, fmt::format("{} failed: {}", report.phase, report.error));
+        for (const auto& l : report.log_tail)
+            run.reporter_.error(m.name, "| " + l);
+    } else {
+        report.phase.clear();
+    }
+    run.finish(m.name, std::move(report));
+}
+
+} // namespace
+
+std::string to_string(Outcome o) {
+    switch (o) {
+    case Outcome::Planned:
+        return "planned";
+    case Outcome::Built:
+        return "built";
+    case Outcome::Pushed:
+        return "pushed";
+    case Outcome::Activated:
+        return "deployed";
+    case Outcome::Unchanged:
+        return "unchanged";
+    case Outcome::Failed:
+        return "failed";
+    case Outcome::Skipped:
+        return "skipped";
+    }
+    return "?";
+}
+
+bool DeployReport::ok() const {
+    return std::all_of(machines.begin(), machines.end(),
+                       [](const MachineReport& m) { return m.ok(); });
+}
+
+DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
+    DeployReport report;
+    report.goal = opts.goal;
+    auto state_file = resolve_state_file(opts.project);
+    // The lock comes first: a second deploy must stop before doing any work.
+    std::unique_ptr<state::Lock> lock;
+    if (!opts.dry_run && goal_needs_machine(opts.goal))
+        lock = state::Lock::acquire(state_file, opts.command_line);
+
+    auto project = load_project(opts.project);
+    const auto& d = project.deployment;
+    auto selected = select_machines(d, opts.on);
+    std::set<std::string> selected_set(selected.begin(), selected.end());
+
+    if (opts.dry_run) {
+        for (const auto& name : selected) {
+            MachineReport r;
+            r.name = name;
+            r.outcome = Outcome::Planned;
+            r.system = d.machines.at(name).system.out_path;
+            report.machines.push_back(r);
+        }
+        return report;
+    }
+
+    // Build every selected system in one Nix invocation.
+    std::vector<std::string> drvs, outs;
+    for (const auto& name : selected) {
+        const auto& sys = d.machines.at(name).system;
+        if (std::find(drvs.begin(), drvs.end(), sys.drv_path) == drvs.end()) {
+            drvs.push_back(sys.drv_path);
+            outs.push_back(sys.out_path);
+        }
+    }
+    reporter.info(
+        "", fmt::format("building {} system(s) for {} machine(s)", drvs.size(), selected.size()));
+    auto build_start = Clock::now();
+    auto built = nix::build_systems(
+        drvs, outs, [&](const std::string& line) { reporter.detail("build", line); });
+    std::set<std::string> failed_outs(built.failed.begin(), built.failed.end());
+
+    state::State st = state::load(project.state_file);
+    Run run(project, opts, reporter, std::move(st));
+
+    // Machines whose system did not build fail here, with the log of what broke.
+    for (const auto& name : selected) {
+        const auto& m = d.machines.at(name);
+        if (!failed_outs.count(m.system.out_path))
+            continue;
+        MachineReport r;
+        r.name = name;
+        r.system = m.system.out_path;
+        r.outcome = Outcome::Failed;
+        r.phase = "build";
+        r.seconds = seconds_since(build_start);
+        auto closure = nix::derivation_closure(m.system.drv_path);
+        std::set<std::string> mine(closure.begin(), closure.end());
+        for (const auto& f : built.failures)
+            if (mine.count(f.drv_path)) {
+                r.error += (r.error.empty() ? "" : "\n") + f.message;
+                r.log_tail.insert(r.log_tail.end(), f.log_tail.begin(), f.log_tail.end());
+            }
+        for (const auto& e : built.other_errors)
+            r.error += (r.error.empty() ? "" : "\n") + e;
+        if (r.error.empty())
+            r.error = fmt::format("the system {} was not built", m.system.drv_path);
+        reporter.error(name, "build failed: " + r.error);
+        for (const auto& l : r.log_tail)
+            reporter.error(name, "| " + l);
+        run.finish(name, r);
+    }
+
+    if (opts.goal == Goal::Build) {
+        for (const auto& name : selected) {
+            auto r = run.result(name);
+            if (r.name.empty()) {
+                r.name = name;
+                r.system = d.machines.at(name).system.out_path;
+                r.outcome = Outcome::Built;
+                r.seconds = seconds_since(build_start);
+            }
+            report.machines.push_back(r);
+        }
+        return report;
+    }
+
+    int parallel = opts.parallel > 0 ? opts.parallel : default_parallelism(opts.goal);
+    std::counting_semaphore<> slots(parallel);
+    std::vector<std::thread> threads;
+    for (const auto& name : selected) {
+        const auto& m = d.machines.at(name);
+        if (failed_outs.count(m.system.out_path))
+            continue;
+        std::vector<std::string> deps;
+        for (const auto& a : m.after)
+            if (selected_set.count(a))
+                deps.push_back(a);
+        threads.emplace_back([&run, &m, deps, &slots] { machine_thread(run, m, deps, slots); });
+    }
+    for (auto& t : threads)
+        t.join();
+    for (const auto& name : selected)
+        report.machines.push_back(run.result(name));
+    return report;
+}
+
+nlohmann::json to_json(const DeployReport& r) {
+    nlohmann::json machines = nlohmann::json::array();
+    for (const auto& m : r.machines) {
+        nlohmann::json j = {{"name", m.name},
+                            {"result", to_string(m.outcome)},
+                            {"system", m.system},
+                            {"pathsSent", m.paths_sent},
+                            {"bytesSent", m.bytes_sent},
+                            {"seconds", m.seconds}};
+        j["generation"] = m.generation ? nlohmann::json(*m.generation) : nlohmann::json();
+        if (!m.phase.empty())
+            j["failedPhase"] = m.phase;
+        if (!m.error.empty())
+            j["error"] = m.error;
+        if (!m.log_tail.empty() && m.outcome == Outcome::Failed)
+            j["logTail"] = m.log_tail;
+        machines.push_back(j);
+    }
+    return {{"goal", to_string(r.goal)}, {"ok", r.ok()}, {"machines", machines}};
+}
+
+std::string render_summary(const DeployReport& r, bool color) {
+    std::vector<std::vector<std::string>> rows = {
+        {"MACHINE", "RESULT", "PATHS SENT", "BYTES SENT", "TIME", "DETAIL"}};
+    for (const auto& m : r.machines) {
+        std::string detail;
+        if (m.outcome == Outcome::Failed)
+            detail = m.phase + ": " + m.error.substr(0, m.error.find('\n'));
+        else if (m.outcome == Outcome::Skipped)
+            detail = m.error;
+        else if (m.generation)
+            detail = fmt::format("generation {}", *m.generation);
+        rows.push_back({m.name, to_string(m.outcome), std::to_string(m.paths_sent),
+                        ui::human_bytes(m.bytes_sent), ui::human_duration(m.seconds), detail});
+    }
+    return ui::render_table(rows, color);
+}
+
+} // namespace fedi::deploy

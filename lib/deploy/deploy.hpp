@@ -1,0 +1,61 @@
+#pragma once
+// `fedi deploy`: build every selected system once, then per machine push → activate,
+// machines in parallel, each waiting for the machines it is declared `after`.
+#include "deploy/goal.hpp"
+#include "deploy/project.hpp"
+#include "ui/output.hpp"
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace fedi::deploy {
+
+struct DeployOptions {
+    ProjectOptions project;
+    std::vector<std::string> on; // --on patterns
+    Goal goal = Goal::Switch;
+    int parallel = 0;     // 0: a default for this machine
+    bool dry_run = false; // plan only
+    bool accept_new_host_keys = false;
+    std::string command_line; // recorded in the lock for whoever finds it held
+};
+
+enum class Outcome {
+    Planned,   // --dry-run
+    Built,     // goal build
+    Pushed,    // goal push
+    Activated, // switch/boot/test/dry-activate done
+    Unchanged, // the machine already ran this system
+    Failed,
+    Skipped, // a machine it depends on failed
+};
+std::string to_string(Outcome o);
+
+struct MachineReport {
+    std::string name;
+    Outcome outcome = Outcome::Skipped;
+    std::string phase;                 // where it failed: build, connect, push, activate
+    std::string error;                 // what went wrong (with context lines)
+    std::vector<std::string> log_tail; // build log or activation output tail
+    std::string system;                // store path deployed
+    std::size_t paths_sent = 0;
+    std::uint64_t bytes_sent = 0;
+    double seconds = 0;
+    std::optional<int> generation;
+    bool ok() const { return outcome != Outcome::Failed && outcome != Outcome::Skipped; }
+};
+
+struct DeployReport {
+    Goal goal = Goal::Switch;
+    std::vector<MachineReport> machines; // in selection order (sorted by name)
+    bool ok() const;
+};
+
+DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter);
+
+nlohmann::json to_json(const DeployReport& r);
+std::string render_summary(const DeployReport& r, bool color);
+
+} // namespace fedi::deploy

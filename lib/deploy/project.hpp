@@ -1,0 +1,25 @@
+#pragma once
+// A deployment as commands find it: the evaluated, validated file and its state file.
+#include "model/deployment.hpp"
+
+#include <optional>
+#include <string>
+
+namespace fedi::deploy {
+
+struct ProjectOptions {
+    std::string deployment_file = "deployment.nix";
+    std::optional<std::string> state_file; // default: .fedi/state.json beside the file
+};
+
+struct Project {
+    model::Deployment deployment;
+    std::string state_file;
+};
+
+std::string resolve_state_file(const ProjectOptions& opts);
+
+// Evaluates and validates the deployment file.
+Project load_project(const ProjectOptions& opts);
+
+} // namespace fedi::deploy

@@ -1,0 +1,132 @@
+#include "deploy/status.hpp"
+
+#include "core/error.hpp"
+#include "deploy/selection.hpp"
+#include "host/host.hpp"
+#include "ui/output.hpp"
+
+#include <fmt/format.h>
+#include <thread>
+
+namespace fedi::deploy {
+
+namespace {
+
+std::string short_path(const std::string& p) {
+    // /nix/store/<hash>-name: the hash's first 8 characters and the name are enough to
+    // tell systems apart in a table.
+    const std::string prefix = "/nix/store/";
+    if (p.rfind(prefix, 0) != 0 || p.size() < prefix.size() + 33)
+        return p;
+    return p.substr(prefix.size(), 8) + ".." + p.substr(prefix.size() + 32);
+}
+
+std::string verdict(const MachineStatus& s) {
+    if (!s.probed)
+        return s.probe_error.empty() ? (s.generations.empty() ? "never deployed" : "not probed")
+                                     : "unreachable";
+    if (s.current.empty() && s.profile.empty())
+        return "never deployed";
+    if (s.current == s.wanted && s.profile == s.wanted)
+        return "up to date";
+    if (!s.generations.empty() && s.current != s.generations.back().system)
+        return "drifted";
+    return "outdated";
+}
+
+} // namespace
+
+std::vector<MachineStatus> collect_status(const StatusOptions& opts) {
+    auto project = load_project(opts.project);
+    auto st = state::load(project.state_file);
+    auto selected = select_machines(project.deployment, opts.on);
+    std::vector<MachineStatus> out(selected.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < selected.size(); ++i) {
+        const auto& m = project.deployment.machines.at(selected[i]);
+        auto& s = out[i];
+        s.name = m.name;
+        s.wanted = m.system.out_path;
+        std::vector<std::string> trusted;
+        if (auto it = st.machines.find(m.name); it != st.machines.end()) {
+            s.generations = it->second.generations;
+            trusted = it->second.host_keys;
+        }
+        if (!opts.probe)
+            continue;
+        threads.emplace_back([&m, &s, trusted] {
+            try {
+                host::ConnectSettings settings;
+                settings.target = m.ssh;
+                settings.label = m.name;
+                settings.trusted_keys = trusted;
+                settings.connect_timeout = std::chrono::seconds(10);
+                auto h = host::Host::connect(settings);
+                auto sys = h->system_status();
+                s.profile = sys.profile;
+                s.current = sys.current;
+                s.generation = sys.generation;
+                s.probed = true;
+            } catch (const Error& e) {
+                s.probe_error = e.describe();
+            } catch (const std::exception& e) {
+                s.probe_error = e.what();
+            }
+        });
+    }
+    for (auto& t : threads)
+        t.join();
+    for (auto& s : out)
+        s.verdict = verdict(s);
+    return out;
+}
+
+nlohmann::json to_json(const std::vector<MachineStatus>& list) {
+    nlohmann::json machines = nlohmann::json::array();
+    for (const auto& s : list) {
+        nlohmann::json gens = nlohmann::json::array();
+        for (const auto& g : s.generations) {
+            nlohmann::json gj = {{"system", g.system}, {"time", g.time}, {"goal", g.goal}};
+            gj["number"] = g.number ? nlohmann::json(*g.number) : nlohmann::json();
+            gens.push_back(gj);
+        }
+        nlohmann::json j = {{"name", s.name},
+                            {"wanted", s.wanted},
+                            {"status", s.verdict},
+                            {"generations", gens},
+                            {"probed", s.probed}};
+        if (s.probed) {
+            j["profile"] = s.profile;
+            j["current"] = s.current;
+            j["generation"] = s.generation ? nlohmann::json(*s.generation) : nlohmann::json();
+        }
+        if (!s.probe_error.empty())
+            j["error"] = s.probe_error;
+        machines.push_back(j);
+    }
+    return {{"machines", machines}};
+}
+
+std::string render_status(const std::vector<MachineStatus>& list, bool color) {
+    std::vector<std::vector<std::string>> rows = {
+        {"MACHINE", "STATUS", "GENERATION", "RUNNING", "PREVIOUS", "LAST DEPLOY"}};
+    for (const auto& s : list) {
+        std::string gen = s.generation ? std::to_string(*s.generation) : "-";
+        std::string previous = "-";
+        if (s.generations.size() >= 2) {
+            const auto& p = s.generations[s.generations.size() - 2];
+            previous = (p.number ? std::to_string(*p.number) + " " : "") + short_path(p.system);
+        }
+        std::string last = s.generations.empty() ? "-" : s.generations.back().time;
+        std::string running = s.probed ? (s.current.empty() ? "-" : short_path(s.current)) : "?";
+        rows.push_back({s.name, s.verdict, gen, running, previous, last});
+    }
+    std::string out = ui::render_table(rows, color);
+    for (const auto& s : list)
+        if (!s.probe_error.empty())
+            out +=
+                fmt::format("{}: {}\n", s.name, s.probe_error.substr(0, s.probe_error.find('\n')));
+    return out;
+}
+
+} // namespace fedi::deploy

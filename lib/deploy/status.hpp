@@ -1,0 +1,37 @@
+#pragma once
+// `fedi status`: what state records for each machine, and what the machine says now.
+#include "deploy/project.hpp"
+#include "state/state.hpp"
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fedi::deploy {
+
+struct StatusOptions {
+    ProjectOptions project;
+    std::vector<std::string> on;
+    bool probe = true; // ask the machines (over SSH) what they run now
+};
+
+struct MachineStatus {
+    std::string name;
+    std::string wanted;                         // the system the deployment evaluates to
+    std::vector<state::Generation> generations; // what fedi deployed, oldest first
+    bool probed = false;
+    std::string probe_error; // why the machine could not be asked
+    std::string profile;     // what the machine's profile points at
+    std::optional<int> generation;
+    std::string current; // what it runs now
+    // "up to date", "outdated", "never deployed", "unreachable", "not probed", "drifted"
+    std::string verdict;
+};
+
+std::vector<MachineStatus> collect_status(const StatusOptions& opts);
+
+nlohmann::json to_json(const std::vector<MachineStatus>& s);
+std::string render_status(const std::vector<MachineStatus>& s, bool color);
+
+} // namespace fedi::deploy

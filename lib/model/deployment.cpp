@@ -1,0 +1,148 @@
+#include "model/deployment.hpp"
+
+#include "model/attrs.hpp"
+
+#include <fmt/format.h>
+#include <functional>
+#include <regex>
+
+namespace fedi::model {
+
+namespace {
+
+SshTarget parse_ssh(AttrSet ssh) {
+    SshTarget t;
+    t.host = ssh.required_string("host");
+    if (t.host.empty())
+        ssh.fail("host", "must not be empty");
+    t.port = static_cast<int>(ssh.optional_int("port", 1, 65535).value_or(22));
+    t.user = ssh.optional_string("user").value_or("root");
+    t.host_key = ssh.optional_string("hostKey");
+    if (t.host_key) {
+        static const std::regex key_re(
+            R"(^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+=*( .*)?$)");
+        if (!std::regex_match(*t.host_key, key_re))
+            ssh.fail("hostKey", "expected an OpenSSH public key such as \"ssh-ed25519 AAAA...\"");
+    }
+    t.identity_file = ssh.optional_file("identityFile");
+    ssh.finish();
+    return t;
+}
+
+SystemRef parse_system(AttrSet& machine) {
+    const auto* v = machine.get("system");
+    if (!v)
+        machine.fail("system", "missing (a derivation that builds the machine's system is "
+                               "required)");
+    if (!is_derivation(*v))
+        machine.fail("system", "expected a derivation, got " + describe_value(*v));
+    SystemRef s;
+    s.drv_path = v->value("drvPath", "");
+    s.out_path = v->value("outputPath", "");
+    s.name = v->value("name", "");
+    return s;
+}
+
+Machine parse_machine(const std::string& name, AttrSet m) {
+    Machine machine;
+    machine.name = name;
+    machine.ssh = parse_ssh(m.required_set("ssh"));
+    machine.system = parse_system(m);
+    machine.tags = m.string_list("tags");
+    machine.after = m.string_list("after");
+    machine.protect = m.optional_bool("protect").value_or(false);
+    m.reject_unsupported("provision", "provisioning (machines.<name>.provision)");
+    m.reject_unsupported("healthChecks", "health checks");
+    m.finish();
+    return machine;
+}
+
+void check_references(const Deployment& d) {
+    for (const auto& [name, m] : d.machines)
+        for (std::size_t i = 0; i < m.after.size(); ++i)
+            if (!d.machines.count(m.after[i]))
+                throw usage_error(fmt::format("machines.{}.after.{}: no machine named \"{}\"", name,
+                                              i, m.after[i]));
+    // Depth-first search for a cycle; the message lists the whole cycle.
+    std::map<std::string, int> mark; // 0 unvisited, 1 on stack, 2 done
+    std::vector<std::string> stack;
+    std::function<void(const std::string&)> visit = [&](const std::string& n) {
+        mark[n] = 1;
+        stack.push_back(n);
+        for (const auto& dep : d.machines.at(n).after) {
+            if (mark[dep] == 1) {
+                std::string cycle;
+                auto it = std::find(stack.begin(), stack.end(), dep);
+                for (; it != stack.end(); ++it)
+                    cycle += *it + " -> ";
+                throw usage_error(
+                    fmt::format("machines.{}.after: dependency cycle: {}{}", n, cycle, dep));
+            }
+            if (mark[dep] == 0)
+                visit(dep);
+        }
+        stack.pop_back();
+        mark[n] = 2;
+    };
+    for (const auto& [name, m] : d.machines)
+        if (mark[name] == 0)
+            visit(name);
+}
+
+} // namespace
+
+bool valid_machine_name(const std::string& name) {
+    static const std::regex re("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$");
+    return std::regex_match(name, re);
+}
+
+Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& file) {
+    Deployment d;
+    d.file = file;
+    AttrSet top(evaluated, "");
+    if (auto machines = top.optional_set("machines")) {
+        for (const auto& [name, value] : evaluated["machines"].items()) {
+            machines->get(name);
+            if (!valid_machine_name(name))
+                machines->fail(name, "invalid machine name (letters, digits, '.', '_' and '-', "
+                                     "starting with a letter or digit)");
+            d.machines.emplace(name,
+                               parse_machine(name, AttrSet(value, machines->child_path(name))));
+        }
+    }
+    if (auto meta = top.optional_set("meta")) {
+        d.require_selection = meta->optional_bool("requireSelection").value_or(false);
+        meta->optional_string("description");
+        meta->finish();
+    }
+    top.reject_unsupported("providers", "machine providers (providers.*)");
+    top.reject_unsupported("storage", "object storage (storage.*)");
+    top.reject_unsupported("buckets", "buckets (buckets.*)");
+    top.reject_unsupported("accounts", "service accounts (accounts.*)");
+    top.reject_unsupported("identity", "identity directories (identity.*)");
+    top.finish();
+    check_references(d);
+    return d;
+}
+
+nlohmann::json to_json(const Deployment& d) {
+    nlohmann::json machines = nlohmann::json::object();
+    for (const auto& [name, m] : d.machines) {
+        nlohmann::json ssh = {{"host", m.ssh.host}, {"port", m.ssh.port}, {"user", m.ssh.user}};
+        ssh["hostKey"] = m.ssh.host_key ? nlohmann::json(*m.ssh.host_key) : nlohmann::json();
+        ssh["identityFile"] =
+            m.ssh.identity_file ? nlohmann::json(*m.ssh.identity_file) : nlohmann::json();
+        machines[name] = {
+            {"ssh", ssh},
+            {"system", {{"drvPath", m.system.drv_path}, {"outPath", m.system.out_path}}},
+            {"tags", m.tags},
+            {"after", m.after},
+            {"protect", m.protect},
+        };
+    }
+    return {{"file", d.file},
+            {"meta", {{"requireSelection", d.require_selection}}},
+            {"machines", machines}};
+}
+
+} // namespace fedi::model

@@ -1,0 +1,52 @@
+#pragma once
+// The validated deployment: what the operator declared, checked and typed. Everything
+// downstream (planning, deploying, status) works from this, never from raw JSON.
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fedi::model {
+
+struct SshTarget {
+    std::string host;
+    int port = 22;
+    std::string user = "root";
+    std::optional<std::string> host_key;      // pinned "type base64"
+    std::optional<std::string> identity_file; // private key on the deployer
+};
+
+// A system to run: the derivation that builds it and its output path.
+struct SystemRef {
+    std::string drv_path;
+    std::string out_path;
+    std::string name;
+};
+
+struct Machine {
+    std::string name;
+    SshTarget ssh;
+    SystemRef system;
+    std::vector<std::string> tags;
+    std::vector<std::string> after; // machines that must activate first
+    bool protect = false;
+};
+
+struct Deployment {
+    std::string file; // absolute path of deployment.nix
+    bool require_selection = false;
+    std::map<std::string, Machine> machines;
+};
+
+// Validates the evaluated deployment (as produced by nix::evaluate_deployment). Throws a
+// usage error naming the attribute path for unknown attributes, wrong types, missing
+// fields, dangling references and dependency cycles.
+Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& file);
+
+// The model as JSON, for `fedi eval` (stable field names, no secrets).
+nlohmann::json to_json(const Deployment& d);
+
+bool valid_machine_name(const std::string& name);
+
+} // namespace fedi::model

@@ -1,0 +1,130 @@
+#include "nix/build.hpp"
+
+#include "core/error.hpp"
+#include "core/process.hpp"
+
+#include <deque>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+
+namespace fedi::nix {
+
+namespace {
+
+// Activity and result types of Nix's internal-json log format (libmain/progress-bar,
+// libutil/logging.hh): stable since Nix 2.3.
+constexpr int kActBuild = 105;
+constexpr int kResBuildLogLine = 101;
+
+std::string strip_ansi(const std::string& s) {
+    static const std::regex ansi("\x1b\\[[0-9;]*[A-Za-z]");
+    return std::regex_replace(s, ansi, "");
+}
+
+} // namespace
+
+BuildOutcome build_systems(const std::vector<std::string>& drv_paths,
+                           const std::vector<std::string>& out_paths,
+                           const std::function<void(const std::string&)>& on_log,
+                           std::size_t log_tail_lines) {
+    BuildOutcome outcome;
+    if (drv_paths.empty())
+        return outcome;
+
+    std::map<long long, std::string> activity_drv;           // build activity id -> drv
+    std::map<std::string, std::deque<std::string>> log_tail; // drv -> last log lines
+    std::vector<std::string> error_messages;
+
+    ProcessOptions opts;
+    opts.on_stderr_line = [&](const std::string& line) {
+        static const std::string prefix = "@nix ";
+        if (line.rfind(prefix, 0) != 0) {
+            if (!line.empty() && on_log)
+                on_log(strip_ansi(line));
+            return;
+        }
+        nlohmann::json ev = nlohmann::json::parse(line.substr(prefix.size()), nullptr, false);
+        if (ev.is_discarded())
+            return;
+        std::string action = ev.value("action", "");
+        if (action == "start" && ev.value("type", 0) == kActBuild) {
+            auto fields = ev.value("fields", nlohmann::json::array());
+            if (!fields.empty() && fields[0].is_string()) {
+                activity_drv[ev.value("id", 0LL)] = fields[0].get<std::string>();
+                if (on_log)
+                    on_log(strip_ansi(ev.value("text", "")));
+            }
+        } else if (action == "result" && ev.value("type", 0) == kResBuildLogLine) {
+            auto it = activity_drv.find(ev.value("id", 0LL));
+            auto fields = ev.value("fields", nlohmann::json::array());
+            if (it != activity_drv.end() && !fields.empty() && fields[0].is_string()) {
+                auto& tail = log_tail[it->second];
+                tail.push_back(strip_ansi(fields[0].get<std::string>()));
+                if (tail.size() > log_tail_lines)
+                    tail.pop_front();
+            }
+        } else if (action == "msg" && ev.value("level", 9) == 0) {
+            error_messages.push_back(strip_ansi(ev.value("msg", "")));
+        }
+    };
+    std::vector<std::string> argv = {"nix-store", "--realise", "--keep-going", "--log-format",
+                                     "internal-json"};
+    argv.insert(argv.end(), drv_paths.begin(), drv_paths.end());
+    auto result = run_process(argv, opts);
+
+    // Which outputs are valid now, whatever the exit status says.
+    std::vector<std::string> check = {"nix-store", "--check-validity", "--print-invalid"};
+    check.insert(check.end(), out_paths.begin(), out_paths.end());
+    auto validity = run_process(check);
+    if (!validity.ok())
+        throw Error(fmt::format("nix-store --check-validity failed: {}", validity.err));
+    std::set<std::string> invalid;
+    std::size_t pos = 0, nl;
+    while ((nl = validity.out.find('\n', pos)) != std::string::npos) {
+        invalid.insert(validity.out.substr(pos, nl - pos));
+        pos = nl + 1;
+    }
+    for (const auto& p : out_paths)
+        (invalid.count(p) ? outcome.failed : outcome.built).push_back(p);
+
+    static const std::regex builder_failed(R"(builder for '([^']+\.drv)' failed)");
+    for (auto& msg : error_messages) {
+        std::smatch m;
+        if (std::regex_search(msg, m, builder_failed)) {
+            BuildFailure f;
+            f.drv_path = m[1];
+            f.message = msg.substr(0, msg.find('\n'));
+            auto& tail = log_tail[f.drv_path];
+            f.log_tail.assign(tail.begin(), tail.end());
+            outcome.failures.push_back(std::move(f));
+        } else if (msg.find("dependencies couldn't be built") == std::string::npos &&
+                   msg.find("build of ") == std::string::npos) {
+            outcome.other_errors.push_back(msg);
+        }
+    }
+    if (!result.ok() && outcome.failed.empty())
+        throw Error(fmt::format("nix-store --realise failed (exit code {}) although every "
+                                "system is valid:\n{}",
+                                result.exit_code, fmt::join(error_messages, "\n")));
+    return outcome;
+}
+
+std::vector<std::string> derivation_closure(const std::string& drv_path) {
+    auto r = run_process({"nix-store", "--query", "--requisites", drv_path});
+    if (!r.ok())
+        throw Error(fmt::format("cannot query the dependencies of {}: {}", drv_path, r.err));
+    std::vector<std::string> out;
+    std::size_t pos = 0, nl;
+    while ((nl = r.out.find('\n', pos)) != std::string::npos) {
+        auto p = r.out.substr(pos, nl - pos);
+        if (p.size() > 4 && p.compare(p.size() - 4, 4, ".drv") == 0)
+            out.push_back(p);
+        pos = nl + 1;
+    }
+    return out;
+}
+
+} // namespace fedi::nix

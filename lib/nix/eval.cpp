@@ -1,0 +1,117 @@
+#include "nix/eval.hpp"
+
+#include "core/error.hpp"
+#include "core/process.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <unistd.h>
+
+namespace fedi::nix {
+
+namespace {
+
+// The file names reach Nix through the environment, so that no quoting of Nix string
+// literals is needed and no value ends up in the process arguments.
+constexpr const char* kEvalExpression = R"nix(
+let
+  deploymentFile = builtins.getEnv "FEDI_DEPLOYMENT_FILE";
+  resourcesFile = builtins.getEnv "FEDI_RESOURCES_FILE";
+  raw = import (/. + deploymentFile);
+  resources = if resourcesFile == "" then { }
+              else builtins.fromJSON (builtins.readFile (/. + resourcesFile));
+  deployment = if builtins.isFunction raw then raw { inherit resources; } else raw;
+  toData = v:
+    if builtins.isAttrs v then
+      (if (v.type or null) == "derivation" then {
+        __fedi = "derivation";
+        drvPath = v.drvPath;
+        outputPath = v.outPath;
+        name = v.name or "";
+      } else builtins.mapAttrs (n: toData) v)
+    else if builtins.isList v then map toData v
+    else if builtins.isFunction v then { __fedi = "function"; }
+    else if builtins.isPath v then { __fedi = "path"; value = toString v; }
+    else v;
+in toData deployment
+)nix";
+
+// Nix colours its messages even when told not to in some versions; strip ANSI escapes.
+std::string strip_ansi(const std::string& s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\x1b' && i + 1 < s.size() && s[i + 1] == '[') {
+            i += 2;
+            while (i < s.size() && !(s[i] >= '@' && s[i] <= '~'))
+                ++i;
+            continue;
+        }
+        out += s[i];
+    }
+    return out;
+}
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+        s.pop_back();
+    std::size_t start = s.find_first_not_of("\n ");
+    return start == std::string::npos ? "" : s.substr(start);
+}
+
+} // namespace
+
+std::vector<std::string> nix_command(std::vector<std::string> args) {
+    std::vector<std::string> argv = {"nix", "--extra-experimental-features", "nix-command"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+}
+
+nlohmann::json evaluate_deployment(const std::string& file, const nlohmann::json& resources) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::path abs = fs::absolute(file, ec);
+    if (ec || !fs::exists(abs))
+        throw usage_error(fmt::format("deployment file {} does not exist", file));
+
+    // resources travel in a private temporary file (0600), removed right after.
+    std::string resources_file;
+    if (!resources.empty()) {
+        char tmpl[] = "/tmp/fedi-resources-XXXXXX";
+        int fd = mkstemp(tmpl);
+        if (fd < 0)
+            throw Error("cannot create a temporary file for evaluation");
+        std::string text = resources.dump();
+        bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+        ::close(fd);
+        resources_file = tmpl;
+        if (!ok) {
+            fs::remove(resources_file, ec);
+            throw Error("cannot write the temporary resources file");
+        }
+    }
+    ProcessOptions opts;
+    opts.extra_env["FEDI_DEPLOYMENT_FILE"] = abs.lexically_normal().string();
+    opts.extra_env["FEDI_RESOURCES_FILE"] = resources_file;
+    auto result =
+        run_process(nix_command({"eval", "--impure", "--json", "--expr", kEvalExpression}), opts);
+    if (!resources_file.empty())
+        fs::remove(resources_file, ec);
+    if (!result.ok()) {
+        std::string message = strip_ansi(result.err);
+        // That hint names a flag of nix's, not of fedi's.
+        auto hint = message.find("(use '--show-trace'");
+        if (hint != std::string::npos)
+            message.erase(hint, message.find('\n', hint) - hint);
+        message = trim(message);
+        throw usage_error(fmt::format("cannot evaluate {}:\n{}", abs.string(), message));
+    }
+    try {
+        return nlohmann::json::parse(result.out);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(fmt::format("nix eval printed something that is not JSON: {}", e.what()));
+    }
+}
+
+} // namespace fedi::nix

@@ -1,0 +1,65 @@
+#pragma once
+// fedi's record of what it did: one JSON file per deployment, mode 0600, written
+// atomically, guarded by an exclusive lock naming its holder.
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fedi::state {
+
+struct Generation {
+    std::string system;        // store path of the system
+    std::string time;          // UTC, ISO 8601
+    std::string goal;          // switch, boot, ...
+    std::optional<int> number; // the profile generation number on the machine
+};
+
+struct MachineState {
+    std::vector<std::string> host_keys;  // trusted through --accept-new-host-keys
+    std::vector<Generation> generations; // oldest first
+};
+
+struct State {
+    int version = 1;
+    std::map<std::string, MachineState> machines;
+    // Kept as read for parts of the file this version does not know (forward compatible).
+    nlohmann::json extra = nlohmann::json::object();
+};
+
+nlohmann::json to_json(const State& s);
+State from_json(const nlohmann::json& j, const std::string& file);
+
+// Reads the state file; a missing file is an empty state. A corrupt file is an error
+// naming the file (never silently replaced).
+State load(const std::string& file);
+
+// Writes atomically: temporary file in the same directory (0600), fsync, rename,
+// fsync of the directory. Creates the directory (0700) when needed.
+void save(const std::string& file, const State& s);
+
+// An exclusive lock on a deployment's state, held for the life of the object.
+class Lock {
+  public:
+    // Takes the lock or throws at once with a message naming the holder (pid, command,
+    // since when). `command` describes this process for the next one who finds it.
+    static std::unique_ptr<Lock> acquire(const std::string& state_file, const std::string& command);
+    ~Lock();
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+
+  private:
+    Lock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+    int fd_;
+    std::string path_;
+};
+
+// The default state file for a deployment file: .fedi/state.json beside it.
+std::string default_state_file(const std::string& deployment_file);
+
+// Current time as "2026-11-27T02:25:09Z".
+std::string now_utc();
+
+} // namespace fedi::state
