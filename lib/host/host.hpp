@@ -40,7 +40,6 @@ struct SystemStatus {
 
 struct ActivationResult {
     int exit_status = -1;
-    std::vector<std::string> output_tail; // last lines of stdout and stderr, interleaved
 };
 
 using LineHandler = std::function<void(const std::string&)>;
