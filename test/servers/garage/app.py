@@ -49,6 +49,9 @@ class App:
                 response = self._handle_api(method, path, parsed.query, headers, body, entry)
             except errors.GarageError as e:
                 response = json_response(e.status, e.body(self.region, path))
+            except Exception as e:  # a bug in the double: answer, and say so
+                failure = errors.internal(f"test server failure: {e!r}")
+                response = json_response(500, failure.body(self.region, path))
             entry["status"] = response.status
             self.requests.append(entry)
             return response

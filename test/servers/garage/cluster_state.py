@@ -152,6 +152,7 @@ class Cluster:
                       for p in range(PARTITIONS)]
         stored = {k: sum(k in nodes for nodes in assignment) for k in storage}
         partition_size = min(roles[k]["capacity"] // stored[k] for k in storage if stored[k])
+        total = sum(roles[k]["capacity"] for k in storage)
         message = [
             "==== COMPUTATION OF A NEW PARTITION ASSIGNATION ====",
             "",
@@ -159,7 +160,7 @@ class Cluster:
             "",
             f"Optimal partition size:                     {partition_size} B",
             f"Usable capacity / total cluster capacity:   "
-            f"{partition_size * PARTITIONS * rf} B / {sum(roles[k]['capacity'] for k in storage)} B",
+            f"{partition_size * PARTITIONS * rf} B / {total} B",
         ]
         state = {"roles": roles, "parameters": parameters, "assignment": assignment,
                  "partition_size": partition_size}

@@ -36,8 +36,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
-        headers = {k: v for k, v in self.headers.items()}
-        headers = {k.title(): v for k, v in headers.items()}
+        headers = {k.title(): v for k, v in self.headers.items()}
         response = self.server.app.handle(self.command, self.path, headers, body)
         self.send_response(response.status)
         for name, value in response.headers.items():

@@ -54,7 +54,7 @@ class Router:
             if op is not None and self.version >= 2 and op.id in V1_DROPPED_IN_2X:
                 raise errors.bad_request(
                     f"v1/ endpoint is no longer supported: {V1_DROPPED_IN_2X[op.id]}")
-        elif self.version >= 2 and path not in SPECIAL_PATHS:
+        elif self.version >= 2:
             op = self.v2.get((method, path))
         else:
             op = None
