@@ -66,8 +66,7 @@ class PveServer:
             self.stderr.seek(0)
             raise RuntimeError("server did not start: " + self.stderr.read())
         self.info = json.loads(line)
-        self.ctx = ssl.create_default_context(cafile=self.info["caFile"])
-        self.ctx.check_hostname = False  # the URL uses 127.0.0.1; the CA is what is checked
+        self.ctx = ssl.create_default_context(cafile=self.info["caFile"])  # checks the IP SAN too
 
     def close(self):
         self.proc.terminate()
@@ -248,10 +247,13 @@ class SchemaValidation(unittest.TestCase):
     def test_tls_certificate_matches_the_printed_fingerprint(self):
         host, port = "127.0.0.1", self.pve.info["port"]
         with socket.create_connection((host, port)) as raw:
-            with self.pve.ctx.wrap_socket(raw) as tls:  # verifies against caFile
+            with self.pve.ctx.wrap_socket(raw, server_hostname=host) as tls:  # verifies against caFile
                 der = tls.getpeercert(binary_form=True)
         digest = hashlib.sha256(der).hexdigest().upper()
         self.assertEqual(":".join(digest[i:i + 2] for i in range(0, 64, 2)), self.pve.info["fingerprint"])
+        with open(self.pve.info["certFile"]) as f:
+            self.assertEqual(ssl.PEM_cert_to_DER_cert(f.read()), der)
+        self.assertRegex(self.pve.info["publicKeyPin"], r"^sha256//[A-Za-z0-9+/]{43}=$")
         with socket.create_connection((host, port)) as raw:
             with self.assertRaises(ssl.SSLCertVerificationError):
                 ssl.create_default_context().wrap_socket(raw, server_hostname="localhost")

@@ -9,7 +9,8 @@ what was chosen where).
   pve_test_server.py --port 0 --state-dir DIR [--token USER@REALM!ID=SECRET] ...
 
 prints one JSON line when ready:
-  {"url", "apiUrl", "port", "fingerprint", "caFile", "certFile", "token", "controlUrl", "stateDir"}
+  {"url", "apiUrl", "port", "fingerprint", "publicKeyPin", "caFile", "certFile", "token",
+   "controlUrl", "stateDir"}
 and serves until SIGTERM/SIGINT (then runs the VM hook's 'stop' for running VMs).
 """
 
@@ -99,7 +100,7 @@ def main(argv=None):
     host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"https://{host}:{port}"
     ready = {"url": url, "apiUrl": url + "/api2/json", "port": port, "fingerprint": fp,
-             "caFile": ca_file, "certFile": cert_file, "token": tokens[0],
+             "publicKeyPin": pvetls.public_key_pin(cert_file), "caFile": ca_file, "certFile": cert_file, "token": tokens[0],
              "controlUrl": url + "/_test", "stateDir": os.path.abspath(args.state_dir)}
     with open(os.path.join(args.state_dir, "server.json"), "w", encoding="utf-8") as f:
         json.dump(ready, f, indent=1)

@@ -3,6 +3,7 @@ a cluster CA (pve-root-ca.pem) that signed the node certificate (pve-ssl.pem).
 A client can trust the CA file, or pin the node certificate's SHA-256
 fingerprint (printed as 'AA:BB:...', the form Proxmox shows)."""
 
+import base64
 import hashlib
 import os
 import ssl
@@ -47,6 +48,15 @@ def fingerprint(cert_file):
         der = ssl.PEM_cert_to_DER_cert(f.read())
     digest = hashlib.sha256(der).hexdigest().upper()
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def public_key_pin(cert_file):
+    """curl's CURLOPT_PINNEDPUBLICKEY form: sha256// + base64(SHA-256 of the SPKI)."""
+    pub = subprocess.run(["openssl", "x509", "-in", cert_file, "-pubkey", "-noout"],
+                         capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
+                         capture_output=True, check=True).stdout
+    return "sha256//" + base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
 def server_context(cert_file, key_file):
