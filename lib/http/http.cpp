@@ -1,0 +1,230 @@
+#include "http/http.hpp"
+
+#include "core/error.hpp"
+
+#include <cctype>
+#include <mutex>
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+
+namespace fedi::http {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size())
+        return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) !=
+            std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
+}
+
+// curl_global_init is not safe to race with other threads; do it once, on first use.
+void global_init() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            throw Error("cannot initialise libcurl");
+    });
+}
+
+std::string base64(const unsigned char* data, std::size_t n) {
+    static const char* alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (std::size_t i = 0; i < n; i += 3) {
+        unsigned v = data[i] << 16;
+        if (i + 1 < n)
+            v |= data[i + 1] << 8;
+        if (i + 2 < n)
+            v |= data[i + 2];
+        out += alphabet[(v >> 18) & 63];
+        out += alphabet[(v >> 12) & 63];
+        out += i + 1 < n ? alphabet[(v >> 6) & 63] : '=';
+        out += i + 2 < n ? alphabet[v & 63] : '=';
+    }
+    return out;
+}
+
+struct Transfer {
+    Response response;
+};
+
+std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
+    static_cast<Transfer*>(user)->response.body.append(data, size * n);
+    return size * n;
+}
+
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
+    auto& response = static_cast<Transfer*>(user)->response;
+    std::string_view line(data, size * n);
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+        line.remove_suffix(1);
+    if (line.rfind("HTTP/", 0) == 0) {
+        // A new status line (after 100 Continue, say): only the final response counts.
+        response.headers.clear();
+    } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
+        auto value = line.substr(colon + 1);
+        while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+            value.remove_prefix(1);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t'))
+            value.remove_suffix(1);
+        response.headers.push_back({std::string(line.substr(0, colon)), std::string(value)});
+    }
+    return size * n;
+}
+
+struct SList {
+    curl_slist* list = nullptr;
+    ~SList() { curl_slist_free_all(list); }
+    void add(const std::string& line) {
+        auto* next = curl_slist_append(list, line.c_str());
+        if (!next)
+            throw Error("out of memory building HTTP headers");
+        list = next;
+    }
+};
+
+} // namespace
+
+std::optional<std::string> find_header(const Headers& headers, std::string_view name) {
+    for (const auto& h : headers)
+        if (iequals(h.name, name))
+            return h.value;
+    return std::nullopt;
+}
+
+std::string redact_url(std::string_view url) {
+    auto end = url.find_first_of("?#");
+    url = url.substr(0, end);
+    auto scheme = url.find("://");
+    auto authority_start = scheme == std::string_view::npos ? 0 : scheme + 3;
+    auto path_start = url.find('/', authority_start);
+    auto authority = url.substr(authority_start, path_start == std::string_view::npos
+                                                     ? std::string_view::npos
+                                                     : path_start - authority_start);
+    auto at = authority.rfind('@');
+    if (at == std::string_view::npos)
+        return std::string(url);
+    std::string out(url.substr(0, authority_start));
+    out += authority.substr(at + 1);
+    if (path_start != std::string_view::npos)
+        out += url.substr(path_start);
+    return out;
+}
+
+std::string normalise_pin(std::string_view pin) {
+    if (pin.rfind("sha256//", 0) == 0)
+        return std::string(pin);
+    std::string hex;
+    for (char c : pin)
+        if (c != ':')
+            hex += c;
+    bool all_hex = hex.size() == 64;
+    for (char c : hex)
+        all_hex = all_hex && std::isxdigit(static_cast<unsigned char>(c));
+    if (!all_hex)
+        throw usage_error(fmt::format(
+            "pinned public key '{}' is neither 'sha256//BASE64' nor 64 hex digits", pin));
+    unsigned char raw[32];
+    for (std::size_t i = 0; i < 32; ++i)
+        raw[i] = static_cast<unsigned char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+    return "sha256//" + base64(raw, sizeof raw);
+}
+
+Client::Client(ClientOptions options) : options_(std::move(options)) {
+    global_init();
+    if (!options_.tls.pinned_public_key.empty())
+        pin_ = normalise_pin(options_.tls.pinned_public_key);
+    curl_ = curl_easy_init();
+    if (!curl_)
+        throw Error("cannot create a libcurl handle");
+}
+
+Client::~Client() {
+    curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+Response Client::send(const Request& request) {
+    auto* curl = static_cast<CURL*>(curl_);
+    curl_easy_reset(curl);
+    Transfer transfer;
+    SList headers;
+    char error_buffer[CURL_ERROR_SIZE] = {0};
+
+    auto set = [&](CURLoption option, auto value) {
+        if (auto rc = curl_easy_setopt(curl, option, value); rc != CURLE_OK)
+            throw Error(fmt::format("HTTP {} {}: cannot set a libcurl option: {}", request.method,
+                                    redact_url(request.url), curl_easy_strerror(rc)));
+    };
+    set(CURLOPT_URL, request.url.c_str());
+    // The signed path must be the one sent: no dot-segment removal by curl.
+    set(CURLOPT_PATH_AS_IS, 1L);
+    set(CURLOPT_NOSIGNAL, 1L);
+    set(CURLOPT_ERRORBUFFER, error_buffer);
+    set(CURLOPT_PROTOCOLS_STR, "http,https");
+    set(CURLOPT_FOLLOWLOCATION, 0L);
+    set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
+    set(CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
+    if (!options_.user_agent.empty())
+        set(CURLOPT_USERAGENT, options_.user_agent.c_str());
+    set(CURLOPT_WRITEFUNCTION, on_body);
+    set(CURLOPT_WRITEDATA, &transfer);
+    set(CURLOPT_HEADERFUNCTION, on_header);
+    set(CURLOPT_HEADERDATA, &transfer);
+
+    const auto& tls = options_.tls;
+    if (tls.insecure) {
+        set(CURLOPT_SSL_VERIFYPEER, 0L);
+        set(CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (!pin_.empty() && tls.ca_file.empty()) {
+        // The pin is the trust anchor: no CA chain or host name needed.
+        set(CURLOPT_SSL_VERIFYPEER, 0L);
+        set(CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (!tls.insecure && !tls.ca_file.empty())
+        set(CURLOPT_CAINFO, tls.ca_file.c_str());
+    if (!tls.insecure && !pin_.empty())
+        set(CURLOPT_PINNEDPUBLICKEY, pin_.c_str());
+
+    if (request.method == "HEAD") {
+        set(CURLOPT_NOBODY, 1L);
+    } else if (request.method == "GET" && request.body.empty()) {
+        set(CURLOPT_HTTPGET, 1L);
+    } else {
+        // Any other method, or a body: send the body (possibly empty, Content-Length: 0).
+        set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+        set(CURLOPT_POSTFIELDS, request.body.data());
+        set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    }
+
+    bool has_content_type = false;
+    for (const auto& h : request.headers) {
+        if (h.name.find_first_of(":\r\n") != std::string::npos ||
+            h.value.find_first_of("\r\n") != std::string::npos)
+            throw Error(fmt::format("HTTP {} {}: header '{}' contains a line break or colon",
+                                    request.method, redact_url(request.url), h.name));
+        has_content_type = has_content_type || iequals(h.name, "Content-Type");
+        // "Name;" is curl's way to send a header with an empty value.
+        headers.add(h.value.empty() ? h.name + ";" : h.name + ": " + h.value);
+    }
+    // Keep curl from adding headers of its own that nobody asked for (and that signing
+    // did not cover): a form Content-Type for bodies, and Expect: 100-continue.
+    if (!has_content_type)
+        headers.add("Content-Type:");
+    headers.add("Expect:");
+    set(CURLOPT_HTTPHEADER, headers.list);
+
+    auto rc = curl_easy_perform(curl);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr); // it lives on this stack frame
+    if (rc != CURLE_OK) {
+        std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
+        throw Error(fmt::format("HTTP {} {}: {}", request.method, redact_url(request.url), detail));
+    }
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &transfer.response.status);
+    return std::move(transfer.response);
+}
+
+} // namespace fedi::http

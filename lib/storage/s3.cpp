@@ -1,0 +1,257 @@
+#include "storage/s3.hpp"
+
+#include "core/error.hpp"
+#include "storage/xml.hpp"
+
+#include <cctype>
+
+#include <fmt/format.h>
+
+namespace fedi::storage {
+namespace {
+
+std::string strip_quotes(std::string s) {
+    if (s.size() >= 2 && s.front() == '"' && s.back() == '"')
+        return s.substr(1, s.size() - 2);
+    return s;
+}
+
+std::uint64_t to_size(const std::string& s, std::string_view what) {
+    try {
+        std::size_t used = 0;
+        auto v = std::stoull(s, &used);
+        if (used == s.size())
+            return v;
+    } catch (const std::exception&) {
+    }
+    throw Error(fmt::format("S3 answered a {} that is not a number: '{}'", what, s));
+}
+
+// A short, one-line excerpt of a body that is not an S3 error document.
+std::string excerpt(std::string_view body) {
+    std::string out;
+    for (char c : body.substr(0, 200))
+        out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+    if (body.size() > 200)
+        out += "...";
+    return out;
+}
+
+std::string status_code_name(long status) {
+    switch (status) {
+    case 301:
+        return "PermanentRedirect";
+    case 400:
+        return "BadRequest";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "NotFound";
+    case 409:
+        return "Conflict";
+    default:
+        return "";
+    }
+}
+
+} // namespace
+
+void check_bucket_name(const std::string& bucket) {
+    auto bad = [&](std::string_view why) {
+        return usage_error(fmt::format("invalid S3 bucket name '{}': {}", bucket, why));
+    };
+    if (bucket.size() < 3 || bucket.size() > 63)
+        throw bad("it must have 3 to 63 characters");
+    for (char c : bucket)
+        if (!(std::islower(static_cast<unsigned char>(c)) ||
+              std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == '-'))
+            throw bad("only lower-case letters, digits, '.' and '-' are allowed");
+    if (!std::isalnum(static_cast<unsigned char>(bucket.front())) ||
+        !std::isalnum(static_cast<unsigned char>(bucket.back())))
+        throw bad("it must start and end with a letter or digit");
+    if (bucket.find("..") != std::string::npos)
+        throw bad("it must not contain '..'");
+    int dots = 0;
+    bool digits_and_dots = true;
+    for (char c : bucket) {
+        dots += c == '.';
+        digits_and_dots =
+            digits_and_dots && (c == '.' || std::isdigit(static_cast<unsigned char>(c)));
+    }
+    if (dots == 3 && digits_and_dots)
+        throw bad("it must not look like an IP address");
+}
+
+std::string s3_error_message(std::string_view operation, std::string_view resource,
+                             const http::Response& response) {
+    auto prefix = resource.empty() ? fmt::format("S3 {}", operation)
+                                   : fmt::format("S3 {} {}", operation, resource);
+    auto code = xml::text(response.body, "Code");
+    auto message = xml::text(response.body, "Message");
+    if (!code) // HEAD answers have no body; some servers say it in a header
+        code = response.header("x-amz-error-code");
+    if (!code || code->empty()) {
+        auto name = status_code_name(response.status);
+        if (!response.body.empty() && response.body.find("<Error") == std::string::npos)
+            return fmt::format("{}: HTTP {}: {}", prefix, response.status, excerpt(response.body));
+        return name.empty() ? fmt::format("{}: HTTP {}", prefix, response.status)
+                            : fmt::format("{}: {} (HTTP {})", prefix, name, response.status);
+    }
+    if (message && !message->empty())
+        return fmt::format("{}: {}: {} (HTTP {})", prefix, *code, *message, response.status);
+    return fmt::format("{}: {} (HTTP {})", prefix, *code, response.status);
+}
+
+S3Client::S3Client(S3Config config) : config_(std::move(config)), http_(config_.http) {
+    while (!config_.endpoint.empty() && config_.endpoint.back() == '/')
+        config_.endpoint.pop_back();
+    if (config_.endpoint.rfind("http://", 0) != 0 && config_.endpoint.rfind("https://", 0) != 0)
+        throw usage_error(
+            fmt::format("S3 endpoint '{}' must start with http:// or https://", config_.endpoint));
+    if (config_.region.empty())
+        throw usage_error(fmt::format("S3 endpoint {}: the region is empty", config_.endpoint));
+}
+
+sigv4::Options S3Client::sign_options() const {
+    return sigv4::Options::s3(config_.region, config_.unsigned_payload);
+}
+
+http::Request S3Client::build(const Call& call) const {
+    http::Request r;
+    r.method = call.method;
+    r.url = config_.endpoint + call.path;
+    if (!call.query.empty())
+        r.url += "?" + call.query;
+    r.headers = call.headers;
+    r.body = call.body;
+    return r;
+}
+
+http::Response S3Client::send(Call call, std::initializer_list<long> ok) {
+    auto request = build(call);
+    if (!config_.anonymous)
+        sigv4::sign_headers(request, config_.credentials, sign_options(), sigv4::Clock::now());
+    http::Response response;
+    try {
+        response = http_.send(request);
+    } catch (Error& e) {
+        e.with_context(fmt::format("S3 {} {}", call.operation, call.resource));
+        throw;
+    }
+    for (long status : ok)
+        if (response.status == status)
+            return response;
+    throw Error(s3_error_message(call.operation, call.resource, response));
+}
+
+static std::string bucket_path(const std::string& bucket) {
+    return "/" + sigv4::uri_encode(bucket, false);
+}
+
+static std::string object_path(const std::string& bucket, const std::string& key) {
+    return bucket_path(bucket) + "/" + sigv4::uri_encode(key, true);
+}
+
+void S3Client::create_bucket(const std::string& bucket) {
+    check_bucket_name(bucket);
+    Call call{"CreateBucket", bucket, "PUT", bucket_path(bucket), "", {}, ""};
+    if (config_.region != "us-east-1") {
+        call.body = fmt::format(
+            "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            "<LocationConstraint>{}</LocationConstraint></CreateBucketConfiguration>",
+            xml::escape(config_.region));
+        call.headers.push_back({"Content-Type", "application/xml"});
+    }
+    send(std::move(call));
+}
+
+bool S3Client::bucket_exists(const std::string& bucket) {
+    auto r = send({"HeadBucket", bucket, "HEAD", bucket_path(bucket), "", {}, ""}, {200, 404});
+    return r.status == 200;
+}
+
+std::vector<S3Bucket> S3Client::list_buckets() {
+    auto r = send({"ListBuckets", "", "GET", "/", "", {}, ""});
+    std::vector<S3Bucket> out;
+    for (auto b : xml::elements(r.body, "Bucket"))
+        out.push_back(
+            {xml::text(b, "Name").value_or(""), xml::text(b, "CreationDate").value_or("")});
+    return out;
+}
+
+void S3Client::delete_bucket(const std::string& bucket) {
+    send({"DeleteBucket", bucket, "DELETE", bucket_path(bucket), "", {}, ""}, {204, 200});
+}
+
+void S3Client::put_object(const std::string& bucket, const std::string& key, std::string body,
+                          const std::string& content_type) {
+    Call call{"PutObject", bucket + "/" + key, "PUT", object_path(bucket, key), "",
+              {},          std::move(body)};
+    if (!content_type.empty())
+        call.headers.push_back({"Content-Type", content_type});
+    send(std::move(call));
+}
+
+std::string S3Client::get_object(const std::string& bucket, const std::string& key) {
+    return send({"GetObject", bucket + "/" + key, "GET", object_path(bucket, key), "", {}, ""})
+        .body;
+}
+
+std::optional<S3ObjectHead> S3Client::head_object(const std::string& bucket,
+                                                  const std::string& key) {
+    auto r = send({"HeadObject", bucket + "/" + key, "HEAD", object_path(bucket, key), "", {}, ""},
+                  {200, 404});
+    if (r.status == 404)
+        return std::nullopt;
+    S3ObjectHead head;
+    head.size = to_size(r.header("Content-Length").value_or("0"), "Content-Length");
+    head.etag = strip_quotes(r.header("ETag").value_or(""));
+    head.content_type = r.header("Content-Type").value_or("");
+    head.last_modified = r.header("Last-Modified").value_or("");
+    return head;
+}
+
+std::vector<S3Object> S3Client::list_objects(const std::string& bucket, const std::string& prefix) {
+    std::vector<S3Object> out;
+    std::string token;
+    for (;;) {
+        std::string query = "list-type=2";
+        if (!prefix.empty())
+            query += "&prefix=" + sigv4::uri_encode(prefix, false);
+        if (!token.empty())
+            query += "&continuation-token=" + sigv4::uri_encode(token, false);
+        auto r = send({"ListObjectsV2", bucket, "GET", bucket_path(bucket), query, {}, ""});
+        for (auto c : xml::elements(r.body, "Contents")) {
+            S3Object o;
+            o.key = xml::text(c, "Key").value_or("");
+            o.size = to_size(xml::text(c, "Size").value_or("0"), "Size");
+            o.etag = strip_quotes(xml::text(c, "ETag").value_or(""));
+            o.last_modified = xml::text(c, "LastModified").value_or("");
+            out.push_back(std::move(o));
+        }
+        if (xml::text(r.body, "IsTruncated").value_or("false") != "true")
+            return out;
+        token = xml::text(r.body, "NextContinuationToken").value_or("");
+        if (token.empty())
+            throw Error(fmt::format(
+                "S3 ListObjectsV2 {}: the listing is truncated but has no continuation token",
+                bucket));
+    }
+}
+
+void S3Client::delete_object(const std::string& bucket, const std::string& key) {
+    send({"DeleteObject", bucket + "/" + key, "DELETE", object_path(bucket, key), "", {}, ""},
+         {204, 200});
+}
+
+std::string S3Client::presigned_get_url(const std::string& bucket, const std::string& key,
+                                        std::chrono::seconds expires) {
+    auto request =
+        build({"GetObject", bucket + "/" + key, "GET", object_path(bucket, key), "", {}, ""});
+    auto options = sign_options();
+    options.payload_hash = sigv4::unsigned_payload; // the body is not known when presigning
+    sigv4::presign_query(request, config_.credentials, options, sigv4::Clock::now(), expires);
+    return request.url;
+}
+
+} // namespace fedi::storage

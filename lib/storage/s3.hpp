@@ -1,0 +1,100 @@
+#pragma once
+// An S3 client for the operations fedi needs on buckets and objects, over lib/http with
+// SigV4. Path-style addressing (http://endpoint/bucket/key), which Garage and Ceph RGW
+// both serve without DNS set-up. One client per thread.
+#include "http/http.hpp"
+#include "storage/sigv4.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fedi::storage {
+
+struct S3Config {
+    std::string endpoint;             // "http://host:port", optionally with a path prefix
+    std::string region = "us-east-1"; // Garage: "garage"
+    sigv4::Credentials credentials;   // required unless anonymous
+    bool anonymous = false;           // send requests unsigned (public buckets, tests)
+    bool unsigned_payload = false;    // sign "UNSIGNED-PAYLOAD" instead of the body hash
+    http::ClientOptions http;
+};
+
+struct S3Bucket {
+    std::string name;
+    std::string creation_date;
+};
+
+struct S3Object {
+    std::string key;
+    std::uint64_t size = 0;
+    std::string etag; // without quotes
+    std::string last_modified;
+};
+
+struct S3ObjectHead {
+    std::uint64_t size = 0;
+    std::string etag;
+    std::string content_type;
+    std::string last_modified;
+};
+
+// Errors are fedi::Error with messages like
+//   S3 PutObject mastodon-media/x: AccessDenied: Access Denied (HTTP 403)
+// naming the operation, the bucket/key and what the server said.
+class S3Client {
+  public:
+    explicit S3Client(S3Config config);
+
+    // CreateBucket, with a LocationConstraint unless the region is us-east-1.
+    void create_bucket(const std::string& bucket);
+    // HeadBucket: false when the bucket does not exist, an error when access is refused.
+    bool bucket_exists(const std::string& bucket);
+    std::vector<S3Bucket> list_buckets();
+    void delete_bucket(const std::string& bucket);
+
+    void put_object(const std::string& bucket, const std::string& key, std::string body,
+                    const std::string& content_type = "application/octet-stream");
+    std::string get_object(const std::string& bucket, const std::string& key);
+    // HeadObject: nullopt when the object does not exist.
+    std::optional<S3ObjectHead> head_object(const std::string& bucket, const std::string& key);
+    // ListObjectsV2, every page.
+    std::vector<S3Object> list_objects(const std::string& bucket, const std::string& prefix = "");
+    void delete_object(const std::string& bucket, const std::string& key);
+
+    // A URL anyone can GET until it expires.
+    std::string presigned_get_url(const std::string& bucket, const std::string& key,
+                                  std::chrono::seconds expires);
+
+    const S3Config& config() const { return config_; }
+
+  private:
+    struct Call {
+        const char* operation; // "PutObject", for messages
+        std::string resource;  // "bucket/key", for messages
+        std::string method;
+        std::string path;  // already encoded
+        std::string query; // already encoded, without '?'
+        http::Headers headers;
+        std::string body;
+    };
+    http::Response send(Call call, std::initializer_list<long> ok = {200});
+    http::Request build(const Call& call) const;
+    sigv4::Options sign_options() const;
+
+    S3Config config_;
+    http::Client http_;
+};
+
+// S3 bucket naming rules (3-63 characters of a-z 0-9 . -, starting and ending with a
+// letter or digit, not an IP address); throws a usage error naming the rule broken.
+void check_bucket_name(const std::string& bucket);
+
+// Builds "S3 <operation> <resource>: <Code>: <Message> (HTTP <status>)" from a response.
+std::string s3_error_message(std::string_view operation, std::string_view resource,
+                             const http::Response& response);
+
+} // namespace fedi::storage
