@@ -3,6 +3,7 @@
 #include "state/state.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fmt/format.h>
@@ -56,8 +57,65 @@ void Reporter::log(Level level, const std::string& subject, const std::string& m
     else
         line = fmt::format("{}{}{}{}\n", prefix, who, tag, message);
     std::lock_guard<std::mutex> lock(mutex_);
+    clear_live_locked();
     std::fwrite(line.data(), 1, line.size(), stderr);
+    draw_live_locked();
     std::fflush(stderr);
+}
+
+void Reporter::status(const std::string& subject, const std::string& text, bool force) {
+    if (!tty_ || opts_.verbosity < Verbosity::Normal)
+        return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = std::find_if(live_.begin(), live_.end(),
+                           [&](const auto& entry) { return entry.first == subject; });
+    if (it == live_.end()) {
+        live_.emplace_back(subject, text);
+        force = true;
+    } else {
+        it->second = text;
+    }
+    long long now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch())
+                        .count();
+    if (!force && now - last_draw_ms_ < 100)
+        return;
+    last_draw_ms_ = now;
+    clear_live_locked();
+    draw_live_locked();
+    std::fflush(stderr);
+}
+
+void Reporter::end_status() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    clear_live_locked();
+    live_.clear();
+    std::fflush(stderr);
+}
+
+void Reporter::clear_live_locked() {
+    // Move up over the live block and erase it, so log lines scroll above it.
+    for (std::size_t i = 0; i < drawn_; ++i)
+        std::fputs("\x1b[1A\x1b[2K", stderr);
+    drawn_ = 0;
+}
+
+void Reporter::draw_live_locked() {
+    if (!tty_)
+        return;
+    std::size_t width = 0;
+    for (const auto& [subject, text] : live_)
+        width = std::max(width, subject.size());
+    for (const auto& [subject, text] : live_) {
+        std::string line = fmt::format("{:<{}}  {}", subject, width, text);
+        if (line.size() > 160)
+            line.resize(160);
+        if (color_)
+            line = "\x1b[2m" + line + "\x1b[0m";
+        std::fputs(line.c_str(), stderr);
+        std::fputc('\n', stderr);
+    }
+    drawn_ = live_.size();
 }
 
 std::string render_table(const std::vector<std::vector<std::string>>& rows, bool color) {

@@ -33,11 +33,24 @@ class Reporter {
     bool color() const { return color_; }
     const OutputOptions& options() const { return opts_; }
 
+    // The live status line of one subject (a machine): on a terminal, one line per
+    // subject redrawn in place below the log; elsewhere nothing (phase changes are
+    // logged with info()). `force` redraws even within the throttle interval.
+    void status(const std::string& subject, const std::string& text, bool force = false);
+    // Removes the live lines (before the summary is printed).
+    void end_status();
+
   private:
+    void clear_live_locked();
+    void draw_live_locked();
+
     OutputOptions opts_;
     bool tty_;
     bool color_;
     std::mutex mutex_;
+    std::vector<std::pair<std::string, std::string>> live_; // subject, text
+    std::size_t drawn_ = 0;                                   // live lines on screen
+    long long last_draw_ms_ = 0;
 };
 
 // Whether to colour a stream given the mode, NO_COLOR and whether it is a terminal.
