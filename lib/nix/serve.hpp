@@ -36,8 +36,10 @@ enum class ServeCommand : std::uint64_t {
 // the default:
 // - the target streams each NAR straight into the store (LocalStore::addToStore with
 //   a SizedSource), while ImportPaths' importPaths() first copies every NAR into a
-//   string in RAM, then hashes it: a 1 GB path needs 1 GB of RAM on the target
-//   (Nix 2.8 and current Nix alike);
+//   string in RAM, then hashes it: a path of N bytes takes up to 2N of RAM on the target
+//   (Nix 2.8 and current Nix alike). Measured with Nix 2.8 for one 150 MB path: the
+//   target's nix-store peaks at 25 MB RSS with cmd 9, 286 MB with cmd 4 (and is 2-3x
+//   slower for large closures: test_nix_bench.cpp);
 // - it needs narHash and narSize up front, but the local store database already has
 //   them (nix-store --dump-db), so no extra read of the files; and the target checks
 //   them, so a corrupted local path is refused instead of spread;

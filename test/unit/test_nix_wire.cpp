@@ -294,3 +294,25 @@ TEST_CASE("nix serve: a reply other than 1 to a transfer is an error") {
     CHECK_THROWS_WITH(client.add_paths({info}), Catch::Contains("unexpected reply 0x0"));
     CHECK_THROWS_WITH(client.query_valid_paths({info.path}), Catch::Contains("unusable"));
 }
+
+TEST_CASE("nix serve: Auto falls back to ImportPaths for old servers or incomplete paths") {
+    fedi::nix::test::TempDir dir;
+    auto info = hi_path(dir);
+    struct Case {
+        std::string server_version_hex;
+        std::uint64_t nar_size;
+        std::uint64_t expected_command;
+    };
+    for (auto c : {Case{"0702000000000000", 120, 9}, Case{"0402000000000000", 120, 4},
+                   Case{"0702000000000000", 0, 4}}) {
+        info.nar_size = c.nar_size;
+        const std::string reply =
+            from_hex("cbee525400000000" + c.server_version_hex + "0100000000000000");
+        StringSource from(reply);
+        StringSink to;
+        ServeClient client(from, to);
+        client.add_paths({info});
+        StringSource sent(std::string_view(to.data).substr(16));
+        CHECK(read_u64(sent) == c.expected_command);
+    }
+}
