@@ -1,0 +1,361 @@
+#include "nix/serve.hpp"
+
+#include "core/error.hpp"
+#include "nix/nar.hpp"
+#include "nix/wire.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+namespace fedi::nix {
+namespace {
+
+// Replies in flight before we stop to read some: 8 bytes each, so 1024 of them (8 KiB)
+// always fit in a pipe (64 KiB) or an SSH channel window: the target never blocks on
+// writing a reply while we are still writing to it.
+constexpr std::size_t max_unacked = 1024;
+
+std::string trim(std::string s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+        s.pop_back();
+    std::size_t start = 0;
+    while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start])))
+        ++start;
+    return s.substr(start);
+}
+
+// Shows 8 bytes that should have been a number: as text when they look like text
+// (a shell error or login banner on stdout), else as hex.
+std::string describe_u64(std::uint64_t v) {
+    std::string text;
+    bool printable = true;
+    for (int i = 0; i < 8; ++i) {
+        char c = static_cast<char>((v >> (8 * i)) & 0xff);
+        if (!std::isprint(static_cast<unsigned char>(c)) && c != '\n' && c != '\t')
+            printable = false;
+        text += c;
+    }
+    if (printable)
+        return fmt::format("{:#x} (text \"{}\")", v, text);
+    return fmt::format("{:#x}", v);
+}
+
+std::string version_string(std::uint64_t v) {
+    return fmt::format("{}.{}", v >> 8, v & 0xff);
+}
+
+// A failure on our side (reading a local store path): not the remote's doing.
+struct LocalError : Error {
+    using Error::Error;
+};
+
+} // namespace
+
+// Remembers whether the remote closed its end, to say so instead of a generic error.
+class ServeClient::RemoteSource : public Source {
+  public:
+    explicit RemoteSource(Source& inner) : inner_(inner) {}
+    std::size_t read_some(char* buf, std::size_t n) override {
+        auto got = inner_.read_some(buf, n);
+        if (got == 0)
+            eof = true;
+        return got;
+    }
+    bool eof = false;
+
+  private:
+    Source& inner_;
+};
+
+// Remembers whether writing to the remote failed (it hung up, or the transport broke).
+class ServeClient::RemoteSink : public Sink {
+  public:
+    explicit RemoteSink(Sink& inner) : inner_(inner) {}
+    void write(const char* buf, std::size_t n) override {
+        try {
+            inner_.write(buf, n);
+        } catch (...) {
+            failed = true;
+            throw;
+        }
+    }
+    using Sink::write;
+    void flush() override {
+        try {
+            inner_.flush();
+        } catch (...) {
+            failed = true;
+            throw;
+        }
+    }
+    bool failed = false;
+
+  private:
+    Sink& inner_;
+};
+
+ServeClient::ServeClient(Source& from_remote, Sink& to_remote, ServeOptions options)
+    : from_(std::make_unique<RemoteSource>(from_remote)),
+      raw_to_(std::make_unique<RemoteSink>(to_remote)),
+      to_(std::make_unique<BufferedSink>(*raw_to_)), options_(std::move(options)) {}
+
+ServeClient::~ServeClient() = default;
+
+std::uint64_t ServeClient::bytes_sent() const {
+    return to_->bytes_written();
+}
+
+// Runs f; any failure becomes a fedi::Error that names the remote, says whether it
+// hung up, and carries what it wrote on stderr.
+template <typename F> auto ServeClient::guarded(const char* doing, F&& f) -> decltype(f()) {
+    if (broken_)
+        throw Error(fmt::format("nix-store --serve on {}: the connection is unusable after an "
+                                "earlier failure",
+                                options_.remote_name));
+    std::string message;
+    std::vector<std::string> context;
+    try {
+        return f();
+    } catch (const LocalError& e) {
+        // Our own failure, but the stream stopped mid-command: it cannot go on.
+        broken_ = true;
+        throw Error(e.message());
+    } catch (const Error& e) {
+        message = e.message();
+        context = e.context();
+    } catch (const std::exception& e) {
+        message = e.what();
+    }
+    broken_ = true;
+    std::string text = fmt::format("nix-store --serve on {}: ", options_.remote_name);
+    if (from_->eof)
+        text += fmt::format("the connection was closed during {}", doing);
+    else if (raw_to_->failed)
+        text += fmt::format("the connection broke during {} ({})", doing, message);
+    else
+        text += fmt::format("{} failed: {}", doing, message);
+    if (options_.remote_stderr) {
+        std::string err;
+        try {
+            err = trim(options_.remote_stderr());
+        } catch (const std::exception& e) {
+            err = fmt::format("(its stderr could not be read: {})", e.what());
+        }
+        if (!err.empty())
+            text += "\nremote stderr:\n" + err;
+    }
+    Error wrapped(text);
+    for (auto& line : context)
+        wrapped.with_context(line);
+    throw wrapped;
+}
+
+std::uint64_t ServeClient::read_reply(const char* what) {
+    auto v = read_u64(*from_);
+    if (v != 1)
+        throw Error(fmt::format("unexpected reply {} to {}, expected 1", describe_u64(v), what));
+    return v;
+}
+
+void ServeClient::handshake() {
+    if (handshaken_)
+        return;
+    guarded("the handshake", [&] {
+        write_u64(*to_, serve_magic_client);
+        write_u64(*to_, serve_client_version);
+        to_->flush();
+        auto magic = read_u64(*from_);
+        if (magic != serve_magic_server)
+            throw Error(fmt::format("the remote answered {} instead of the magic number {:#x}: "
+                                    "is Nix installed there, and is its login shell silent?",
+                                    describe_u64(magic), serve_magic_server));
+        remote_version_ = read_u64(*from_);
+        if ((remote_version_ & 0xff00) != 0x200)
+            throw Error(fmt::format("unsupported serve protocol version {} (we speak 2.x)",
+                                    version_string(remote_version_)));
+        version_ = std::min(remote_version_, serve_client_version);
+    });
+    handshaken_ = true;
+}
+
+std::set<std::string> ServeClient::query_valid_paths(const std::set<std::string>& paths) {
+    handshake();
+    return guarded("the query for valid paths", [&] {
+        write_u64(*to_, static_cast<std::uint64_t>(ServeCommand::QueryValidPaths));
+        // lock = false: temporary roots would die with this process anyway, before the
+        // caller roots the system in a profile. A GC racing with the push makes the
+        // registration of a referrer fail (its references must be valid), never corrupts
+        // the target; pushing again converges.
+        write_bool(*to_, false);
+        write_bool(*to_, false); // substitute: the target must not download anything
+        write_strings(*to_, paths);
+        to_->flush();
+        auto valid = read_strings(*from_);
+        std::set<std::string> out(valid.begin(), valid.end());
+        for (const auto& p : out)
+            if (!paths.count(p))
+                throw Error(fmt::format("the remote reported '{}', which was not asked for", p));
+        return out;
+    });
+}
+
+PushStats ServeClient::add_paths(const std::vector<PathInfo>& paths, const PushProgress& progress,
+                                 TransferMethod method) {
+    handshake();
+    if (paths.empty())
+        return {};
+    if (method == TransferMethod::Auto) {
+        bool db_complete = std::all_of(paths.begin(), paths.end(), [](const PathInfo& p) {
+            return p.nar_size > 0 && !p.nar_hash.empty();
+        });
+        method = (version_ & 0xff) >= 5 && db_complete ? TransferMethod::AddToStoreNar
+                                                       : TransferMethod::ImportPaths;
+    }
+    if (method == TransferMethod::AddToStoreNar && (version_ & 0xff) < 5)
+        throw Error(
+            fmt::format("nix-store --serve on {} speaks protocol {}, AddToStoreNar needs 2.5",
+                        options_.remote_name, version_string(version_)));
+
+    auto start = to_->bytes_written();
+    paths_sent_now_ = 0;
+    progress_ = progress;
+    to_->on_write = [this, start](std::uint64_t total) {
+        if (progress_)
+            progress_(total - start, paths_sent_now_);
+    };
+    struct Reset {
+        ServeClient& c;
+        ~Reset() {
+            c.to_->on_write = nullptr;
+            c.progress_ = nullptr;
+        }
+    } reset{*this};
+
+    PushStats stats =
+        method == TransferMethod::AddToStoreNar
+            ? guarded("the transfer (AddToStoreNar)", [&] { return send_add_to_store_nar(paths); })
+            : guarded("the transfer (ImportPaths)", [&] { return send_import_paths(paths); });
+    stats.paths_total = paths.size();
+    stats.bytes_sent = to_->bytes_written() - start;
+    if (progress)
+        progress(stats.bytes_sent, stats.paths_sent);
+    return stats;
+}
+
+namespace {
+
+// Writes the NAR of info.path and checks it against the size the database recorded
+// (the target reads exactly narSize bytes for AddToStoreNar: any other count would
+// desynchronise the stream).
+std::uint64_t send_nar(const PathInfo& info, Sink& sink) {
+    // Counts bytes and tells transport failures from failures to read local files.
+    struct Tracking : Sink {
+        Sink& inner;
+        std::uint64_t count = 0;
+        bool transport_failed = false;
+        explicit Tracking(Sink& s) : inner(s) {}
+        void write(const char* buf, std::size_t n) override {
+            try {
+                inner.write(buf, n);
+            } catch (...) {
+                transport_failed = true;
+                throw;
+            }
+            count += n;
+        }
+    } tracked(sink);
+    try {
+        dump_nar(info.path, tracked);
+    } catch (const Error& e) {
+        if (tracked.transport_failed)
+            throw;
+        throw LocalError(e.message());
+    }
+    if (info.nar_size != 0 && tracked.count != info.nar_size)
+        throw LocalError(fmt::format("'{}' changed on disk: its NAR is {} bytes, the store "
+                                     "database says {}",
+                                     info.path, tracked.count, info.nar_size));
+    return tracked.count;
+}
+
+} // namespace
+
+PushStats ServeClient::send_add_to_store_nar(const std::vector<PathInfo>& paths) {
+    PushStats stats;
+    std::size_t unacked = 0;
+    for (const auto& info : paths) {
+        write_u64(*to_, static_cast<std::uint64_t>(ServeCommand::AddToStoreNar));
+        write_string(*to_, info.path);
+        write_string(*to_, info.deriver);
+        write_string(*to_, info.nar_hash);
+        write_strings(*to_, info.references);
+        write_u64(*to_, 0); // registration time: 0 means "now" to the target
+        write_u64(*to_, info.nar_size);
+        write_bool(*to_, false);                         // ultimate: the target did not build it
+        write_strings(*to_, std::vector<std::string>{}); // signatures: root needs none
+        write_string(*to_, ""); // content address: none (as nix-store --import)
+        stats.nar_bytes += send_nar(info, *to_);
+        ++stats.paths_sent;
+        ++paths_sent_now_;
+        if (++unacked == max_unacked) {
+            to_->flush();
+            for (; unacked > max_unacked / 2; --unacked)
+                read_reply("AddToStoreNar");
+        }
+    }
+    to_->flush();
+    for (; unacked > 0; --unacked)
+        read_reply("AddToStoreNar");
+    return stats;
+}
+
+PushStats ServeClient::send_import_paths(const std::vector<PathInfo>& paths) {
+    PushStats stats;
+    write_u64(*to_, static_cast<std::uint64_t>(ServeCommand::ImportPaths));
+    for (const auto& info : paths) {
+        write_u64(*to_, 1); // another path follows
+        stats.nar_bytes += send_nar(info, *to_);
+        write_u64(*to_, export_magic);
+        write_string(*to_, info.path);
+        write_strings(*to_, info.references);
+        write_string(*to_, info.deriver);
+        write_u64(*to_, 0); // no legacy signature
+        ++stats.paths_sent;
+        ++paths_sent_now_;
+    }
+    write_u64(*to_, 0); // end of the export stream
+    to_->flush();
+    read_reply("ImportPaths");
+    return stats;
+}
+
+PushStats push_closure(Source& from_remote, Sink& to_remote, const std::vector<std::string>& roots,
+                       const PushProgress& progress, const PushOptions& options) {
+    auto closure = query_closure(roots);
+    ServeClient client(from_remote, to_remote, options.serve);
+    std::set<std::string> all;
+    for (const auto& info : closure)
+        all.insert(info.path);
+    auto valid = client.query_valid_paths(all);
+    std::vector<PathInfo> missing;
+    for (auto& info : closure)
+        if (!valid.count(info.path))
+            missing.push_back(std::move(info));
+    // Progress counts from the first byte of the handshake, like the returned stats.
+    auto offset = client.bytes_sent();
+    PushProgress total_progress;
+    if (progress)
+        total_progress = [&](std::uint64_t bytes, std::size_t paths) {
+            progress(offset + bytes, paths);
+        };
+    PushStats stats = client.add_paths(missing, total_progress, options.method);
+    stats.paths_total = closure.size();
+    stats.bytes_sent = client.bytes_sent();
+    if (missing.empty() && progress)
+        progress(stats.bytes_sent, 0);
+    return stats;
+}
+
+} // namespace fedi::nix
