@@ -144,6 +144,7 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report) {
     });
     report.paths_sent = pushed.paths_sent;
     report.bytes_sent = pushed.bytes_sent;
+    report.nar_bytes = pushed.nar_bytes;
     ui.info(m.name,
             pushed.paths_sent == 0
                 ? fmt::format("closure complete on the machine ({} paths)", pushed.paths_total)
@@ -362,6 +363,7 @@ nlohmann::json to_json(const DeployReport& r) {
                             {"system", m.system},
                             {"pathsSent", m.paths_sent},
                             {"bytesSent", m.bytes_sent},
+                            {"narBytes", m.nar_bytes},
                             {"seconds", m.seconds}};
         j["generation"] = m.generation ? nlohmann::json(*m.generation) : nlohmann::json();
         if (!m.phase.empty())

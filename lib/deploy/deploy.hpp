@@ -41,7 +41,8 @@ struct MachineReport {
     std::vector<std::string> log_tail; // build log or activation output tail
     std::string system;                // store path deployed
     std::size_t paths_sent = 0;
-    std::uint64_t bytes_sent = 0;
+    std::uint64_t bytes_sent = 0; // on the wire, protocol included
+    std::uint64_t nar_bytes = 0;  // store path contents
     double seconds = 0;
     std::optional<int> generation;
     bool ok() const { return outcome != Outcome::Failed && outcome != Outcome::Skipped; }

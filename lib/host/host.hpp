@@ -24,11 +24,10 @@ struct ConnectSettings {
 };
 
 struct PushProgress {
-    std::size_t paths_total = 0;   // paths of the closure
-    std::size_t paths_missing = 0; // paths the machine lacked
-    std::size_t paths_sent = 0;
-    std::uint64_t bytes_total = 0; // NAR bytes of the missing paths
-    std::uint64_t bytes_sent = 0;
+    std::size_t paths_total = 0; // paths of the closure (known once the push ends)
+    std::size_t paths_sent = 0;  // paths the machine lacked and received
+    std::uint64_t bytes_sent = 0; // everything written, protocol included
+    std::uint64_t nar_bytes = 0;  // store path contents among them
 };
 
 // What the machine runs now, as far as fedi's business goes.

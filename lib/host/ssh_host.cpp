@@ -4,8 +4,8 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "host/host.hpp"
-#include "nix/push.hpp"
-#include "ssh/session.hpp"
+#include "nix/serve.hpp"
+#include "ssh/ssh.hpp"
 
 #include <fmt/format.h>
 #include <regex>
@@ -31,12 +31,19 @@ class SshHost : public Host {
                               const std::function<void(const PushProgress&)>& progress) override {
         auto channel = session_->exec("nix-store --serve --write");
         PushProgress p;
+        nix::PushOptions options;
+        options.serve.remote_name = label_;
+        options.serve.remote_stderr = [&channel] { return channel->stderr_text(); };
         try {
-            auto stats = nix::push_closure(*channel, *channel, roots, [&](const nix::PushStats& s) {
-                p = to_progress(s);
-                if (progress)
-                    progress(p);
-            });
+            auto stats = nix::push_closure(
+                *channel, *channel, roots,
+                [&](std::uint64_t bytes, std::size_t paths) {
+                    p.bytes_sent = bytes;
+                    p.paths_sent = paths;
+                    if (progress)
+                        progress(p);
+                },
+                options);
             p = to_progress(stats);
             channel->send_eof();
             int status = channel->wait_exit_status();
@@ -44,9 +51,7 @@ class SshHost : public Host {
                 throw Error(fmt::format("nix-store --serve on the machine exited with status {}: {}",
                                         status, channel->stderr_text()));
         } catch (Error& e) {
-            auto remote = channel->stderr_text();
-            if (!remote.empty())
-                e.with_context(fmt::format("the machine's nix-store said: {}", remote));
+            e.with_context("pushing the closure of " + roots.front());
             throw;
         }
         return p;
@@ -102,10 +107,9 @@ class SshHost : public Host {
     static PushProgress to_progress(const nix::PushStats& s) {
         PushProgress p;
         p.paths_total = s.paths_total;
-        p.paths_missing = s.paths_missing;
         p.paths_sent = s.paths_sent;
-        p.bytes_total = s.nar_bytes_total;
         p.bytes_sent = s.bytes_sent;
+        p.nar_bytes = s.nar_bytes;
         return p;
     }
 
