@@ -203,6 +203,7 @@ class TestHostsTest(unittest.TestCase):
         self.assertFalse(accepts(port))
         self.assertEqual(self.exec_ok("host3", "hostname").strip(), "host3")  # the host lives on
         self.hosts.start_sshd("host3")
+        self.hosts.start_sshd("host3")  # already running: nothing to do
         proc = self.hosts.ssh("host3", "hostname")  # same port, same host key
         self.assertEqual((proc.returncode, proc.stdout), (0, "host3\n"), proc.stderr)
 
