@@ -20,6 +20,9 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
         ->check(CLI::IsMember({"build", "push", "switch", "boot", "test", "dry-activate"}));
     cmd->add_option("--parallel", opts->parallel, "Machines deployed at once (default 16)")
         ->check(CLI::PositiveNumber);
+    cmd->add_option("--max-pushes", opts->max_pushes,
+                    "Closures sent at once, within --parallel (default 4)")
+        ->check(CLI::PositiveNumber);
     cmd->add_flag("--dry-run", opts->dry_run, "Evaluate and show the plan; change nothing");
     cmd->add_flag("--accept-new-host-keys", opts->accept_new_host_keys,
                   "Trust a machine's unknown SSH host key and record it in state "

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <deque>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <map>
 #include <mutex>
 #include <semaphore>
@@ -29,10 +30,23 @@ double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-int default_parallelism(Goal) {
-    // Pushing and activating wait on the network and the remote side, not on our CPU.
-    return 16;
-}
+// Machines in flight at once: they mostly wait on the network and the remote side.
+constexpr int kDefaultParallel = 16;
+// Closures streamed at once: each costs deployer CPU (NAR, encryption) and shares one
+// uplink, so more at once only slows each down.
+constexpr int kDefaultMaxPushes = 4;
+
+// RAII for a counting semaphore slot.
+class Slot {
+  public:
+    explicit Slot(std::counting_semaphore<>& s) : s_(s) { s_.acquire(); }
+    ~Slot() { s_.release(); }
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+
+  private:
+    std::counting_semaphore<>& s_;
+};
 
 // Shared by the machine threads: their results, so dependents can wait, and the state,
 // saved after every change so a crash loses nothing already done.
@@ -40,7 +54,10 @@ class Run {
   public:
     Run(const Project& project, const DeployOptions& opts, ui::Reporter& reporter,
         state::State state)
-        : project_(project), opts_(opts), reporter_(reporter), state_(std::move(state)) {}
+        : project_(project), opts_(opts), reporter_(reporter),
+          machine_slots(opts.parallel > 0 ? opts.parallel : kDefaultParallel),
+          push_slots(opts.max_pushes > 0 ? opts.max_pushes : kDefaultMaxPushes),
+          state_(std::move(state)) {}
 
     void finish(const std::string& name, MachineReport report) {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -81,6 +98,8 @@ class Run {
     const Project& project_;
     const DeployOptions& opts_;
     ui::Reporter& reporter_;
+    std::counting_semaphore<> machine_slots;
+    std::counting_semaphore<> push_slots;
 
   private:
     std::mutex mutex_;
@@ -116,12 +135,18 @@ bool up_to_date(Goal goal, const host::SystemStatus& s, const std::string& syste
     }
 }
 
-void deploy_machine(Run& run, const model::Machine& m, MachineReport& report) {
+void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
+                    Clock::time_point start) {
     auto& ui = run.reporter_;
+    auto show = [&](const std::string& text, bool force = true) {
+        ui.status(m.name, fmt::format("{:<40} {}", text, ui::human_duration(seconds_since(start))),
+                  force);
+    };
     Goal goal = run.opts_.goal;
     std::string system = m.system.out_path;
 
     report.phase = "connect";
+    show("connecting");
     host::ConnectSettings settings;
     settings.target = m.ssh;
     settings.label = m.name;
@@ -139,9 +164,16 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report) {
     }
 
     report.phase = "push";
-    auto pushed = host->push_closure({system}, [&](const host::PushProgress& p) {
-        (void)p; // live progress lines come with the fleet progress display
-    });
+    show("waiting for a push slot");
+    host::PushProgress pushed;
+    {
+        Slot slot(run.push_slots);
+        show("pushing");
+        pushed = host->push_closure({system}, [&](const host::PushProgress& p) {
+            show(fmt::format("pushing: {} paths, {}", p.paths_sent, ui::human_bytes(p.bytes_sent)),
+                 false);
+        });
+    }
     report.paths_sent = pushed.paths_sent;
     report.bytes_sent = pushed.bytes_sent;
     report.nar_bytes = pushed.nar_bytes;
@@ -156,6 +188,7 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report) {
     }
 
     report.phase = "activate";
+    show("activating (" + to_string(goal) + ")");
     auto status = host->system_status();
     if (up_to_date(goal, status, system)) {
         report.outcome = Outcome::Unchanged;
@@ -186,11 +219,13 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report) {
     }
 }
 
-void machine_thread(Run& run, const model::Machine& m, const std::vector<std::string>& deps,
-                    std::counting_semaphore<>& slots) {
+void machine_thread(Run& run, const model::Machine& m, const std::vector<std::string>& deps) {
     MachineReport report;
     report.name = m.name;
     report.system = m.system.out_path;
+    if (!deps.empty())
+        run.reporter_.status(m.name, "waiting for " + fmt::format("{}", fmt::join(deps, ", ")),
+                             true);
     if (auto failed = run.wait_for(deps)) {
         report.outcome = Outcome::Skipped;
         report.error =
@@ -199,10 +234,11 @@ void machine_thread(Run& run, const model::Machine& m, const std::vector<std::st
         run.finish(m.name, std::move(report));
         return;
     }
-    slots.acquire();
+    run.reporter_.status(m.name, "waiting for a slot", true);
+    Slot slot(run.machine_slots);
     auto start = Clock::now();
     try {
-        deploy_machine(run, m, report);
+        deploy_machine(run, m, report, start);
     } catch (const Error& e) {
         report.outcome = Outcome::Failed;
         report.error = e.describe();
@@ -210,8 +246,11 @@ void machine_thread(Run& run, const model::Machine& m, const std::vector<std::st
         report.outcome = Outcome::Failed;
         report.error = e.what();
     }
-    slots.release();
     report.seconds = seconds_since(start);
+    run.reporter_.status(m.name,
+                         fmt::format("{:<40} {}", to_string(report.outcome),
+                                     ui::human_duration(report.seconds)),
+                         true);
     if (report.outcome == Outcome::Failed) {
         run.reporter_.error(m.name, fmt::format("{} failed: {}", report.phase, report.error));
         for (const auto& l : report.log_tail)
@@ -335,8 +374,6 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
         return report;
     }
 
-    int parallel = opts.parallel > 0 ? opts.parallel : default_parallelism(opts.goal);
-    std::counting_semaphore<> slots(parallel);
     std::vector<std::thread> threads;
     for (const auto& name : selected) {
         const auto& m = d.machines.at(name);
@@ -346,10 +383,11 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
         for (const auto& a : m.after)
             if (selected_set.count(a))
                 deps.push_back(a);
-        threads.emplace_back([&run, &m, deps, &slots] { machine_thread(run, m, deps, slots); });
+        threads.emplace_back([&run, &m, deps] { machine_thread(run, m, deps); });
     }
     for (auto& t : threads)
         t.join();
+    reporter.end_status();
     for (const auto& name : selected)
         report.machines.push_back(run.result(name));
     return report;

@@ -16,7 +16,8 @@ struct DeployOptions {
     ProjectOptions project;
     std::vector<std::string> on; // --on patterns
     Goal goal = Goal::Switch;
-    int parallel = 0;     // 0: a default for this machine
+    int parallel = 0;     // machines in flight at once (0: default)
+    int max_pushes = 0;   // closures streamed at once (0: default)
     bool dry_run = false; // plan only
     bool accept_new_host_keys = false;
     std::string command_line; // recorded in the lock for whoever finds it held

@@ -51,6 +51,8 @@ class SpineTest(unittest.TestCase):
         self.env = lib.nix_env()
         self.env["HOME"] = self.home
         self.env.pop("SSH_AUTH_SOCK", None)
+        # Systems unique to this test, so no earlier test left their paths on the hosts.
+        self.nonce = f"{self._testMethodName}-{time.time_ns()}"
         for h in self.hosts.hosts:
             # Every test starts from machines on which fedi never deployed.
             self.hosts.exec(h["name"], "sh", "-c",
@@ -65,7 +67,7 @@ class SpineTest(unittest.TestCase):
         ms = []
         for i, name in enumerate(["a", "b", "c"]):
             h = self.hosts.hosts[i]
-            ms.append(machine_nix(name, h, f'name = "{name}"; message = "{name} {tag}";'))
+            ms.append(machine_nix(name, h, f'name = "{name}"; message = "{name} {tag} {self.nonce}";'))
         self.write(ms)
 
     def fedi(self, *args, input=None):
@@ -141,7 +143,7 @@ class SpineTest(unittest.TestCase):
         old = self.wanted_systems()
         ms = []
         for i, name in enumerate(["a", "b", "c"]):
-            msg = "b v2" if name == "b" else f"{name} v1"
+            msg = f"b v2 {self.nonce}" if name == "b" else f"{name} v1 {self.nonce}"
             ms.append(machine_nix(name, self.hosts.hosts[i], f'name = "{name}"; message = "{msg}";'))
         self.write(ms)
         new = self.wanted_systems()
@@ -236,7 +238,7 @@ class SpineTest(unittest.TestCase):
         self.write([machine_nix("a", silent, 'name = "a";')])
         first = subprocess.Popen([os.environ["FEDI_BIN"], "deploy"], cwd=self.dir, env=self.env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.addCleanup(lambda: (first.kill(), first.wait()))
+        self.addCleanup(lambda: (first.kill(), first.communicate()))
         lock = os.path.join(self.dir, ".fedi", "state.json.lock")
         deadline = time.time() + 60
         while time.time() < deadline:
