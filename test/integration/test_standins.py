@@ -357,6 +357,7 @@ class PeerTube(StandinCase):
                 (["-u", "root"], "short\n", 255, "New password is invalid."),
                 (["-u", "root"], "x" * 51 + "\n", 255, "New password is invalid."),
                 (["-u", "nobody"], "whatever-pw\n", 255, "Unknown user."),
+                (["-u", "Root"], "whatever-pw\n", 255, "Unknown user."),
                 ([], "whatever-pw\n", 255, "All parameters are mandatory."),
                 (["-u", "root", "--password", "argv-secret"], "", 1,
                  "error: unknown option '--password'")]:

@@ -8,11 +8,9 @@ def initial():
 
 
 def load_by_username(db, username):
-    # UserModel.loadByUsername compares ignoring case.
-    for name, user in db["users"].items():
-        if name.lower() == str(username).lower():
-            return user
-    return None
+    # UserModel.loadByUsername (server/core/models/user/user.ts): `where: { username }`,
+    # an exact match ("Root" is not root; older versions used iLike).
+    return db["users"].get(username) if isinstance(username, str) else None
 
 
 def password_valid(password, min_length=6):
