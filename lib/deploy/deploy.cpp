@@ -247,10 +247,10 @@ void machine_thread(Run& run, const model::Machine& m, const std::vector<std::st
         report.error = e.what();
     }
     report.seconds = seconds_since(start);
-    run.reporter_.status(m.name,
-                         fmt::format("{:<40} {}", to_string(report.outcome),
-                                     ui::human_duration(report.seconds)),
-                         true);
+    run.reporter_.status(
+        m.name,
+        fmt::format("{:<40} {}", to_string(report.outcome), ui::human_duration(report.seconds)),
+        true);
     if (report.outcome == Outcome::Failed) {
         run.reporter_.error(m.name, fmt::format("{} failed: {}", report.phase, report.error));
         for (const auto& l : report.log_tail)

@@ -24,8 +24,8 @@ struct ConnectSettings {
 };
 
 struct PushProgress {
-    std::size_t paths_total = 0; // paths of the closure (known once the push ends)
-    std::size_t paths_sent = 0;  // paths the machine lacked and received
+    std::size_t paths_total = 0;  // paths of the closure (known once the push ends)
+    std::size_t paths_sent = 0;   // paths the machine lacked and received
     std::uint64_t bytes_sent = 0; // everything written, protocol included
     std::uint64_t nar_bytes = 0;  // store path contents among them
 };

@@ -48,8 +48,9 @@ class SshHost : public Host {
             channel->send_eof();
             int status = channel->wait_exit_status();
             if (status != 0)
-                throw Error(fmt::format("nix-store --serve on the machine exited with status {}: {}",
-                                        status, channel->stderr_text()));
+                throw Error(
+                    fmt::format("nix-store --serve on the machine exited with status {}: {}",
+                                status, channel->stderr_text()));
         } catch (Error& e) {
             e.with_context("pushing the closure of " + roots.front());
             throw;
@@ -58,11 +59,11 @@ class SshHost : public Host {
     }
 
     SystemStatus system_status() override {
-        auto r = session_->run(fmt::format(
-            "echo \"profile=$(readlink -f {0} 2>/dev/null)\"; "
-            "echo \"link=$(readlink {0} 2>/dev/null)\"; "
-            "echo \"current=$(readlink -f /run/current-system 2>/dev/null)\"",
-            kSystemProfile));
+        auto r = session_->run(
+            fmt::format("echo \"profile=$(readlink -f {0} 2>/dev/null)\"; "
+                        "echo \"link=$(readlink {0} 2>/dev/null)\"; "
+                        "echo \"current=$(readlink -f /run/current-system 2>/dev/null)\"",
+                        kSystemProfile));
         if (r.exit_status != 0)
             throw Error(fmt::format("cannot read the machine's system profile: {}", r.err));
         SystemStatus s;

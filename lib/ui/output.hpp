@@ -49,7 +49,7 @@ class Reporter {
     bool color_;
     std::mutex mutex_;
     std::vector<std::pair<std::string, std::string>> live_; // subject, text
-    std::size_t drawn_ = 0;                                   // live lines on screen
+    std::size_t drawn_ = 0;                                 // live lines on screen
     long long last_draw_ms_ = 0;
 };
 
