@@ -112,10 +112,15 @@ class Authenticator {
         std::string list;
         for (const auto& t : tried_)
             list += "\n  - " + t;
-        throw Error(fmt::format(
-            "{}: authentication as {} failed. Tried:{}\nAdd one of these public keys to "
-            "~{}/.ssh/authorized_keys on the machine, or set the identity file to use.",
-            c_.where, user_, list, user_));
+        std::string advice =
+            offered_ > 0
+                ? fmt::format("Add one of these public keys to ~{}/.ssh/authorized_keys on the "
+                              "machine, or set the identity file to use.",
+                              user_)
+                : "fedi had no key to offer: set the machine's identity file, load a key into "
+                  "ssh-agent, or create ~/.ssh/id_ed25519.";
+        throw Error(fmt::format("{}: authentication as {} failed. Tried:{}\n{}", c_.where, user_,
+                                list, advice));
     }
 
   private:
@@ -175,6 +180,7 @@ class Authenticator {
         case KeyFileState::Ok:
             break;
         }
+        ++offered_;
         int rc;
         while ((rc = libssh2_userauth_publickey_fromfile_ex(c_.session, user_.c_str(), user_.size(),
                                                             nullptr, path.c_str(), nullptr)) ==
@@ -228,6 +234,7 @@ class Authenticator {
             if (rc != 0)
                 break;
             ++count;
+            ++offered_;
             while ((rc = libssh2_agent_userauth(agent, user_.c_str(), id)) == LIBSSH2_ERROR_EAGAIN)
                 wait("authenticating with ssh-agent");
             if (rc == 0)
@@ -256,6 +263,7 @@ class Authenticator {
     std::string user_;
     Clock::time_point deadline_;
     std::vector<std::string> tried_;
+    int offered_ = 0; // keys actually offered to the server
 };
 
 } // namespace

@@ -17,9 +17,9 @@ using LineCallback = std::function<void(const std::string&)>;
 
 namespace {
 
-// Our receive window. libssh2's default (2 MB) is refilled only when a read asks for
-// more than is left; we keep it topped up ourselves so the server never stalls on it.
-constexpr unsigned long kWindow = 8 * 1024 * 1024;
+// libssh2's default receive window (2 MB) is refilled only when a read asks for more
+// than is left; we keep ours (ConnectOptions::receive_window) topped up instead.
+constexpr unsigned long kMinWindow = 256 * 1024;
 constexpr unsigned long kMaxPacket = 32768;
 constexpr std::size_t kReadChunk = 64 * 1024;
 // How long a command that has closed its output gets to take more input before we
@@ -37,20 +37,30 @@ int signal_number(const std::string& name) {
     return it == numbers.end() ? 0 : it->second;
 }
 
-// Hands complete lines of `pending` to cb; with flush, the unterminated rest too.
-void emit_lines(std::string& pending, const LineCallback& cb, bool flush) {
-    std::size_t start = 0, nl;
-    while ((nl = pending.find('\n', start)) != std::string::npos) {
-        if (cb)
-            cb(pending.substr(start, nl - start));
+// Appends data to the partial line in `pending` and hands every completed line to cb
+// (nothing is kept without a callback). Only the new bytes are searched, so one long line
+// arriving in many pieces costs linear time.
+void feed_lines(std::string& pending, const char* data, std::size_t n, const LineCallback& cb) {
+    if (!cb)
+        return;
+    std::size_t old = pending.size();
+    pending.append(data, n);
+    std::size_t nl = pending.find('\n', old);
+    if (nl == std::string::npos)
+        return;
+    std::size_t start = 0;
+    do {
+        cb(pending.substr(start, nl - start));
         start = nl + 1;
-    }
+    } while ((nl = pending.find('\n', start)) != std::string::npos);
     pending.erase(0, start);
-    if (flush && !pending.empty()) {
-        if (cb)
-            cb(pending);
-        pending.clear();
-    }
+}
+
+// Hands the unterminated last line, if any, to cb.
+void flush_lines(std::string& pending, const LineCallback& cb) {
+    if (cb && !pending.empty())
+        cb(pending);
+    pending.clear();
 }
 
 std::string short_command(const std::string& command) {
@@ -106,13 +116,17 @@ struct Channel::State {
         return rc;
     }
 
+    unsigned long window() const {
+        return std::clamp<unsigned long>(conn->opts.receive_window, kMinWindow, 1ul << 30);
+    }
+
     void top_up_window() {
         unsigned long win = libssh2_channel_window_read_ex(ch, nullptr, nullptr);
-        if (win >= kWindow / 2)
+        if (win >= window() / 2)
             return;
         unsigned int ignored;
         finish_send(
-            [&] { return libssh2_channel_receive_window_adjust2(ch, kWindow - win, 1, &ignored); },
+            [&] { return libssh2_channel_receive_window_adjust2(ch, window() - win, 1, &ignored); },
             "opening the receive window for");
     }
 
@@ -136,7 +150,7 @@ struct Channel::State {
             eof = libssh2_channel_eof(ch) == 1;
             return 0;
         }
-        conn->fail(int(r), "reading the output of");
+        conn->fail(int(r), "reading the output of " + what);
     }
 
     bool drain_stderr() {
@@ -144,8 +158,7 @@ struct Channel::State {
         bool moved = false, eof;
         while (std::size_t n = read_available(SSH_EXTENDED_DATA_STDERR, buf, sizeof buf, eof)) {
             err.append(buf, n);
-            err_pending.append(buf, n);
-            emit_lines(err_pending, err_cb, false);
+            feed_lines(err_pending, buf, n, err_cb);
             moved = true;
         }
         return moved;
@@ -159,22 +172,27 @@ struct Channel::State {
         while (std::size_t n = read_available(0, buf, sizeof buf, eof)) {
             if (out)
                 out->append(buf, n);
-            if (out_cb) {
-                out_pending.append(buf, n);
-                emit_lines(out_pending, out_cb, false);
-            }
+            feed_lines(out_pending, buf, n, out_cb);
             moved = true;
         }
         if (eof)
             mark_eof();
-        return moved;
+        // Reading one stream may have queued data of the other without reporting it:
+        // say so, or the caller would wait on a socket that has nothing more to say.
+        return moved || (!eof && queued());
+    }
+
+    bool queued() {
+        unsigned long avail = 0;
+        libssh2_channel_window_read_ex(ch, &avail, nullptr);
+        return avail > 0;
     }
 
     void mark_eof() {
         drain_stderr();
         out_eof = true;
-        emit_lines(out_pending, out_cb, true);
-        emit_lines(err_pending, err_cb, true);
+        flush_lines(out_pending, out_cb);
+        flush_lines(err_pending, err_cb);
     }
 
     // One attempt to send; returns the bytes taken (0 when blocked).
@@ -193,7 +211,7 @@ struct Channel::State {
             return 0;
         }
         conn->send_pending = false;
-        conn->fail(int(r), "sending input to");
+        conn->fail(int(r), "sending input to " + what);
     }
 
     // While a write is blocked: keeps output flowing and waits. Returns false when the
@@ -313,7 +331,7 @@ std::size_t Channel::read_some(char* buf, std::size_t n) {
             return 0;
         }
         // Reading one stream may have queued data of the other: look again before waiting.
-        if (s.drain_stderr() || moved)
+        if (moved || s.queued())
             continue;
         s.wait("reading the output of");
     }
@@ -366,7 +384,7 @@ std::unique_ptr<Channel> Session::exec(const std::string& command) {
     state->what = short_command(command);
     auto& s = *state;
     LIBSSH2_CHANNEL* ch;
-    while (!(ch = libssh2_channel_open_ex(conn_->session, "session", 7, kWindow, kMaxPacket,
+    while (!(ch = libssh2_channel_open_ex(conn_->session, "session", 7, s.window(), kMaxPacket,
                                           nullptr, 0))) {
         int e = libssh2_session_last_errno(conn_->session);
         if (e != LIBSSH2_ERROR_EAGAIN) {

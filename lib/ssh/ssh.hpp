@@ -6,6 +6,7 @@
 #include "core/io.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -59,6 +60,9 @@ struct ConnectOptions {
     std::chrono::seconds idle_timeout{300};
     // Keepalive interval while waiting; 3 unanswered ones mean the connection is dead.
     std::chrono::seconds keepalive{15};
+    // How much output a command may send ahead of our reading, per channel. Larger helps
+    // downloads over long links (throughput <= window / round trip); costs memory.
+    std::size_t receive_window = 8 << 20;
     std::string label; // machine name for messages
 };
 

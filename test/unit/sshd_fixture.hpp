@@ -200,6 +200,7 @@ class Sshd {
         std::string extra_config; // appended to sshd_config
         std::string log_level = "ERROR";
         bool rsa_keys = true; // RSA host and client keys (generating them takes time)
+        bool ipv6 = false;    // also listen on [::1] (same port)
     };
 
     Sshd() : Sshd(Options{}) {}
@@ -277,8 +278,10 @@ class Sshd {
     std::string config(const Options& opts) const {
         const auto& d = dir_->path;
         std::ostringstream c;
-        c << "ListenAddress 127.0.0.1:" << port_ << "\n"
-          << "HostKey " << host_ed25519.private_path << "\n"
+        c << "ListenAddress 127.0.0.1:" << port_ << "\n";
+        if (opts.ipv6)
+            c << "ListenAddress [::1]:" << port_ << "\n";
+        c << "HostKey " << host_ed25519.private_path << "\n"
           << (host_rsa.private_path.empty() ? "" : "HostKey " + host_rsa.private_path + "\n")
           << "AuthorizedKeysFile " << d << "/authorized_keys\n"
           << "PidFile none\n"

@@ -41,28 +41,42 @@ TEST_CASE("run reports exit status, stdout and stderr and feeds stdin", "[sshd]"
     CHECK(session->run("exit 0").exit_status == 0);
 }
 
+// A small receive window, so that a few MB overflow every buffer on the way (our window,
+// the server's 2 MB one, pipes) and a client that does not drain everything while it
+// writes would deadlock (and fail here by idle timeout).
+ssh::ConnectOptions small_window_options() {
+    auto o = shared_sshd().connect_options();
+    o.receive_window = 512 * 1024;
+    o.idle_timeout = std::chrono::seconds(10);
+    return o;
+}
+
 TEST_CASE("large stdout, stderr and stdin flow together without deadlock", "[sshd]") {
-    auto session = ssh::Session::connect(shared_sshd().connect_options());
-    // 6 MB on stderr before any stdout: a client reading only stdout would stall.
+    auto session = ssh::Session::connect(small_window_options());
+    // 3 MB on stderr before any stdout.
     auto r = session->run(
-        "head -c 6000000 /dev/zero | tr '\\0' e >&2; head -c 6000000 /dev/zero | tr '\\0' o");
+        "head -c 3000000 /dev/zero | tr '\\0' e >&2; head -c 3000000 /dev/zero | tr '\\0' o");
     CHECK(r.ok());
-    CHECK(r.err.size() == 6000000);
-    CHECK(r.out.size() == 6000000);
+    CHECK(r.err.size() == 3000000);
+    CHECK(r.out.size() == 3000000);
     CHECK(r.err.find_first_not_of('e') == std::string::npos);
     CHECK(r.out.find_first_not_of('o') == std::string::npos);
 
-    // cat echoes while we still write: both directions exceed every window.
-    auto input = pattern(8 * 1000 * 1000);
+    // cat echoes while we still write.
+    auto input = pattern(5 * 1000 * 1000);
     r = session->run("cat", input);
     CHECK(r.ok());
     CHECK(r.out == input);
     r = session->run("cat >&2", input);
     CHECK(r.err == input);
+
+    // The default (large) window moves the same data.
+    auto big_window = ssh::Session::connect(shared_sshd().connect_options());
+    CHECK(big_window->run("cat", input).out == input);
 }
 
 TEST_CASE("exec gives a duplex stream with exit status and stderr", "[sshd]") {
-    auto session = ssh::Session::connect(shared_sshd().connect_options());
+    auto session = ssh::Session::connect(small_window_options());
     {
         auto ch = session->exec("read x; echo got:$x; read y; echo got:$y");
         ch->write(std::string_view("one\n"));
@@ -77,7 +91,7 @@ TEST_CASE("exec gives a duplex stream with exit status and stderr", "[sshd]") {
     {
         // One big write into a command that echoes it: the stdout arriving meanwhile is
         // buffered, so the write completes.
-        auto input = pattern(6 * 1000 * 1000);
+        auto input = pattern(5 * 1000 * 1000);
         auto ch = session->exec("cat; echo bye >&2; exit 5");
         ch->write(input);
         ch->send_eof();
@@ -152,4 +166,25 @@ TEST_CASE("streams survive the server re-keying mid-transfer", "[sshd]") {
         got.append(buf, n);
     CHECK(got == "4000000\n");
     CHECK(ch->wait_exit_status() == 0);
+}
+
+TEST_CASE("IPv6 hosts connect and are named [host]:port", "[sshd]") {
+    Sshd::Options v6;
+    v6.rsa_keys = false;
+    v6.ipv6 = true;
+    Sshd sshd(v6);
+    auto o = sshd.connect_options();
+    o.host = "::1";
+    CHECK(ssh::Session::connect(o)->run("echo $SSH_CONNECTION").out.rfind("::1 ", 0) == 0);
+
+    o.host_keys.pinned.reset();
+    auto msg = error_message([&] { ssh::Session::connect(o); });
+    REQUIRE(msg);
+    auto name = "[::1]:" + std::to_string(sshd.port());
+    CHECK_THAT(*msg, Catch::Contains("testhost (" + name + ")"));
+
+    TempDir dir;
+    write_file(dir.path + "/known_hosts", name + " " + sshd.host_ed25519.public_key + "\n");
+    o.host_keys.known_hosts_files = {dir.path + "/known_hosts"};
+    CHECK_FALSE(ssh::Session::connect(o)->host_key_is_new());
 }
