@@ -51,7 +51,7 @@ std::unique_ptr<Session> Session::connect(const ConnectOptions& opts) {
                                     conn->where, opts.connect_timeout.count()));
     }
     if (rc != 0)
-        conn->fail(rc, "the SSH handshake");
+        conn->fail(rc, "negotiating the SSH connection");
 
     std::size_t len = 0;
     int type = 0;

@@ -18,6 +18,16 @@ std::string pattern(std::size_t n) {
     return s;
 }
 
+// A small receive window, so that a few MB overflow every buffer on the way (our window,
+// the server's 2 MB one, pipes) and a client that does not drain everything while it
+// writes would deadlock (and fail here by idle timeout).
+ssh::ConnectOptions small_window_options() {
+    auto o = shared_sshd().connect_options();
+    o.receive_window = 512 * 1024;
+    o.idle_timeout = std::chrono::seconds(10);
+    return o;
+}
+
 } // namespace
 
 TEST_CASE("run reports exit status, stdout and stderr and feeds stdin", "[sshd]") {
@@ -39,16 +49,6 @@ TEST_CASE("run reports exit status, stdout and stderr and feeds stdin", "[sshd]"
 
     CHECK(session->run("kill -TERM $$").exit_status == 128 + 15);
     CHECK(session->run("exit 0").exit_status == 0);
-}
-
-// A small receive window, so that a few MB overflow every buffer on the way (our window,
-// the server's 2 MB one, pipes) and a client that does not drain everything while it
-// writes would deadlock (and fail here by idle timeout).
-ssh::ConnectOptions small_window_options() {
-    auto o = shared_sshd().connect_options();
-    o.receive_window = 512 * 1024;
-    o.idle_timeout = std::chrono::seconds(10);
-    return o;
 }
 
 TEST_CASE("large stdout, stderr and stdin flow together without deadlock", "[sshd]") {
