@@ -65,6 +65,12 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
     if (line.rfind("HTTP/", 0) == 0) {
         // A new status line (after 100 Continue, say): only the final response counts.
         response.headers.clear();
+        response.reason.clear();
+        // "HTTP/1.1 401 invalid token value!": the reason is everything after the code.
+        if (auto sp = line.find(' '); sp != std::string_view::npos) {
+            if (auto sp2 = line.find(' ', sp + 1); sp2 != std::string_view::npos)
+                response.reason = std::string(line.substr(sp2 + 1));
+        }
     } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
         auto value = line.substr(colon + 1);
         while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
@@ -170,6 +176,11 @@ Response Client::send(const Request& request) {
     set(CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
     if (!options_.user_agent.empty())
         set(CURLOPT_USERAGENT, options_.user_agent.c_str());
+    if (options_.capture_certificate) {
+        // curl reports certificates only for a handshake: make one every time.
+        set(CURLOPT_CERTINFO, 1L);
+        set(CURLOPT_FRESH_CONNECT, 1L);
+    }
     set(CURLOPT_WRITEFUNCTION, on_body);
     set(CURLOPT_WRITEDATA, &transfer);
     set(CURLOPT_HEADERFUNCTION, on_header);
@@ -224,6 +235,15 @@ Response Client::send(const Request& request) {
         throw Error(fmt::format("HTTP {} {}: {}", request.method, redact_url(request.url), detail));
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &transfer.response.status);
+    if (options_.capture_certificate) {
+        // certinfo[0] is the leaf; its "Cert:" field is the PEM text.
+        curl_certinfo* info = nullptr;
+        if (curl_easy_getinfo(curl, CURLINFO_CERTINFO, &info) == CURLE_OK && info &&
+            info->num_of_certs > 0)
+            for (auto* field = info->certinfo[0]; field; field = field->next)
+                if (std::string_view(field->data).rfind("Cert:", 0) == 0)
+                    transfer.response.peer_certificate = field->data + 5;
+    }
     return std::move(transfer.response);
 }
 

@@ -29,8 +29,11 @@ struct Request {
 
 struct Response {
     long status = 0;
-    Headers headers; // of the final response, names as the server spelled them
+    std::string reason; // the status line's reason phrase (some servers put the error there)
+    Headers headers;    // of the final response, names as the server spelled them
     std::string body;
+    // PEM of the server's leaf certificate, when ClientOptions::capture_certificate is set.
+    std::string peer_certificate;
     std::optional<std::string> header(std::string_view name) const {
         return find_header(headers, name);
     }
@@ -52,6 +55,9 @@ struct ClientOptions {
     std::chrono::milliseconds connect_timeout{10'000};
     std::chrono::milliseconds total_timeout{120'000}; // whole request, 0 = none
     std::string user_agent = "fedi";
+    // Fill Response::peer_certificate (for checking a certificate fingerprint); each
+    // request then makes a new connection.
+    bool capture_certificate = false;
 };
 
 class Client {

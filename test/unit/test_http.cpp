@@ -102,6 +102,7 @@ TEST_CASE("HTTP client sends method, ordered headers and body, and returns any s
 
     auto missing = client.send({"GET", server.base + "/status/404", {}, ""});
     CHECK(missing.status == 404);
+    CHECK(missing.reason == "Not Found");
     CHECK(missing.header("x-echo") == "yes");
 
     auto head = client.send({"HEAD", server.base + "/", {}, ""});
@@ -199,6 +200,20 @@ TEST_CASE("HTTP client TLS: CA file, pinned public key, insecure") {
     CHECK_THROWS(get({cert, other_pin, false}));
     // insecure skips verification
     CHECK(get({"", "", true}).status == 200);
+    // the server's certificate can be captured (to check a fingerprint)
+    {
+        http::ClientOptions options;
+        options.tls.insecure = true;
+        options.capture_certificate = true;
+        http::Client client(options);
+        auto pem = client.send({"GET", server.base + "/tls", {}, ""}).peer_certificate;
+        auto file = sh("sed -n '/BEGIN/,/END/p' " + cert) + "\n";
+        CHECK(pem == file);
+        // also on the next request, which must not reuse the connection
+        CHECK(client.send({"GET", server.base + "/tls", {}, ""}).peer_certificate == file);
+        // not asked for, not there
+        CHECK(get({"", "", true}).peer_certificate.empty());
+    }
     // a malformed pin is a usage error
     CHECK_THROWS_WITH(get({"", "abc", false}), Catch::Contains("pinned public key"));
 }
