@@ -23,6 +23,14 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
     cmd->add_option("--max-pushes", opts->max_pushes,
                     "Closures sent at once, within --parallel (default 4)")
         ->check(CLI::PositiveNumber);
+    cmd->add_flag(
+        "--no-rollback", [opts](std::int64_t) { opts->rollback = false; },
+        "Keep a system whose activation failed (for debugging)");
+    cmd->add_option("--confirm-timeout", opts->confirm_seconds,
+                    "Seconds a machine waits, after switch/test, for fedi to confirm over a new "
+                    "SSH connection before it reverts by itself (0: no confirmation)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     cmd->add_flag("--dry-run", opts->dry_run, "Evaluate and show the plan; change nothing");
     cmd->add_flag("--accept-new-host-keys", opts->accept_new_host_keys,
                   "Trust a machine's unknown SSH host key and record it in state "

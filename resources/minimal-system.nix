@@ -10,6 +10,8 @@
 #   version       the nixos-version file; change it to get a new system
 #   fail          activation (switch, boot, test) exits 1 with a clear message
 #   delay         seconds activation sleeps before it changes anything
+#   breakSsh      switch/test stop the machine's sshd (a system that locks the operator
+#                 out); any other system starts it again, as NixOS starts sshd.service
 #   packages      names of small packages (or derivations) in sw/bin; a package's store
 #                 path depends only on its name, so systems share them
 #   payloadFiles  number of generated store paths (files) payload/0 .. payload/N-1,
@@ -35,6 +37,7 @@
 , version ? "1"
 , fail ? false
 , delay ? 0
+, breakSsh ? false
 , packages ? [ "hello" "greeting" ]
 , payloadFiles ? 0
 , payloadSize ? 4096
@@ -126,7 +129,14 @@ let
       replace "$state/current-system" "$out"
       ln -sfn "$out" "/run/current-system.tmp.$$"
       mv -fT "/run/current-system.tmp.$$" /run/current-system
-      echo "starting the new system's services" >&2 ;;
+      echo "starting the new system's services" >&2
+      # The test host's service manager (test/hosts/testhosts); absent elsewhere.
+      if [ -e "$out/etc/fedi-test/break-ssh" ]; then
+        echo "stopping sshd: this system breaks SSH" >&2
+        [ ! -x /run/testhost/sshd-stop ] || /run/testhost/sshd-stop
+      else
+        [ ! -x /run/testhost/sshd-start ] || /run/testhost/sshd-start
+      fi ;;
     esac
     log ""
     echo "done: $goal $out"
@@ -152,6 +162,7 @@ build "nixos-system-${name}-${version}" ''
   printf '%s\n' "$message" > $out/etc/fedi-test/message
   printf '%s\n' "$delay" > $out/etc/fedi-test/delay
   if [ -n "$fail" ]; then : > $out/etc/fedi-test/fail; fi
+  if [ -n "$breakSsh" ]; then : > $out/etc/fedi-test/break-ssh; fi
   for p in $packages; do
     for f in $p/bin/*; do ln -s $f $out/sw/bin/; done
   done
@@ -164,6 +175,7 @@ build "nixos-system-${name}-${version}" ''
   hostName = name;
   inherit message version switchScript healthScript;
   fail = if fail then "1" else "";
+  breakSsh = if breakSsh then "1" else "";
   delay = toString delay;
   packages = map asPackage packages;
   payload = builtins.genList payload payloadFiles;

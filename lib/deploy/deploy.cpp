@@ -1,6 +1,7 @@
 #include "deploy/deploy.hpp"
 
 #include "core/error.hpp"
+#include "deploy/health.hpp"
 #include "deploy/selection.hpp"
 #include "host/host.hpp"
 #include "nix/build.hpp"
@@ -122,6 +123,41 @@ class Tail {
     std::deque<std::string> lines_;
 };
 
+// How long the machine waits for fedi's confirmation before it reverts by itself: the
+// operator's setting, stretched to cover the machine's health checks.
+int confirmation_seconds(const DeployOptions& opts, const model::Machine& m, Goal goal) {
+    if (goal != Goal::Switch && goal != Goal::Test)
+        return 0;
+    int seconds = opts.confirm_seconds;
+    if (!m.health_checks.empty()) {
+        int checks = 15;
+        for (const auto& h : m.health_checks)
+            checks += h.attempts * (h.interval_seconds + h.timeout_seconds);
+        seconds = std::max(seconds, checks);
+    }
+    return seconds;
+}
+
+std::string describe_failed_activation(Goal goal, const host::ActivationOutcome& outcome,
+                                       const std::optional<std::string>& health_failure) {
+    const auto& r = outcome.result;
+    std::string what;
+    if (health_failure)
+        what = *health_failure;
+    else if (r.rfind("failed", 0) == 0)
+        what = fmt::format("switch-to-configuration {} failed (exit status {})", to_string(goal),
+                           r.substr(7, r.find_first_of(", ", 7) - 7));
+    else if (r.rfind("unconfirmed", 0) == 0)
+        what = "the new system could not be confirmed over a new SSH connection in time";
+    else
+        what = "activation " + r;
+    if (r.find("rollback failed") != std::string::npos)
+        return what + "; rolling back failed too: the machine needs attention";
+    if (outcome.rolled_back())
+        return what + "; the machine went back to its previous system";
+    return what + "; the failed system was left in place (--no-rollback)";
+}
+
 bool up_to_date(Goal goal, const host::SystemStatus& s, const std::string& system) {
     switch (goal) {
     case Goal::Switch:
@@ -196,22 +232,37 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
         ui.info(m.name, "already running this system; nothing to activate");
         return;
     }
-    if (goal_sets_profile(goal)) {
-        host->set_profile(system);
-        status = host->system_status();
-        report.generation = status.generation;
-    }
+    host::ActivationRequest request;
+    request.system = system;
+    request.goal = to_string(goal);
+    request.rollback = run.opts_.rollback;
+    request.confirm_seconds = confirmation_seconds(run.opts_, m, goal);
     Tail tail;
-    auto result = host->switch_to_configuration(system, to_string(goal), [&](const std::string& l) {
+    request.on_line = [&](const std::string& l) {
         tail.add(l);
         ui.info(m.name, "| " + l);
-    });
+    };
+    std::optional<std::string> health_failure;
+    request.on_waiting = [&]() -> std::optional<std::string> {
+        if (m.health_checks.empty())
+            return std::nullopt;
+        show("health checks");
+        health_failure = run_health_checks(
+            m, [&] { return host::Host::connect(settings); },
+            [&](const std::string& line) { ui.info(m.name, line); });
+        return health_failure;
+    };
+    auto outcome = host->activate(request);
     report.log_tail = tail.lines();
-    if (result.exit_status != 0)
-        throw Error(fmt::format("switch-to-configuration {} exited with status {}", to_string(goal),
-                                result.exit_status));
+    if (outcome.reconnects > 0)
+        ui.warn(m.name, fmt::format("the connection dropped during activation; reconnected {} "
+                                    "time(s) and followed it to its end",
+                                    outcome.reconnects));
+    if (!outcome.ok())
+        throw Error(describe_failed_activation(goal, outcome, health_failure));
     report.outcome = Outcome::Activated;
     if (goal_sets_profile(goal)) {
+        report.generation = host->system_status().generation;
         run.update_state([&](state::State& s) {
             s.machines[m.name].generations.push_back(
                 {system, state::now_utc(), to_string(goal), report.generation});

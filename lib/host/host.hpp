@@ -37,11 +37,35 @@ struct SystemStatus {
     std::string current;           // what /run/current-system resolves to ("" if none)
 };
 
-struct ActivationResult {
+using LineHandler = std::function<void(const std::string&)>;
+
+struct CommandResult {
     int exit_status = -1;
+    std::string out;
+    std::string err;
 };
 
-using LineHandler = std::function<void(const std::string&)>;
+struct ActivationRequest {
+    std::string system;   // store path, already on the machine
+    std::string goal;     // switch, boot, test, dry-activate
+    bool rollback = true; // a failed switch puts the previous generation back
+    // switch/test: seconds the machine waits for a confirmation over a new connection
+    // before it reverts by itself (0: no confirmation).
+    int confirm_seconds = 0;
+    LineHandler on_line; // activation output, line by line
+    // Called once the new system runs and waits for confirmation (e.g. to run health
+    // checks). Returns nothing to confirm, or why to abort (the machine then reverts).
+    std::function<std::optional<std::string>()> on_waiting;
+};
+
+struct ActivationOutcome {
+    // What the machine wrote: "ok", "failed 1", "failed 1, rolled back",
+    // "unconfirmed, rolled back", "aborted, rolled back", "... rollback failed".
+    std::string result;
+    bool ok() const { return result == "ok"; }
+    bool rolled_back() const;
+    std::size_t reconnects = 0; // times the connection was lost and taken up again
+};
 
 class Host {
   public:
@@ -59,13 +83,18 @@ class Host {
 
     virtual SystemStatus system_status() = 0;
 
-    // Points the system profile at `system` (a new generation) without activating.
-    virtual void set_profile(const std::string& system) = 0;
+    // Runs a shell command on the machine.
+    virtual CommandResult run(const std::string& command) = 0;
 
-    // Runs `system`/bin/switch-to-configuration `goal`, streaming its output lines.
-    virtual ActivationResult switch_to_configuration(const std::string& system,
-                                                     const std::string& goal,
-                                                     const LineHandler& on_line) = 0;
+    // Activates a system detached from the SSH session (under systemd-run where the
+    // machine has systemd, else in a session of its own), so a dropped connection does
+    // not kill it: fedi follows its log, reconnects when the connection drops and picks
+    // up the result the machine wrote. Throws only when the outcome cannot be known.
+    virtual ActivationOutcome activate(const ActivationRequest& request) = 0;
+
+    // Goes back to the generation before the current one (`fedi rollback`), detached
+    // and followed like activate(); the outcome's result is "ok" or "failed ...".
+    virtual ActivationOutcome rollback_generation(const LineHandler& on_line) = 0;
 };
 
 } // namespace fedi::host

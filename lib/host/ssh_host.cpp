@@ -3,12 +3,17 @@
 // is reused for the whole deploy of that machine.
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "host/activation_scripts.hpp"
 #include "host/host.hpp"
 #include "nix/serve.hpp"
 #include "ssh/ssh.hpp"
+#include "state/state.hpp"
 
+#include <atomic>
 #include <fmt/format.h>
 #include <regex>
+#include <thread>
+#include <unistd.h>
 
 namespace fedi::host {
 
@@ -18,8 +23,13 @@ constexpr const char* kSystemProfile = "/nix/var/nix/profiles/system";
 
 class SshHost : public Host {
   public:
-    SshHost(std::unique_ptr<ssh::Session> session, std::string label)
-        : session_(std::move(session)), label_(std::move(label)) {}
+    SshHost(std::unique_ptr<ssh::Session> session, std::string label, ssh::ConnectOptions options)
+        : session_(std::move(session)), label_(std::move(label)), options_(std::move(options)) {
+        // A key accepted as new is trusted from now on: later connections (reconnects,
+        // the confirmation) must see the same one.
+        if (session_->host_key_is_new())
+            options_.host_keys.trusted_keys.push_back(session_->host_key().openssh());
+    }
 
     std::optional<std::string> newly_trusted_host_key() const override {
         if (!session_->host_key_is_new())
@@ -89,19 +99,18 @@ class SshHost : public Host {
         return s;
     }
 
-    void set_profile(const std::string& system) override {
-        auto r = session_->run(shell_join({"nix-env", "-p", kSystemProfile, "--set", system}));
-        if (r.exit_status != 0)
-            throw Error(fmt::format("cannot set the system profile to {}: {}", system, r.err));
+    CommandResult run(const std::string& command) override {
+        auto r = session_->run(command);
+        return {r.exit_status, r.out, r.err};
     }
 
-    ActivationResult switch_to_configuration(const std::string& system, const std::string& goal,
-                                             const LineHandler& on_line) override {
-        ActivationResult result;
-        auto r = session_->run(shell_join({system + "/bin/switch-to-configuration", goal}), {},
-                               on_line, on_line);
-        result.exit_status = r.exit_status;
-        return result;
+    ActivationOutcome activate(const ActivationRequest& request) override {
+        return run_detached(request.system, request.goal, request.rollback, request.confirm_seconds,
+                            request.on_line, request.on_waiting);
+    }
+
+    ActivationOutcome rollback_generation(const LineHandler& on_line) override {
+        return run_detached("-", "rollback", false, 0, on_line, {});
     }
 
   private:
@@ -114,11 +123,142 @@ class SshHost : public Host {
         return p;
     }
 
+    // Installs the scripts (content-addressed names, so an old fedi's scripts never
+    // get in the way), starts the activation detached and follows it to its result.
+    ActivationOutcome run_detached(const std::string& system, const std::string& goal,
+                                   bool rollback, int confirm_seconds, const LineHandler& on_line,
+                                   const std::function<std::optional<std::string>()>& on_waiting) {
+        std::string activate = install_script("activate", kActivateScript);
+        std::string follow = install_script("follow", kFollowScript);
+        std::string id = activation_id();
+        std::string args = shell_join(
+            {activate, id, system, goal, rollback ? "1" : "0", std::to_string(confirm_seconds)});
+        auto started = session_->run(
+            fmt::format("if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null; then "
+                        "systemd-run --quiet --collect --unit=fedi-activate-{} sh {}; "
+                        "else setsid -f sh {} </dev/null >/dev/null 2>&1; fi",
+                        id, args, args));
+        if (started.exit_status != 0)
+            throw Error(fmt::format("cannot start the activation: {}", started.err));
+
+        ActivationOutcome outcome;
+        std::size_t lines = 0;
+        bool answered = false;
+        // How long to keep trying to get back in after a drop: the machine may be busy
+        // reverting, which takes up to the confirmation time and an activation.
+        auto budget = std::chrono::seconds(confirm_seconds + 120);
+        std::optional<std::chrono::steady_clock::time_point> give_up;
+        for (;;) {
+            std::string follow_error;
+            try {
+                std::string result;
+                auto r = session_->run(shell_join({"sh", follow, id, std::to_string(lines)}), {},
+                                       [&](const std::string& line) {
+                                           if (line.rfind("@@fedi-result ", 0) == 0) {
+                                               result = line.substr(14);
+                                               return;
+                                           }
+                                           ++lines;
+                                           if (on_line)
+                                               on_line(line);
+                                           if (!answered && line.rfind("fedi: waiting ", 0) == 0) {
+                                               answered = true;
+                                               answer_confirmation(id, on_waiting);
+                                           }
+                                       });
+                if (!result.empty()) {
+                    outcome.result = result;
+                    return outcome;
+                }
+                if (r.exit_status == 3)
+                    throw Error(fmt::format("the machine has no record of activation {}", id));
+                follow_error = fmt::format("following the activation ended without a result "
+                                           "(exit status {}): {}",
+                                           r.exit_status, r.err);
+            } catch (const Error& e) {
+                follow_error = e.describe();
+            }
+            auto now = std::chrono::steady_clock::now();
+            if (!give_up)
+                give_up = now + budget;
+            if (now > *give_up || !reconnect(*give_up)) {
+                Error e(fmt::format("lost the machine during activation {} and could not get "
+                                    "back in to learn its outcome; it will be on its old or "
+                                    "its new generation (see {}/{}.log there): {}",
+                                    id, kActivationDir, id, follow_error));
+                throw e;
+            }
+            ++outcome.reconnects;
+        }
+    }
+
+    // Confirms over a NEW connection: that the new system still lets fedi in is the
+    // point. A failed connection confirms nothing, and the machine reverts by itself.
+    void answer_confirmation(const std::string& id,
+                             const std::function<std::optional<std::string>()>& on_waiting) {
+        std::optional<std::string> abort_reason;
+        if (on_waiting)
+            abort_reason = on_waiting();
+        std::string dir = kActivationDir;
+        try {
+            auto fresh = ssh::Session::connect(options_);
+            if (abort_reason) {
+                fresh->run(fmt::format("cat > {}/{}.abort", dir, id), *abort_reason);
+            } else {
+                auto r = fresh->run(fmt::format("touch {}/{}.confirm", dir, id));
+                if (r.exit_status != 0)
+                    throw Error("cannot write the confirmation: " + r.err);
+            }
+        } catch (const Error&) {
+            if (abort_reason) // the old connection can still ask for the revert
+                session_->run(fmt::format("cat > {}/{}.abort", dir, id), *abort_reason);
+            // else: not confirmed; the machine reverts when its wait runs out.
+        }
+    }
+
+    // After a dropped connection: connect again until `until`. Returns false when the
+    // machine cannot be reached again by then.
+    bool reconnect(std::chrono::steady_clock::time_point until) {
+        while (std::chrono::steady_clock::now() < until) {
+            try {
+                session_ = ssh::Session::connect(options_);
+                return true;
+            } catch (const Error&) {
+                std::this_thread::sleep_for(std::chrono::seconds(1));
+            }
+        }
+        return false;
+    }
+
+    std::string install_script(const std::string& name, const char* text) {
+        std::string content = text;
+        std::string path =
+            fmt::format("/var/lib/fedi/bin/{}-{:016x}.sh", name, std::hash<std::string>{}(content));
+        auto r = session_->run(
+            fmt::format("test -e {0} || {{ umask 077; mkdir -p /var/lib/fedi/bin {1} && "
+                        "cat > {0}.tmp && mv -f {0}.tmp {0}; }}",
+                        path, kActivationDir),
+            content);
+        if (r.exit_status != 0)
+            throw Error(fmt::format("cannot install {} on the machine: {}", path, r.err));
+        return path;
+    }
+
+    static std::string activation_id() {
+        static std::atomic<unsigned> counter{0};
+        return fmt::format("{}-{}-{}", state::now_utc(), getpid(), counter++);
+    }
+
     std::unique_ptr<ssh::Session> session_;
     std::string label_;
+    ssh::ConnectOptions options_;
 };
 
 } // namespace
+
+bool ActivationOutcome::rolled_back() const {
+    return result.find("rolled back") != std::string::npos;
+}
 
 std::unique_ptr<Host> Host::connect(const ConnectSettings& settings) {
     ssh::ConnectOptions o;
@@ -134,7 +274,8 @@ std::unique_ptr<Host> Host::connect(const ConnectSettings& settings) {
     o.connect_timeout = settings.connect_timeout;
     o.idle_timeout = settings.idle_timeout;
     o.label = settings.label;
-    return std::make_unique<SshHost>(ssh::Session::connect(o), settings.label);
+    auto session = ssh::Session::connect(o);
+    return std::make_unique<SshHost>(std::move(session), settings.label, o);
 }
 
 } // namespace fedi::host

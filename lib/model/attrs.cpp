@@ -62,6 +62,8 @@ bool AttrSet::has(const std::string& name) const {
 }
 
 std::string AttrSet::child_path(const std::string& name) const {
+    if (name.empty())
+        return path_;
     return path_.empty() ? name : path_ + "." + name;
 }
 

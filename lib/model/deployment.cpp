@@ -43,6 +43,33 @@ SystemRef parse_system(AttrSet& machine) {
     return s;
 }
 
+std::vector<HealthCheck> parse_health_checks(AttrSet& m) {
+    std::vector<HealthCheck> checks;
+    const auto* v = m.get("healthChecks");
+    if (!v || v->is_null())
+        return checks;
+    if (!v->is_array())
+        m.fail("healthChecks", "expected a list of checks, got " + describe_value(*v));
+    for (std::size_t i = 0; i < v->size(); ++i) {
+        AttrSet c((*v)[i], m.child_path("healthChecks") + "." + std::to_string(i));
+        HealthCheck h;
+        h.command = c.optional_string("command");
+        h.http = c.optional_string("http");
+        if (h.command.has_value() == h.http.has_value())
+            c.fail("", "give exactly one of `command` (run on the machine) or `http` (a URL "
+                       "fetched from the deployer)");
+        if (h.http && h.http->rfind("http://", 0) != 0 && h.http->rfind("https://", 0) != 0)
+            c.fail("http", "expected an http:// or https:// URL");
+        h.expect_status = static_cast<int>(c.optional_int("expectStatus", 100, 599).value_or(200));
+        h.attempts = static_cast<int>(c.optional_int("attempts", 1, 1000).value_or(5));
+        h.interval_seconds = static_cast<int>(c.optional_int("interval", 0, 3600).value_or(2));
+        h.timeout_seconds = static_cast<int>(c.optional_int("timeout", 1, 3600).value_or(10));
+        c.finish();
+        checks.push_back(h);
+    }
+    return checks;
+}
+
 Machine parse_machine(const std::string& name, AttrSet m) {
     Machine machine;
     machine.name = name;
@@ -52,7 +79,7 @@ Machine parse_machine(const std::string& name, AttrSet m) {
     machine.after = m.string_list("after");
     machine.protect = m.optional_bool("protect").value_or(false);
     m.reject_unsupported("provision", "provisioning (machines.<name>.provision)");
-    m.reject_unsupported("healthChecks", "health checks");
+    machine.health_checks = parse_health_checks(m);
     m.finish();
     return machine;
 }
@@ -90,6 +117,10 @@ void check_references(const Deployment& d) {
 }
 
 } // namespace
+
+std::string HealthCheck::describe() const {
+    return command ? "command `" + *command + "`" : "GET " + *http;
+}
 
 bool valid_machine_name(const std::string& name) {
     static const std::regex re("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$");
@@ -139,6 +170,18 @@ nlohmann::json to_json(const Deployment& d) {
             {"after", m.after},
             {"protect", m.protect},
         };
+        nlohmann::json checks = nlohmann::json::array();
+        for (const auto& h : m.health_checks) {
+            nlohmann::json c = {{"attempts", h.attempts},
+                                {"interval", h.interval_seconds},
+                                {"timeout", h.timeout_seconds}};
+            if (h.command)
+                c["command"] = *h.command;
+            else
+                c["http"] = *h.http, c["expectStatus"] = h.expect_status;
+            checks.push_back(c);
+        }
+        machines[name]["healthChecks"] = checks;
     }
     return {{"file", d.file},
             {"meta", {{"requireSelection", d.require_selection}}},

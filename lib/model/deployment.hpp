@@ -24,6 +24,18 @@ struct SystemRef {
     std::string name;
 };
 
+// A check that the machine works after activation: a command run on it, or an HTTP
+// request from the deployer. Retried until it passes or its attempts run out.
+struct HealthCheck {
+    std::optional<std::string> command; // run on the machine; exit 0 is healthy
+    std::optional<std::string> http;    // URL fetched from the deployer
+    int expect_status = 200;            // for http
+    int attempts = 5;
+    int interval_seconds = 2;
+    int timeout_seconds = 10;
+    std::string describe() const;
+};
+
 struct Machine {
     std::string name;
     SshTarget ssh;
@@ -31,6 +43,7 @@ struct Machine {
     std::vector<std::string> tags;
     std::vector<std::string> after; // machines that must activate first
     bool protect = false;
+    std::vector<HealthCheck> health_checks;
 };
 
 struct Deployment {

@@ -169,7 +169,7 @@ class SpineTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertEqual(res["b"]["result"], "failed")
         self.assertEqual(res["b"]["failedPhase"], "activate")
-        self.assertIn("switch-to-configuration switch exited with status", res["b"]["error"])
+        self.assertIn("switch-to-configuration switch failed (exit status 1)", res["b"]["error"])
         self.assertTrue(any("fail" in l for l in res["b"]["logTail"]), res["b"]["logTail"])
         self.assertEqual(res["a"]["result"], "deployed")
         self.assertEqual(res["c"]["result"], "deployed")
