@@ -29,6 +29,7 @@ using Action = std::function<int()>;
 void register_deploy(CLI::App& app, GlobalOptions& g, Action& action);
 void register_eval(CLI::App& app, GlobalOptions& g, Action& action);
 void register_status(CLI::App& app, GlobalOptions& g, Action& action);
+void register_rollback(CLI::App& app, GlobalOptions& g, Action& action);
 
 // Prints a JSON document on stdout.
 void print_json(const std::string& text);

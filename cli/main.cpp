@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
     register_deploy(app, g, action);
     register_eval(app, g, action);
     register_status(app, g, action);
+    register_rollback(app, g, action);
 
     try {
         app.parse(argc, argv);

@@ -330,6 +330,8 @@ std::string to_string(Outcome o) {
         return "failed";
     case Outcome::Skipped:
         return "skipped";
+    case Outcome::RolledBack:
+        return "rolled back";
     }
     return "?";
 }

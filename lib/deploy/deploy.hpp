@@ -32,7 +32,8 @@ enum class Outcome {
     Activated, // switch/boot/test/dry-activate done
     Unchanged, // the machine already ran this system
     Failed,
-    Skipped, // a machine it depends on failed
+    Skipped,    // a machine it depends on failed
+    RolledBack, // `fedi rollback`: back on the previous generation
 };
 std::string to_string(Outcome o);
 

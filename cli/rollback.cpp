@@ -1,0 +1,31 @@
+#include "deploy/rollback.hpp"
+#include "commands.hpp"
+
+#include <iostream>
+
+namespace fedi::cli {
+
+void register_rollback(CLI::App& app, GlobalOptions& g, Action& action) {
+    auto opts = std::make_shared<deploy::RollbackOptions>();
+    auto* cmd = app.add_subcommand("rollback",
+                                   "Put machines back on the generation before their current one");
+    cmd->add_option("machines", opts->machines, "Machines: NAME, GLOB or @TAG")
+        ->required()
+        ->option_text("MACHINE...");
+    cmd->callback([&g, &action, opts] {
+        action = [&g, opts] {
+            opts->project.deployment_file = g.file;
+            opts->project.state_file = g.state_file;
+            opts->command_line = g.command_line;
+            ui::Reporter reporter(g.output());
+            auto report = deploy::run_rollback(*opts, reporter);
+            if (g.json)
+                print_json(deploy::to_json(report).dump(2));
+            else
+                std::cout << deploy::render_summary(report, ui::use_color(g.output().color, 1));
+            return report.ok() ? 0 : 1;
+        };
+    });
+}
+
+} // namespace fedi::cli
