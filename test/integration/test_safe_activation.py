@@ -126,6 +126,45 @@ class SafeActivationTest(unittest.TestCase):
         self.assertEqual(self.profile("a"), v2["a"])
         self.assertEqual(self.current("a"), v2["a"])
 
+    def test_connection_cut_mid_push_then_rerun_sends_only_the_rest(self):
+        v1 = self.write("1", only=["a"])
+        r, res = self.deploy()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Payload sizes unique to this run, so every payload path is new to the host.
+        size = 4_000_000 + time.time_ns() % 1000
+        v2 = self.write("2", only=["a"], **{"a": {"payloadFiles": 50, "payloadSize": size}})
+        proc = subprocess.Popen([os.environ["FEDI_BIN"], "--json", "deploy"], cwd=self.dir,
+                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            if int(self.on("a", "ls /nix/store | grep -c fedi-test-payload || true") or 0) >= 3:
+                break
+            time.sleep(0.02)
+        self.hosts.kill_sessions(self.hosts.hosts[0]["name"])
+        out, err = proc.communicate(timeout=120)
+        res = {m["name"]: m for m in json.loads(out)["machines"]}
+        self.assertEqual(proc.returncode, 1, err)
+        self.assertEqual(res["a"]["failedPhase"], "push")
+        # Still on its old generation, whole.
+        self.assertEqual(self.profile("a"), v1["a"])
+        self.assertEqual(self.current("a"), v1["a"])
+        closure = lambda p: set(subprocess.run(["nix-store", "-qR", p], capture_output=True,
+                                               text=True, check=True).stdout.split())
+        new = closure(v2["a"]) - closure(v1["a"])
+        # Valid paths only: one cut mid-way is on disk but was never registered.
+        invalid = set(self.hosts.exec(self.hosts.hosts[0]["name"], "nix-store",
+                                      "--check-validity", "--print-invalid",
+                                      *sorted(new)).stdout.split())
+        arrived = new - invalid
+        self.assertGreater(len(arrived), 0)
+        self.assertLess(len(arrived), len(new))
+        r, res = self.deploy()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # What arrived before the cut is not sent again.
+        self.assertEqual(res["a"]["pathsSent"], len(new - arrived))
+        self.assertEqual(self.current("a"), v2["a"])
+
     def test_killed_fedi_leaves_one_generation_and_rerun_converges(self):
         v1 = self.write("1", only=["a"])
         r, res = self.deploy()
