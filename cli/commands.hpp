@@ -1,6 +1,7 @@
 #pragma once
 // Each cli/<verb>.cpp registers one subcommand: its callback fills a typed options
 // struct and makes one library call. main.cpp lists them and owns error handling.
+#include "deploy/deploy.hpp"
 #include "ui/output.hpp"
 
 #include <CLI/CLI.hpp>
@@ -33,5 +34,8 @@ void register_rollback(CLI::App& app, GlobalOptions& g, Action& action);
 
 // Prints a JSON document on stdout.
 void print_json(const std::string& text);
+
+// Prints a deploy or rollback report (table or JSON) and returns the exit code.
+int print_deploy_report(const GlobalOptions& g, const deploy::DeployReport& report);
 
 } // namespace fedi::cli

@@ -2,8 +2,6 @@
 #include "commands.hpp"
 #include "core/error.hpp"
 
-#include <iostream>
-
 namespace fedi::cli {
 
 void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
@@ -42,12 +40,7 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
             opts->goal = *deploy::parse_goal(*goal);
             opts->command_line = g.command_line;
             ui::Reporter reporter(g.output());
-            auto report = deploy::run_deploy(*opts, reporter);
-            if (g.json)
-                print_json(deploy::to_json(report).dump(2));
-            else
-                std::cout << deploy::render_summary(report, ui::use_color(g.output().color, 1));
-            return report.ok() ? 0 : 1;
+            return print_deploy_report(g, deploy::run_deploy(*opts, reporter));
         };
     });
 }

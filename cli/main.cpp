@@ -25,6 +25,14 @@ void print_json(const std::string& text) {
     std::cout << text << std::endl;
 }
 
+int print_deploy_report(const GlobalOptions& g, const deploy::DeployReport& report) {
+    if (g.json)
+        print_json(deploy::to_json(report).dump(2));
+    else
+        std::cout << deploy::render_summary(report, ui::use_color(g.output().color, 1));
+    return report.ok() ? 0 : 1;
+}
+
 } // namespace fedi::cli
 
 int main(int argc, char** argv) {

@@ -1,8 +1,6 @@
 #include "deploy/rollback.hpp"
 #include "commands.hpp"
 
-#include <iostream>
-
 namespace fedi::cli {
 
 void register_rollback(CLI::App& app, GlobalOptions& g, Action& action) {
@@ -18,12 +16,7 @@ void register_rollback(CLI::App& app, GlobalOptions& g, Action& action) {
             opts->project.state_file = g.state_file;
             opts->command_line = g.command_line;
             ui::Reporter reporter(g.output());
-            auto report = deploy::run_rollback(*opts, reporter);
-            if (g.json)
-                print_json(deploy::to_json(report).dump(2));
-            else
-                std::cout << deploy::render_summary(report, ui::use_color(g.output().color, 1));
-            return report.ok() ? 0 : 1;
+            return print_deploy_report(g, deploy::run_rollback(*opts, reporter));
         };
     });
 }

@@ -247,4 +247,13 @@ Response Client::send(const Request& request) {
     return std::move(transfer.response);
 }
 
+std::string body_excerpt(std::string_view body) {
+    std::string out;
+    for (char c : body.substr(0, 200))
+        out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+    if (body.size() > 200)
+        out += "...";
+    return out;
+}
+
 } // namespace fedi::http

@@ -86,4 +86,7 @@ std::string redact_url(std::string_view url);
 // usage error for anything else.
 std::string normalise_pin(std::string_view pin);
 
+// A short one-line excerpt of a response body, for error messages.
+std::string body_excerpt(std::string_view body);
+
 } // namespace fedi::http

@@ -40,15 +40,6 @@ std::string replace_all(std::string text, std::string_view what, std::string_vie
     return text;
 }
 
-std::string excerpt(std::string_view body) {
-    std::string out;
-    for (char c : body.substr(0, 200))
-        out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
-    if (body.size() > 200)
-        out += "...";
-    return out;
-}
-
 // Reads j[name] into out when present and not null.
 template <typename T> void opt_field(const json& j, const char* name, T& out) {
     if (auto it = j.find(name); it != j.end() && !it->is_null())
@@ -265,7 +256,7 @@ std::string garage_error_message(std::string_view operation, const http::Respons
         text = fmt::format("Garage {}: {} (HTTP {})", operation, code, response.status);
     else if (!response.body.empty())
         text = fmt::format("Garage {}: HTTP {}: {}", operation, response.status,
-                           excerpt(response.body));
+                           http::body_excerpt(response.body));
     else
         text = fmt::format("Garage {}: HTTP {}", operation, response.status);
     return replace_all(std::move(text), secret, "<admin token>");
@@ -336,7 +327,7 @@ json GarageAdmin::call(const Call& call) {
     auto body = json::parse(response.body, nullptr, false);
     if (body.is_discarded())
         throw Error(fmt::format("Garage {}: the answer is not JSON: {}", call.operation,
-                                excerpt(response.body)));
+                                http::body_excerpt(response.body)));
     return body;
 }
 
@@ -426,7 +417,7 @@ void GarageAdmin::connect_nodes(const std::vector<std::string>& peers) {
                        v2() ? "/v2/ConnectClusterNodes" : "/v1/connect", "", json(peers)});
         if (!j.is_array() || j.size() != peers.size())
             throw Error(fmt::format("Garage ConnectClusterNodes: expected {} results, got: {}",
-                                    peers.size(), excerpt(j.dump())));
+                                    peers.size(), http::body_excerpt(j.dump())));
         std::vector<std::string> failures;
         for (std::size_t i = 0; i < peers.size(); ++i)
             if (!j[i].value("success", false)) {

@@ -14,15 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string excerpt(std::string_view body) {
-    std::string out;
-    for (char c : body.substr(0, 200))
-        out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
-    if (body.size() > 200)
-        out += "...";
-    return out;
-}
-
 template <typename T> void opt_field(const json& j, const char* name, T& out) {
     if (auto it = j.find(name); it != j.end() && !it->is_null())
         it->get_to(out);
@@ -95,7 +86,7 @@ std::string rgw_error_message(std::string_view operation, const http::Response& 
         return fmt::format("RGW {}: {} (HTTP {})", operation, code, response.status);
     if (!response.body.empty())
         return fmt::format("RGW {}: HTTP {}: {}", operation, response.status,
-                           excerpt(response.body));
+                           http::body_excerpt(response.body));
     return fmt::format("RGW {}: HTTP {}", operation, response.status);
 }
 
@@ -140,7 +131,7 @@ json RgwAdmin::call(const Call& call) {
     auto body = json::parse(response.body, nullptr, false);
     if (body.is_discarded())
         throw Error(fmt::format("RGW {}: the answer is not JSON: {}", call.operation,
-                                excerpt(response.body)));
+                                http::body_excerpt(response.body)));
     return body;
 }
 

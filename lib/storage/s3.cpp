@@ -27,16 +27,6 @@ std::uint64_t to_size(const std::string& s, std::string_view what) {
     throw Error(fmt::format("S3 answered a {} that is not a number: '{}'", what, s));
 }
 
-// A short, one-line excerpt of a body that is not an S3 error document.
-std::string excerpt(std::string_view body) {
-    std::string out;
-    for (char c : body.substr(0, 200))
-        out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
-    if (body.size() > 200)
-        out += "...";
-    return out;
-}
-
 std::string status_code_name(long status) {
     switch (status) {
     case 301:
@@ -93,7 +83,8 @@ std::string s3_error_message(std::string_view operation, std::string_view resour
     if (!code || code->empty()) {
         auto name = status_code_name(response.status);
         if (!response.body.empty() && response.body.find("<Error") == std::string::npos)
-            return fmt::format("{}: HTTP {}: {}", prefix, response.status, excerpt(response.body));
+            return fmt::format("{}: HTTP {}: {}", prefix, response.status,
+                               http::body_excerpt(response.body));
         return name.empty() ? fmt::format("{}: HTTP {}", prefix, response.status)
                             : fmt::format("{}: {} (HTTP {})", prefix, name, response.status);
     }

@@ -32,6 +32,24 @@ def nix_env(base=None):
     return env
 
 
+def isolated_env(home):
+    """nix_env() with a private HOME (no known_hosts, no keys of the machine's user) and
+    no ssh-agent: fedi sees only what a test gives it."""
+    env = nix_env()
+    env["HOME"] = str(home)
+    env.pop("SSH_AUTH_SOCK", None)
+    return env
+
+
+def reset_hosts(hosts):
+    """Puts every test host back to never deployed: no system profile, no running
+    system, no test-system state; its sshd running."""
+    for h in hosts.hosts:
+        hosts.exec(h["name"], "sh", "-c",
+                   "rm -rf /nix/var/nix/profiles/system* /run/current-system /var/lib/fedi-test; "
+                   "[ ! -x /run/testhost/sshd-start ] || /run/testhost/sshd-start")
+
+
 def write_file(path, text, mode=None):
     """Write text to path (creating parent directories); returns the path."""
     path = pathlib.Path(path)

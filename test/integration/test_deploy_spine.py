@@ -48,16 +48,11 @@ class SpineTest(unittest.TestCase):
         # A private HOME: no known_hosts, no agent, nothing from the machine's user.
         self.home = os.path.join(self.dir, "home")
         os.makedirs(self.home)
-        self.env = lib.nix_env()
-        self.env["HOME"] = self.home
-        self.env.pop("SSH_AUTH_SOCK", None)
+        self.env = lib.isolated_env(self.home)
         # Systems unique to this test, so no earlier test left their paths on the hosts.
         self.nonce = f"{self._testMethodName}-{time.time_ns()}"
-        for h in self.hosts.hosts:
-            # Every test starts from machines on which fedi never deployed.
-            self.hosts.exec(h["name"], "sh", "-c",
-                            "rm -rf /nix/var/nix/profiles/system* /run/current-system "
-                            "/var/lib/fedi-test")
+        # Every test starts from machines on which fedi never deployed.
+        lib.reset_hosts(self.hosts)
 
     def write(self, machines):
         with open(os.path.join(self.dir, "deployment.nix"), "w") as f:

@@ -25,14 +25,9 @@ class SafeActivationTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="fedi-safe-")
         self.addCleanup(shutil.rmtree, self.dir, True)
-        self.env = lib.nix_env()
-        self.env["HOME"] = self.dir
-        self.env.pop("SSH_AUTH_SOCK", None)
+        self.env = lib.isolated_env(self.dir)
         self.nonce = f"{self._testMethodName}-{time.time_ns()}"
-        for h in self.hosts.hosts:
-            self.hosts.exec(h["name"], "sh", "-c",
-                            "rm -rf /nix/var/nix/profiles/system* /run/current-system "
-                            "/var/lib/fedi-test; /run/testhost/sshd-start")
+        lib.reset_hosts(self.hosts)
 
     def write(self, version, only=NAMES, after=None, checks=None, **system_args):
         machines = {}
