@@ -188,6 +188,7 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
     settings.label = m.name;
     settings.trusted_keys = run.trusted_keys(m.name);
     settings.accept_new_host_key = run.opts_.accept_new_host_keys;
+    settings.compress = run.opts_.compress;
     ui.detail(m.name, fmt::format("connecting to {}@{}:{}", m.ssh.user, m.ssh.host, m.ssh.port));
     auto host = host::Host::connect(settings);
     if (auto key = host->newly_trusted_host_key()) {

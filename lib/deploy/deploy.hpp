@@ -20,6 +20,7 @@ struct DeployOptions {
     int max_pushes = 0;   // closures streamed at once (0: default)
     bool dry_run = false; // plan only
     bool accept_new_host_keys = false;
+    bool compress = false;    // zlib on the SSH connections (slow links)
     bool rollback = true;     // a failed activation puts the previous generation back
     int confirm_seconds = 30; // switch/test: revert unless confirmed within this (0: off)
     std::string command_line; // recorded in the lock for whoever finds it held

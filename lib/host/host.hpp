@@ -19,6 +19,7 @@ struct ConnectSettings {
     std::vector<std::string> trusted_keys;      // recorded in state earlier
     std::vector<std::string> known_hosts_files; // empty: ~/.ssh/known_hosts
     bool accept_new_host_key = false;
+    bool compress = false; // zlib on the SSH connection (slow links)
     std::chrono::seconds connect_timeout{15};
     std::chrono::seconds idle_timeout{300};
 };

@@ -271,6 +271,7 @@ std::unique_ptr<Host> Host::connect(const ConnectSettings& settings) {
     if (!settings.known_hosts_files.empty())
         o.host_keys.known_hosts_files = settings.known_hosts_files;
     o.host_keys.accept_new = settings.accept_new_host_key;
+    o.compress = settings.compress;
     o.connect_timeout = settings.connect_timeout;
     o.idle_timeout = settings.idle_timeout;
     o.label = settings.label;

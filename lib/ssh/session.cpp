@@ -43,6 +43,11 @@ std::unique_ptr<Session> Session::connect(const ConnectOptions& opts) {
     if (!pref.empty())
         libssh2_session_method_pref(conn->session, LIBSSH2_METHOD_HOSTKEY, pref.c_str());
 
+    // zlib compression trades deployer and machine CPU for bytes: worth it on slow links
+    // only. The server may decline it, and then nothing changes.
+    if (opts.compress)
+        libssh2_session_flag(conn->session, LIBSSH2_FLAG_COMPRESS, 1);
+
     int rc;
     while ((rc = libssh2_session_handshake(conn->session, conn->fd)) == LIBSSH2_ERROR_EAGAIN) {
         if (!conn->wait(deadline))
@@ -72,6 +77,11 @@ std::unique_ptr<Session> Session::connect(const ConnectOptions& opts) {
 }
 
 Session::~Session() = default;
+
+std::string Session::compression() const {
+    const char* method = libssh2_session_methods(conn_->session, LIBSSH2_METHOD_COMP_CS);
+    return method ? method : "none";
+}
 
 const std::string& Session::where() const {
     return conn_->where;

@@ -63,7 +63,8 @@ struct ConnectOptions {
     // How much output a command may send ahead of our reading, per channel. Larger helps
     // downloads over long links (throughput <= window / round trip); costs memory.
     std::size_t receive_window = 8 << 20;
-    std::string label; // machine name for messages
+    bool compress = false; // zlib on the wire, for slow links
+    std::string label;     // machine name for messages
 };
 
 struct ExecResult {
@@ -118,6 +119,8 @@ class Session {
     bool host_key_is_new() const { return host_key_is_new_; }
     // "label (host:port)" for messages.
     const std::string& where() const;
+    // The compression negotiated for what we send ("none", "zlib@openssh.com", ...).
+    std::string compression() const;
 
     // Runs a command to completion, feeding stdin_data and capturing both outputs (the
     // callbacks also get each line as it arrives). A non-zero exit is not an error.

@@ -207,6 +207,35 @@ class SafeActivationTest(unittest.TestCase):
             self.assertEqual(self.on(n, "cat /var/lib/fedi-test/activations.log"), logs[n])
             self.assertEqual(self.current(n), v1[n])
 
+    def test_http_health_check_from_the_deployer(self):
+        import http.server
+        import threading
+        answer = {"status": 200}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(answer["status"] if self.path == "/health" else 404)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        check = [{"http": f"http://127.0.0.1:{server.server_address[1]}/health",
+                  "attempts": 2, "interval": 0, "timeout": 5}]
+        v1 = self.write("1", only=["a"], checks={"a": check})
+        r, res = self.deploy()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("health check passed: GET http://127.0.0.1", r.stderr)
+        answer["status"] = 503
+        self.write("2", only=["a"], checks={"a": check})
+        r, res = self.deploy()
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("HTTP 503 (expected 200)", res["a"]["error"])
+        self.assertEqual(self.current("a"), v1["a"])
+
     def test_rollback_command(self):
         v1 = self.write("1", only=["a"])
         self.deploy()

@@ -188,3 +188,16 @@ TEST_CASE("IPv6 hosts connect and are named [host]:port", "[sshd]") {
     o.host_keys.known_hosts_files = {dir.path + "/known_hosts"};
     CHECK_FALSE(ssh::Session::connect(o)->host_key_is_new());
 }
+
+TEST_CASE("compression is negotiated when asked for and data survives it", "[sshd]") {
+    auto plain = ssh::Session::connect(shared_sshd().connect_options());
+    CHECK(plain->compression() == "none");
+    auto o = shared_sshd().connect_options();
+    o.compress = true;
+    auto session = ssh::Session::connect(o);
+    CHECK(session->compression() != "none");
+    std::string data(3 << 20, 'z');
+    auto r = session->run("wc -c", data);
+    CHECK(r.exit_status == 0);
+    CHECK(r.out.find(std::to_string(data.size())) != std::string::npos);
+}
