@@ -1,4 +1,5 @@
 #pragma once
+#include "core/text.hpp"
 // The pure parts of the Proxmox VE API client: form and sshkeys encoding, UPIDs, API
 // tokens, error texts, and picking a guest's address. No network here, so all of it is
 // unit-tested on its own.
@@ -21,7 +22,7 @@ using Form = std::vector<std::pair<std::string, std::string>>;
 // are all encoded: pveproxy cuts pairs at every raw '=' and reads '+' as a space).
 std::string percent_encode(std::string_view text);
 // Decodes %XX escapes; '+' stays '+'. Malformed escapes are kept as they are.
-std::string percent_decode(std::string_view text);
+using fedi::percent_decode;
 // "k1=v1&k2=v2" with keys and values percent-encoded. Parameters with an empty value
 // are sent too, although Proxmox treats them as absent.
 std::string form_encode(const Form& form);

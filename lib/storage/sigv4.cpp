@@ -1,5 +1,7 @@
 #include "storage/sigv4.hpp"
 
+#include "core/text.hpp"
+
 #include "core/error.hpp"
 #include "storage/hash.hpp"
 
@@ -77,30 +79,6 @@ UrlParts split_url(const std::string& url) {
     parts.authority = std::string(authority);
     parts.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
     return parts;
-}
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-std::string percent_decode(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
-            hex_value(s[i + 2]) >= 0) {
-            out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
 }
 
 struct Prepared {
