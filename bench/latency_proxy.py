@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""A TCP proxy on loopback that delays every byte by a fixed time in each direction.
+
+    latency_proxy.py --target PORT [--delay-ms 20] [--lifetime SECONDS]
+
+Listens on 127.0.0.1 on a free port and prints that port on stdout (one line), then
+forwards each connection to 127.0.0.1:PORT. Each chunk read is written out DELAY after
+it arrived, so the round trip grows by 2 x DELAY while throughput is not capped (data
+keeps flowing during the delay, as on a long link). Buffering is bounded (back-pressure
+stops reading from a side whose queue is full).
+
+It exits after --lifetime seconds, or as soon as its stdin reaches end of file: the
+parent keeps the write end of a pipe, so the proxy dies with it (so stdin must not be
+/dev/null).
+Python standard library only.
+"""
+
+import argparse
+import asyncio
+import os
+import sys
+
+CHUNK = 64 * 1024
+QUEUE_CHUNKS = 512  # at most 32 MiB in flight per direction
+
+
+async def pump(reader, writer, delay):
+    """Copy reader to writer, each chunk delivered `delay` seconds after it was read."""
+    loop = asyncio.get_running_loop()
+    queue = asyncio.Queue(QUEUE_CHUNKS)
+
+    async def read_side():
+        try:
+            while True:
+                data = await reader.read(CHUNK)
+                await queue.put((loop.time() + delay, data))
+                if not data:
+                    return
+        except (ConnectionError, asyncio.CancelledError):
+            await queue.put((loop.time() + delay, b""))
+
+    reading = asyncio.ensure_future(read_side())
+    try:
+        while True:
+            due, data = await queue.get()
+            wait = due - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if not data:
+                if writer.can_write_eof():
+                    writer.write_eof()
+                await writer.drain()
+                return
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        reading.cancel()
+
+
+async def handle(client_reader, client_writer, target_port, delay):
+    try:
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
+    except OSError:
+        client_writer.close()
+        return
+    try:
+        await asyncio.gather(
+            pump(client_reader, server_writer, delay),
+            pump(server_reader, client_writer, delay),
+        )
+    finally:
+        for w in (client_writer, server_writer):
+            w.close()
+
+
+async def watch_stdin():
+    """Returns when stdin reaches end of file (the parent went away)."""
+    loop = asyncio.get_running_loop()
+    closed = loop.create_future()
+    fd = sys.stdin.fileno()
+
+    def readable():
+        if not os.read(fd, 4096) and not closed.done():
+            closed.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        await closed
+    finally:
+        loop.remove_reader(fd)
+
+
+async def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", type=int, required=True, help="port on 127.0.0.1 to forward to")
+    parser.add_argument("--delay-ms", type=float, default=20.0, help="delay each way (default 20)")
+    parser.add_argument("--lifetime", type=float, default=3600.0, help="seconds before it exits")
+    args = parser.parse_args()
+    delay = args.delay_ms / 1000.0
+
+    server = await asyncio.start_server(
+        lambda r, w: handle(r, w, args.target, delay), "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await asyncio.wait(
+            [asyncio.ensure_future(watch_stdin()), asyncio.ensure_future(asyncio.sleep(args.lifetime))],
+            return_when=asyncio.FIRST_COMPLETED)
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
