@@ -91,6 +91,21 @@ class Run {
         return it == state_.machines.end() ? std::vector<std::string>{} : it->second.host_keys;
     }
 
+    // Secret files each machine must hold; resource phases add theirs before the
+    // machines that receive them start.
+    void add_secrets(const std::string& machine, std::vector<host::SecretFile> files) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto& mine = secrets_[machine];
+        for (auto& f : files)
+            mine.push_back(std::move(f));
+    }
+
+    std::vector<host::SecretFile> secrets_for(const std::string& machine) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = secrets_.find(machine);
+        return it == secrets_.end() ? std::vector<host::SecretFile>{} : it->second;
+    }
+
     MachineReport result(const std::string& name) {
         std::lock_guard<std::mutex> lock(mutex_);
         return done_[name];
@@ -106,6 +121,7 @@ class Run {
     std::mutex mutex_;
     std::condition_variable cv_;
     std::map<std::string, MachineReport> done_;
+    std::map<std::string, std::vector<host::SecretFile>> secrets_;
     state::State state_;
 };
 
@@ -171,6 +187,19 @@ bool up_to_date(Goal goal, const host::SystemStatus& s, const std::string& syste
     }
 }
 
+void report_secret_sync(ui::Reporter& ui, const std::string& machine,
+                        const host::SecretSyncResult& r) {
+    if (!r.written.empty())
+        ui.info(machine, fmt::format("secrets written: {}", fmt::join(r.written, ", ")));
+    if (!r.removed.empty())
+        ui.info(machine, fmt::format("secrets removed (no longer declared): {}",
+                                     fmt::join(r.removed, ", ")));
+    if (!r.pending_owner.empty())
+        ui.detail(machine, fmt::format("secrets owned by root until activation creates their "
+                                       "owner: {}",
+                                       fmt::join(r.pending_owner, ", ")));
+}
+
 void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
                     Clock::time_point start) {
     auto& ui = run.reporter_;
@@ -224,6 +253,16 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
         return;
     }
 
+    // Secrets go before activation: the new system's services may read them at start.
+    std::vector<std::string> pending_owner;
+    if (goal_delivers_secrets(goal)) {
+        report.phase = "secrets";
+        show("writing secrets");
+        auto synced = host->sync_secrets(run.secrets_for(m.name));
+        report_secret_sync(ui, m.name, synced);
+        pending_owner = synced.pending_owner;
+    }
+
     report.phase = "activate";
     show("activating (" + to_string(goal) + ")");
     auto status = host->system_status();
@@ -262,6 +301,16 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
     if (!outcome.ok())
         throw Error(describe_failed_activation(goal, outcome, health_failure));
     report.outcome = Outcome::Activated;
+    if (!pending_owner.empty()) {
+        // The new system created the owners: give the files to them now.
+        report.phase = "secrets";
+        auto synced = host->sync_secrets(run.secrets_for(m.name));
+        report_secret_sync(ui, m.name, synced);
+        if (!synced.pending_owner.empty())
+            throw Error(fmt::format("the owner of secret(s) {} does not exist on the machine "
+                                    "even after activation; they are owned by root",
+                                    fmt::join(synced.pending_owner, ", ")));
+    }
     if (goal_sets_profile(goal)) {
         report.generation = host->system_status().generation;
         run.update_state([&](state::State& s) {

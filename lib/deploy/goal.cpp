@@ -37,6 +37,10 @@ bool goal_activates(Goal goal) {
            goal == Goal::DryActivate;
 }
 
+bool goal_delivers_secrets(Goal goal) {
+    return goal == Goal::Switch || goal == Goal::Boot || goal == Goal::Test;
+}
+
 bool goal_needs_machine(Goal goal) {
     return goal != Goal::Build;
 }

@@ -20,5 +20,7 @@ std::optional<Goal> parse_goal(const std::string& text);
 bool goal_sets_profile(Goal goal);
 bool goal_activates(Goal goal);
 bool goal_needs_machine(Goal goal);
+// Goals after which the machine runs (or boots) the new system, which needs its secrets.
+bool goal_delivers_secrets(Goal goal);
 
 } // namespace fedi::deploy

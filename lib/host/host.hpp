@@ -1,6 +1,7 @@
 #pragma once
 // A machine fedi can reach: the one place where an evaluated machine becomes a
 // transport (an SSH session), and the operations every goal is made of.
+#include "host/secrets.hpp"
 #include "model/deployment.hpp"
 
 #include <chrono>
@@ -83,6 +84,10 @@ class Host {
                                       const std::function<void(const PushProgress&)>& progress) = 0;
 
     virtual SystemStatus system_status() = 0;
+
+    // Makes kSecretsDir hold exactly `files` (each written atomically with its owner and
+    // mode; undeclared files removed). With no files and no directory, does nothing.
+    virtual SecretSyncResult sync_secrets(const std::vector<SecretFile>& files) = 0;
 
     // Runs a shell command on the machine.
     virtual CommandResult run(const std::string& command) = 0;

@@ -99,6 +99,18 @@ class SshHost : public Host {
         return s;
     }
 
+    SecretSyncResult sync_secrets(const std::vector<SecretFile>& files) override {
+        std::string stream = secret_sync_stream(files);
+        std::string script = secret_sync_script();
+        if (files.empty())
+            script = fmt::format("[ -d {} ] || exit 0\n", kSecretsDir) + script;
+        auto r = session_->run(script, stream);
+        if (r.exit_status != 0)
+            throw Error(fmt::format("cannot write the secrets in {} (exit status {}): {}",
+                                    kSecretsDir, r.exit_status, r.err));
+        return parse_secret_sync_output(r.out);
+    }
+
     CommandResult run(const std::string& command) override {
         auto r = session_->run(command);
         return {r.exit_status, r.out, r.err};

@@ -1,0 +1,130 @@
+#include "host/secrets.hpp"
+
+#include "core/error.hpp"
+#include "core/process.hpp"
+
+#include <fmt/format.h>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace fedi::host {
+
+namespace {
+
+std::string base64(const std::string& in) {
+    static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((in.size() + 2) / 3 * 4);
+    std::size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                     (static_cast<unsigned char>(in[i + 1]) << 8) |
+                     static_cast<unsigned char>(in[i + 2]);
+        out += table[(v >> 18) & 63];
+        out += table[(v >> 12) & 63];
+        out += table[(v >> 6) & 63];
+        out += table[v & 63];
+    }
+    if (i < in.size()) {
+        unsigned v = static_cast<unsigned char>(in[i]) << 16;
+        if (i + 1 < in.size())
+            v |= static_cast<unsigned char>(in[i + 1]) << 8;
+        out += table[(v >> 18) & 63];
+        out += table[(v >> 12) & 63];
+        out += i + 1 < in.size() ? table[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+} // namespace
+
+void validate_secret(const SecretFile& f) {
+    static const std::regex name_re("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
+    static const std::regex account_re("^([a-z_][a-z0-9_-]{0,31}\\$?|[0-9]+)$");
+    std::string where = f.origin.empty() ? "secret " + f.name : f.origin;
+    if (!std::regex_match(f.name, name_re))
+        throw usage_error(fmt::format("{}: invalid secret file name \"{}\" (letters, digits, '.', "
+                                      "'_' and '-', starting with a letter or digit)",
+                                      where, f.name));
+    if (!std::regex_match(f.owner, account_re))
+        throw usage_error(fmt::format("{}: invalid owner \"{}\"", where, f.owner));
+    if (!std::regex_match(f.group, account_re))
+        throw usage_error(fmt::format("{}: invalid group \"{}\"", where, f.group));
+    if (f.mode > 0777)
+        throw usage_error(fmt::format("{}: invalid mode {:o}", where, f.mode));
+}
+
+// Reads "NAME OWNER GROUP MODE BASE64" lines until "." and makes the directory hold
+// exactly those files. Each file is written to a temporary name, given its owner and
+// mode, then renamed: a reader never sees a partial or wrongly owned secret. An owner
+// that does not exist yet falls back to root and is reported as pending.
+std::string secret_sync_script(const std::string& dir) {
+    return fmt::format(R"sh(set -eu
+dir={0}
+umask 077
+if [ ! -d "$dir" ]; then mkdir -p "$dir"; fi
+chown root:root "$dir" 2>/dev/null || true
+chmod 0700 "$dir"
+keep=" "
+while IFS=' ' read -r name owner group mode data; do
+  [ "$name" = . ] && break
+  keep="$keep$name "
+  tmp="$dir/.fedi-tmp-$name"
+  if [ "$data" = - ]; then : > "$tmp"; else printf '%s' "$data" | base64 -d > "$tmp"; fi
+  want="$owner:$group"
+  if ! chown "$owner:$group" "$tmp" 2>/dev/null; then
+    chown root:root "$tmp"; want=pending; echo "pending $name"
+  fi
+  chmod "$mode" "$tmp"
+  if [ -f "$dir/$name" ] && cmp -s "$tmp" "$dir/$name" &&
+     [ "$(stat -c '%u:%g %a' "$tmp")" = "$(stat -c '%u:%g %a' "$dir/$name")" ]; then
+    rm -f "$tmp"; echo "unchanged $name"
+  else
+    mv -f "$tmp" "$dir/$name"; echo "written $name"
+  fi
+done
+for f in "$dir"/* "$dir"/.fedi-tmp-*; do
+  [ -e "$f" ] || continue
+  base=${{f##*/}}
+  case "$keep" in *" $base "*) ;; *) rm -f "$f"; case "$base" in .fedi-tmp-*) ;; *) echo "removed $base" ;; esac ;; esac
+done
+sync "$dir" 2>/dev/null || sync
+)sh",
+                       shell_quote(dir));
+}
+
+std::string secret_sync_stream(const std::vector<SecretFile>& files) {
+    std::set<std::string> names;
+    std::string stream;
+    for (const auto& f : files) {
+        validate_secret(f);
+        if (!names.insert(f.name).second)
+            throw usage_error(fmt::format("{}: two secrets would be written to the same file "
+                                          "{}/{} on the machine",
+                                          f.origin, kSecretsDir, f.name));
+        stream += fmt::format("{} {} {} {:04o} {}\n", f.name, f.owner, f.group, f.mode,
+                              f.content.empty() ? std::string("-") : base64(f.content));
+    }
+    return stream + ".\n";
+}
+
+SecretSyncResult parse_secret_sync_output(const std::string& out) {
+    SecretSyncResult r;
+    std::istringstream in(out);
+    std::string word, name;
+    while (in >> word >> name) {
+        if (word == "written")
+            r.written.push_back(name);
+        else if (word == "unchanged")
+            r.unchanged.push_back(name);
+        else if (word == "removed")
+            r.removed.push_back(name);
+        else if (word == "pending")
+            r.pending_owner.push_back(name);
+    }
+    return r;
+}
+
+} // namespace fedi::host
