@@ -91,6 +91,9 @@ class Host {
 
     // Runs a shell command on the machine.
     virtual CommandResult run(const std::string& command) = 0;
+    // The same, handing over each output line as it arrives (still collected).
+    virtual CommandResult run_streaming(const std::string& command, const LineHandler& on_out,
+                                        const LineHandler& on_err) = 0;
 
     // Activates a system detached from the SSH session (under systemd-run where the
     // machine has systemd, else in a session of its own), so a dropped connection does

@@ -116,6 +116,12 @@ class SshHost : public Host {
         return {r.exit_status, r.out, r.err};
     }
 
+    CommandResult run_streaming(const std::string& command, const LineHandler& on_out,
+                                const LineHandler& on_err) override {
+        auto r = session_->run(command, {}, on_out, on_err);
+        return {r.exit_status, r.out, r.err};
+    }
+
     ActivationOutcome activate(const ActivationRequest& request) override {
         return run_detached(request.system, request.goal, request.rollback, request.confirm_seconds,
                             request.on_line, request.on_waiting);
