@@ -133,7 +133,7 @@ class SecretsTest(unittest.TestCase):
 
     def test_a_failing_command_source_stops_the_deploy_before_any_change(self):
         self.write_deployment({
-            "bad": {"machine": "web", "source": {"command": "echo leaked-value; exit 4"}}})
+            "bad": {"machine": "web", "source": {"command": "printf 'leaked-%s' value; exit 4"}}})
         r = self.fedi("deploy")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("secrets.bad.source.command", r.stderr)
