@@ -53,7 +53,8 @@ class IdentityTest(unittest.TestCase):
         lib.write_file(os.path.join(self.dir, "deployment.nix"), lib.render_deployment(machines, {
             "identity": {"directory": d},
             "secrets": {"mastodon-ldap": {
-                "machine": "web", "owner": "nobody", "environmentVariable": "LDAP_PASSWORD",
+                "machine": "web", "owner": "nobody", "group": "nogroup",
+                "environmentVariable": "LDAP_PASSWORD",
                 "source": {"fromIdentity": {"directory": "directory", "service": "mastodon"}}}},
         }))
 
