@@ -104,6 +104,16 @@ std::string environment_line(const std::string& variable, const std::string& val
 
 bool choose_missing(const model::Deployment& d, Records& r) {
     bool changed = false;
+    // A generated value no longer declared is forgotten with its declaration.
+    for (auto it = r.secrets.begin(); it != r.secrets.end();) {
+        auto s = d.secrets.find(it->first);
+        if (s == d.secrets.end() || s->second.source.kind != model::SecretSource::Kind::Generate) {
+            it = r.secrets.erase(it);
+            changed = true;
+        } else {
+            ++it;
+        }
+    }
     for (const auto& [name, s] : d.secrets) {
         if (s.source.kind != model::SecretSource::Kind::Generate)
             continue;

@@ -112,6 +112,9 @@ class AccountsTest(unittest.TestCase):
                 self.assertRegex(r2.stdout, rf"(?m)^{name}\s.*\sexists\s*$")
                 self.assertIn(f"account {name} (", r2.stderr)
 
+            r, doc = self.fedi_json("account", "create", "pix")
+            self.assertEqual((r.returncode, doc["result"]), (0, "exists"), r.stderr)
+            self.assertNotIn("password", doc)
             first = {name: self.revealed(name) for name in self.ACCOUNTS}
             for name, pw in first.items():
                 self.assertTrue(self.password_ok(*self.USERS[name], pw), name)

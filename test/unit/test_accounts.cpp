@@ -197,6 +197,9 @@ TEST_CASE("values fedi chooses are made once and kept in state") {
     auto again = r;
     CHECK_FALSE(account::choose_missing(d, again));
     CHECK(again.secrets.at("gen").value == r.secrets.at("gen").value);
+    auto undeclared = model::parse_deployment(base(), "/d/deployment.nix");
+    CHECK(account::choose_missing(undeclared, again));
+    CHECK(again.secrets.empty()); // forgotten with its declaration
 
     state::State st;
     account::store_records(st, r);
