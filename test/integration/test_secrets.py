@@ -105,6 +105,7 @@ class SecretsTest(unittest.TestCase):
         self.assertEqual(listed["gen"], ("nobody", "nogroup", "0440"))
         self.assertEqual(len(listed), 3)
         st_text = self.fedi("status")
+        self.assertRegex(st_text.stdout, r"(?m)^web\s+gen\s+nobody:nogroup\s+0440\s*$")
 
         self.assertGreater(ps.count("deployer"), 5)
         self.assertGreater(ps.count(self.host), 2)
