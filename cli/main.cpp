@@ -30,6 +30,14 @@ int print_deploy_report(const GlobalOptions& g, const deploy::DeployReport& repo
         print_json(deploy::to_json(report).dump(2));
     else
         std::cout << deploy::render_summary(report, ui::use_color(g.output().color, 1));
+    // A password an account got now is shown once, on a terminal only (never in logs).
+    for (const auto& a : report.accounts)
+        if (a.new_password && !g.json)
+            std::cout << "account " << a.name << ": "
+                      << (isatty(1) ? "password " + *a.new_password
+                                    : "password stored in state (fedi account show " + a.name +
+                                          " --reveal)")
+                      << "\n";
     return report.ok() ? 0 : 1;
 }
 
@@ -67,6 +75,7 @@ int main(int argc, char** argv) {
     register_status(app, g, action);
     register_rollback(app, g, action);
     register_exec(app, g, action);
+    register_account(app, g, action);
 
     try {
         app.parse(argc, argv);

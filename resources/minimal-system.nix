@@ -17,6 +17,8 @@
 #   payloadFiles  number of generated store paths (files) payload/0 .. payload/N-1,
 #                 shared between systems: raising it adds new paths, keeps the others
 #   payloadSize   bytes in each payload file
+#   onActivate    shell commands switch/test run once the system is current: what its
+#                 services would do when they start (a failure fails the activation)
 #
 # The output has bin/switch-to-configuration GOAL (switch|boot|test|dry-activate),
 # bin/health-check, nixos-version, system, etc/, sw/bin/ and payload/. Closure: the
@@ -41,6 +43,7 @@
 , packages ? [ "hello" "greeting" ]
 , payloadFiles ? 0
 , payloadSize ? 4096
+, onActivate ? ""
 , system ? builtins.currentSystem or "x86_64-linux"
 }:
 let
@@ -136,7 +139,8 @@ let
         [ ! -x /run/testhost/sshd-stop ] || /run/testhost/sshd-stop
       else
         [ ! -x /run/testhost/sshd-start ] || /run/testhost/sshd-start
-      fi ;;
+      fi
+      if [ -s "$out/etc/fedi-test/on-activate" ]; then sh "$out/etc/fedi-test/on-activate"; fi ;;
     esac
     log ""
     echo "done: $goal $out"
@@ -163,6 +167,7 @@ build "nixos-system-${name}-${version}" ''
   printf '%s\n' "$delay" > $out/etc/fedi-test/delay
   if [ -n "$fail" ]; then : > $out/etc/fedi-test/fail; fi
   if [ -n "$breakSsh" ]; then : > $out/etc/fedi-test/break-ssh; fi
+  printf '%s' "$onActivate" > $out/etc/fedi-test/on-activate
   for p in $packages; do
     for f in $p/bin/*; do ln -s $f $out/sw/bin/; done
   done
@@ -173,7 +178,7 @@ build "nixos-system-${name}-${version}" ''
   chmod 0555 $out/bin/switch-to-configuration $out/bin/health-check
 '' {
   hostName = name;
-  inherit message version switchScript healthScript;
+  inherit message version switchScript healthScript onActivate;
   fail = if fail then "1" else "";
   breakSsh = if breakSsh then "1" else "";
   delay = toString delay;

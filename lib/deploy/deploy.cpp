@@ -1,5 +1,6 @@
 #include "deploy/deploy.hpp"
 
+#include "account/deploy_phase.hpp"
 #include "core/error.hpp"
 #include "deploy/health.hpp"
 #include "deploy/selection.hpp"
@@ -388,7 +389,11 @@ std::string to_string(Outcome o) {
 
 bool DeployReport::ok() const {
     return std::all_of(machines.begin(), machines.end(),
-                       [](const MachineReport& m) { return m.ok(); });
+                       [](const MachineReport& m) { return m.ok(); }) &&
+           std::all_of(accounts.begin(), accounts.end(),
+                       [](const account::AccountResult& a) { return a.ok(); }) &&
+           std::all_of(identity.begin(), identity.end(),
+                       [](const account::IdentityResult& i) { return i.ok(); });
 }
 
 DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
@@ -434,6 +439,13 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
 
     state::State st = state::load(project.state_file);
     Run run(project, opts, reporter, std::move(st));
+    // Secrets, accounts and identity directories (lib/account) read and change state here.
+    account::StateAccess access{[&] {
+                                    state::State copy;
+                                    run.update_state([&](state::State& s) { copy = s; });
+                                    return copy;
+                                },
+                                [&](const auto& change) { run.update_state(change); }};
 
     // Machines whose system did not build fail here, with the log of what broke.
     for (const auto& name : selected) {
@@ -477,6 +489,14 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
         return report;
     }
 
+    account::BeforeMachines declared;
+    if (goal_delivers_secrets(opts.goal)) {
+        declared = account::before_machines(d, selected_set, access, reporter);
+        for (auto& [machine, files] : declared.files)
+            run.add_secrets(machine, std::move(files));
+        report.identity = declared.identity;
+    }
+
     std::vector<std::thread> threads;
     for (const auto& name : selected) {
         const auto& m = d.machines.at(name);
@@ -493,6 +513,19 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
     reporter.end_status();
     for (const auto& name : selected)
         report.machines.push_back(run.result(name));
+    // Accounts need the services running: after switch/test, on the machines that made it.
+    if (opts.goal == Goal::Switch || opts.goal == Goal::Test) {
+        std::set<std::string> activated;
+        for (const auto& m : report.machines)
+            if (m.ok())
+                activated.insert(m.name);
+        report.accounts = account::after_machines(
+            d, activated, declared,
+            [&](const std::string& m) {
+                return account::connect_machine(d.machines.at(m), access.read());
+            },
+            access, [&](const std::string& m) { return run.secrets_for(m); }, reporter);
+    }
     return report;
 }
 
@@ -515,7 +548,16 @@ nlohmann::json to_json(const DeployReport& r) {
             j["logTail"] = m.log_tail;
         machines.push_back(j);
     }
-    return {{"goal", to_string(r.goal)}, {"ok", r.ok()}, {"machines", machines}};
+    nlohmann::json j = {{"goal", to_string(r.goal)}, {"ok", r.ok()}, {"machines", machines}};
+    if (!r.accounts.empty() || !r.identity.empty()) {
+        j["accounts"] = nlohmann::json::array();
+        for (const auto& a : r.accounts)
+            j["accounts"].push_back(account::to_json(a, false)); // passwords: fedi account show
+        j["identity"] = nlohmann::json::array();
+        for (const auto& i : r.identity)
+            j["identity"].push_back(account::to_json(i));
+    }
+    return j;
 }
 
 std::string render_summary(const DeployReport& r, bool color) {
@@ -532,7 +574,22 @@ std::string render_summary(const DeployReport& r, bool color) {
         rows.push_back({m.name, to_string(m.outcome), std::to_string(m.paths_sent),
                         ui::human_bytes(m.bytes_sent), ui::human_duration(m.seconds), detail});
     }
-    return ui::render_table(rows, color);
+    std::string out = ui::render_table(rows, color);
+    if (!r.accounts.empty()) {
+        std::vector<std::vector<std::string>> acc = {
+            {"ACCOUNT", "SERVICE", "MACHINE", "USERNAME", "RESULT", "DETAIL"}};
+        for (const auto& a : r.accounts)
+            acc.push_back({a.name, a.service, a.machine, a.username, a.result,
+                           a.error.substr(0, a.error.find('\n'))});
+        out += "\n" + ui::render_table(acc, color);
+    }
+    if (!r.identity.empty()) {
+        std::vector<std::vector<std::string>> ids = {{"DIRECTORY", "ENTRY", "RESULT", "DETAIL"}};
+        for (const auto& i : r.identity)
+            ids.push_back({i.directory, i.dn, i.result, i.error.substr(0, i.error.find('\n'))});
+        out += "\n" + ui::render_table(ids, color);
+    }
+    return out;
 }
 
 } // namespace fedi::deploy

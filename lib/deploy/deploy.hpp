@@ -1,6 +1,8 @@
 #pragma once
 // `fedi deploy`: build every selected system once, then per machine push → activate,
 // machines in parallel, each waiting for the machines it is declared `after`.
+#include "account/accounts.hpp"
+#include "account/identity.hpp"
 #include "deploy/goal.hpp"
 #include "deploy/project.hpp"
 #include "ui/output.hpp"
@@ -55,7 +57,9 @@ struct MachineReport {
 
 struct DeployReport {
     Goal goal = Goal::Switch;
-    std::vector<MachineReport> machines; // in selection order (sorted by name)
+    std::vector<MachineReport> machines;           // in selection order (sorted by name)
+    std::vector<account::AccountResult> accounts;  // converged after activation
+    std::vector<account::IdentityResult> identity; // directory entries
     bool ok() const;
 };
 

@@ -66,6 +66,7 @@ std::vector<MachineStatus> collect_status(const StatusOptions& opts) {
                 s.profile = sys.profile;
                 s.current = sys.current;
                 s.generation = sys.generation;
+                s.secrets = h->list_secrets();
                 s.probed = true;
             } catch (const Error& e) {
                 s.probe_error = e.describe();
@@ -102,6 +103,14 @@ nlohmann::json to_json(const std::vector<MachineStatus>& list) {
         }
         if (!s.probe_error.empty())
             j["error"] = s.probe_error;
+        if (s.probed) {
+            j["secrets"] = nlohmann::json::array();
+            for (const auto& f : s.secrets)
+                j["secrets"].push_back({{"name", f.name},
+                                        {"owner", f.owner},
+                                        {"group", f.group},
+                                        {"mode", fmt::format("{:04o}", f.mode)}});
+        }
         machines.push_back(j);
     }
     return {{"machines", machines}};
@@ -122,6 +131,13 @@ std::string render_status(const std::vector<MachineStatus>& list, bool color) {
         rows.push_back({s.name, s.verdict, gen, running, previous, last});
     }
     std::string out = ui::render_table(rows, color);
+    std::vector<std::vector<std::string>> secrets = {{"MACHINE", "SECRET", "OWNER", "MODE"}};
+    for (const auto& s : list)
+        for (const auto& f : s.secrets)
+            secrets.push_back(
+                {s.name, f.name, f.owner + ":" + f.group, fmt::format("{:04o}", f.mode)});
+    if (secrets.size() > 1)
+        out += "\n" + ui::render_table(secrets, color);
     for (const auto& s : list)
         if (!s.probe_error.empty())
             out +=

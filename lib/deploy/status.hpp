@@ -1,6 +1,7 @@
 #pragma once
 // `fedi status`: what state records for each machine, and what the machine says now.
 #include "deploy/project.hpp"
+#include "host/secrets.hpp"
 #include "state/state.hpp"
 
 #include <nlohmann/json.hpp>
@@ -24,7 +25,8 @@ struct MachineStatus {
     std::string probe_error; // why the machine could not be asked
     std::string profile;     // what the machine's profile points at
     std::optional<int> generation;
-    std::string current; // what it runs now
+    std::string current;                   // what it runs now
+    std::vector<host::SecretInfo> secrets; // files in /var/lib/fedi/secrets (no contents)
     // "up to date", "outdated", "never deployed", "unreachable", "not probed", "drifted"
     std::string verdict;
 };

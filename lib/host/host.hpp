@@ -95,6 +95,13 @@ class Host {
     virtual CommandResult run_streaming(const std::string& command, const LineHandler& on_out,
                                         const LineHandler& on_err) = 0;
 
+    // Runs a shell command with `input` on its stdin: how secrets reach a command
+    // (never in its command line, which `ps` shows).
+    virtual CommandResult run_with_input(const std::string& command, const std::string& input) = 0;
+
+    // What kSecretsDir holds: names, owners, modes (never contents).
+    virtual std::vector<SecretInfo> list_secrets() = 0;
+
     // Activates a system detached from the SSH session (under systemd-run where the
     // machine has systemd, else in a session of its own), so a dropped connection does
     // not kill it: fedi follows its log, reconnects when the connection drops and picks

@@ -110,6 +110,29 @@ std::string secret_sync_stream(const std::vector<SecretFile>& files) {
     return stream + ".\n";
 }
 
+std::string secret_list_command(const std::string& dir) {
+    return fmt::format("[ -d {0} ] || exit 0; for f in {0}/*; do [ -f \"$f\" ] && "
+                       "stat -c '%U %G %a %n' -- \"$f\"; done; exit 0",
+                       shell_quote(dir));
+}
+
+std::vector<SecretInfo> parse_secret_list(const std::string& out) {
+    std::vector<SecretInfo> list;
+    std::istringstream in(out);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::istringstream words(line);
+        SecretInfo info;
+        std::string mode, path;
+        if (!(words >> info.owner >> info.group >> mode >> path))
+            continue;
+        info.mode = static_cast<unsigned>(std::stoul(mode, nullptr, 8));
+        info.name = path.substr(path.rfind('/') + 1);
+        list.push_back(info);
+    }
+    return list;
+}
+
 SecretSyncResult parse_secret_sync_output(const std::string& out) {
     SecretSyncResult r;
     std::istringstream in(out);

@@ -33,6 +33,18 @@ struct SecretSyncResult {
     std::vector<std::string> pending_owner;
 };
 
+// A file in kSecretsDir as the machine reports it.
+struct SecretInfo {
+    std::string name;
+    std::string owner;
+    std::string group;
+    unsigned mode = 0;
+};
+
+// The remote command that lists kSecretsDir, and its output parsed.
+std::string secret_list_command(const std::string& dir = kSecretsDir);
+std::vector<SecretInfo> parse_secret_list(const std::string& out);
+
 // Checks names, owners, groups and modes; throws a usage error naming the origin.
 void validate_secret(const SecretFile& f);
 

@@ -122,6 +122,19 @@ class SshHost : public Host {
         return {r.exit_status, r.out, r.err};
     }
 
+    CommandResult run_with_input(const std::string& command, const std::string& input) override {
+        auto r = session_->run(command, input);
+        return {r.exit_status, r.out, r.err};
+    }
+
+    std::vector<SecretInfo> list_secrets() override {
+        auto r = session_->run(secret_list_command());
+        if (r.exit_status != 0)
+            throw Error(fmt::format("cannot list {} (exit status {}): {}", kSecretsDir,
+                                    r.exit_status, r.err));
+        return parse_secret_list(r.out);
+    }
+
     ActivationOutcome activate(const ActivationRequest& request) override {
         return run_detached(request.system, request.goal, request.rollback, request.confirm_seconds,
                             request.on_line, request.on_waiting);

@@ -2,6 +2,7 @@
 
 #include "model/attrs.hpp"
 
+#include <filesystem>
 #include <fmt/format.h>
 #include <functional>
 #include <regex>
@@ -116,6 +117,48 @@ void check_references(const Deployment& d) {
             visit(name);
 }
 
+// secrets.*, accounts.* and the outputs they use must name things that exist.
+void check_secret_references(const Deployment& d) {
+    for (const auto& [name, a] : d.accounts)
+        if (!d.machines.count(a.machine))
+            throw usage_error(
+                fmt::format("accounts.{}.machine: no machine named \"{}\"", name, a.machine));
+    std::map<std::string, std::string> files; // machine/file -> secret
+    for (const auto& [name, s] : d.secrets) {
+        for (std::size_t i = 0; i < s.machines.size(); ++i) {
+            const auto& m = s.machines[i];
+            std::string attr = s.machines.size() == 1 ? "machine" : fmt::format("machines.{}", i);
+            if (!d.machines.count(m))
+                throw usage_error(
+                    fmt::format("secrets.{}.{}: no machine named \"{}\"", name, attr, m));
+            auto [it, fresh] = files.emplace(m + "/" + s.file, name);
+            if (!fresh)
+                throw usage_error(fmt::format("secrets.{}.name: secrets.{} already writes {} on {}",
+                                              name, it->second, s.file, m));
+        }
+        const auto& src = s.source;
+        if (src.kind == SecretSource::Kind::Account && !d.accounts.count(src.account))
+            throw usage_error(fmt::format("secrets.{}.source.fromAccount: no account named \"{}\"",
+                                          name, src.account));
+        if (src.kind == SecretSource::Kind::Identity) {
+            auto it = d.identity.find(src.directory);
+            if (it == d.identity.end())
+                throw usage_error(fmt::format(
+                    "secrets.{}.source.fromIdentity.directory: no identity directory named \"{}\"",
+                    name, src.directory));
+            const auto& dir = it->second;
+            bool found = src.entry_is_user ? dir.users.count(src.entry) > 0
+                                           : std::find(dir.services.begin(), dir.services.end(),
+                                                       src.entry) != dir.services.end();
+            if (!found)
+                throw usage_error(
+                    fmt::format("secrets.{}.source.fromIdentity.{}: identity.{} has no {} \"{}\"",
+                                name, src.entry_is_user ? "user" : "service", src.directory,
+                                src.entry_is_user ? "user" : "service", src.entry));
+        }
+    }
+}
+
 } // namespace
 
 std::string HealthCheck::describe() const {
@@ -149,10 +192,12 @@ Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& 
     top.reject_unsupported("providers", "machine providers (providers.*)");
     top.reject_unsupported("storage", "object storage (storage.*)");
     top.reject_unsupported("buckets", "buckets (buckets.*)");
-    top.reject_unsupported("accounts", "service accounts (accounts.*)");
-    top.reject_unsupported("identity", "identity directories (identity.*)");
+    d.secrets = parse_secrets(top, evaluated, std::filesystem::path(file).parent_path().string());
+    d.accounts = parse_accounts(top, evaluated);
+    d.identity = parse_identity(top, evaluated);
     top.finish();
     check_references(d);
+    check_secret_references(d);
     return d;
 }
 
@@ -183,9 +228,19 @@ nlohmann::json to_json(const Deployment& d) {
         }
         machines[name]["healthChecks"] = checks;
     }
-    return {{"file", d.file},
-            {"meta", {{"requireSelection", d.require_selection}}},
-            {"machines", machines}};
+    nlohmann::json j = {{"file", d.file},
+                        {"meta", {{"requireSelection", d.require_selection}}},
+                        {"machines", machines}};
+    j["secrets"] = nlohmann::json::object();
+    for (const auto& [name, s] : d.secrets)
+        j["secrets"][name] = to_json(s);
+    j["accounts"] = nlohmann::json::object();
+    for (const auto& [name, a] : d.accounts)
+        j["accounts"][name] = to_json(a);
+    j["identity"] = nlohmann::json::object();
+    for (const auto& [name, dir] : d.identity)
+        j["identity"][name] = to_json(dir);
+    return j;
 }
 
 } // namespace fedi::model

@@ -1,6 +1,9 @@
 #pragma once
 // The validated deployment: what the operator declared, checked and typed. Everything
 // downstream (planning, deploying, status) works from this, never from raw JSON.
+#include "model/accounts.hpp"
+#include "model/secrets.hpp"
+
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -50,6 +53,9 @@ struct Deployment {
     std::string file; // absolute path of deployment.nix
     bool require_selection = false;
     std::map<std::string, Machine> machines;
+    std::map<std::string, Secret> secrets;
+    std::map<std::string, Account> accounts;
+    std::map<std::string, IdentityDirectory> identity;
 };
 
 // Validates the evaluated deployment (as produced by nix::evaluate_deployment). Throws a

@@ -1,0 +1,84 @@
+#pragma once
+// Service admin accounts: converged by `fedi deploy` on the machines it deployed, and
+// handled one at a time by `fedi account ...`. Passwords live in state (0600); results
+// carry a new password only for the caller to show once (on a terminal, or --reveal).
+#include "account/records.hpp"
+#include "deploy/project.hpp"
+#include "host/host.hpp"
+#include "model/deployment.hpp"
+#include "state/state.hpp"
+#include "ui/output.hpp"
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace fedi::account {
+
+struct AccountResult {
+    std::string name;
+    std::string service;
+    std::string machine;
+    std::string username;
+    // created, exists, failed, skipped, password reset, deleted
+    std::string result;
+    std::string error;
+    std::optional<std::string> new_password; // never logged; printed only as asked
+    bool ok() const { return result != "failed"; }
+};
+
+// Reads and changes the state the caller holds (locked), saving after each change.
+struct StateAccess {
+    std::function<state::State()> read;
+    std::function<void(const std::function<void(state::State&)>&)> change;
+};
+
+using Connect = std::function<std::unique_ptr<host::Host>(const std::string& machine)>;
+
+// Connects to a declared machine, trusting the host keys recorded in state.
+std::unique_ptr<host::Host> connect_machine(const model::Machine& m, const state::State& st);
+
+// Converges the accounts declared on `machines` (one connection per machine, machines
+// in parallel), recording each in state as soon as it is done.
+std::vector<AccountResult> converge_accounts(const model::Deployment& d,
+                                             const std::set<std::string>& machines,
+                                             const Connect& connect, const StateAccess& st,
+                                             ui::Reporter& ui);
+
+// ---- fedi account ...
+
+struct AccountCommandOptions {
+    deploy::ProjectOptions project;
+    std::string name;
+    std::string command_line; // for the state lock
+};
+
+struct AccountListing {
+    std::string name;
+    bool declared = false;
+    std::string service;
+    std::string machine;
+    std::string username;
+    std::string email;
+    bool present = false;
+    std::string created;
+    std::string password_changed;
+    std::string password; // "" when unknown; shown only with --reveal
+};
+
+std::vector<AccountListing> list_accounts(const deploy::ProjectOptions& project);
+AccountListing show_account(const AccountCommandOptions& opts);
+AccountResult create_account(const AccountCommandOptions& opts, ui::Reporter& ui);
+AccountResult reset_account_password(const AccountCommandOptions& opts, ui::Reporter& ui);
+AccountResult delete_account(const AccountCommandOptions& opts, ui::Reporter& ui);
+
+nlohmann::json to_json(const AccountListing& a, bool reveal);
+nlohmann::json to_json(const AccountResult& r, bool reveal);
+std::string render_accounts(const std::vector<AccountListing>& list, bool color);
+std::string render_account(const AccountListing& a, bool reveal);
+
+} // namespace fedi::account

@@ -1,0 +1,42 @@
+#pragma once
+// From declared secrets to the files each machine receives: values fedi chooses are
+// created and recorded first; files and commands on the deployer are read when a deploy
+// needs them (never cached in state); account and directory passwords come from state.
+#include "account/records.hpp"
+#include "host/secrets.hpp"
+#include "model/deployment.hpp"
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace fedi::account {
+
+// Creates what fedi chooses and has not chosen yet: generated secret values, the
+// passwords of accounts whose service takes its password from fedi (Pixelfed, PeerTube)
+// and of directory entries. Returns true when `r` changed (save it before using them).
+bool choose_missing(const model::Deployment& d, Records& r);
+
+struct MachineSecrets {
+    std::map<std::string, std::vector<host::SecretFile>> files; // by machine
+    // Secrets whose value is not known yet (an account the service has not created):
+    // left out now, delivered once it is.
+    std::vector<std::string> unresolved;
+};
+
+// The secret files of `machines`. Throws (naming the secret) when a file or command
+// source fails; its output is never part of the message.
+MachineSecrets secret_files(const model::Deployment& d, const std::set<std::string>& machines,
+                            const Records& r);
+
+// The file a PeerTube account's password reaches its service through:
+// PT_INITIAL_ROOT_PASSWORD in the service's EnvironmentFile.
+std::string peertube_env_file(const std::string& account);
+
+// "NAME=value\n" for an EnvironmentFile (systemd) or a dotenv file; the value is quoted
+// when it needs to be. Throws for a value with a newline.
+std::string environment_line(const std::string& variable, const std::string& value,
+                             const std::string& origin);
+
+} // namespace fedi::account
