@@ -147,12 +147,15 @@ Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& 
         meta->finish();
     }
     top.reject_unsupported("providers", "machine providers (providers.*)");
-    top.reject_unsupported("storage", "object storage (storage.*)");
-    top.reject_unsupported("buckets", "buckets (buckets.*)");
+    parse_storage_section(top, d.storage, d.buckets);
     top.reject_unsupported("accounts", "service accounts (accounts.*)");
     top.reject_unsupported("identity", "identity directories (identity.*)");
     top.finish();
     check_references(d);
+    std::vector<std::string> names;
+    for (const auto& [name, m] : d.machines)
+        names.push_back(name);
+    check_storage_references(d.storage, d.buckets, names);
     return d;
 }
 
@@ -183,9 +186,16 @@ nlohmann::json to_json(const Deployment& d) {
         }
         machines[name]["healthChecks"] = checks;
     }
+    nlohmann::json storage = nlohmann::json::object(), buckets = nlohmann::json::object();
+    for (const auto& [name, s] : d.storage)
+        storage[name] = to_json(s);
+    for (const auto& [name, b] : d.buckets)
+        buckets[name] = to_json(b);
     return {{"file", d.file},
             {"meta", {{"requireSelection", d.require_selection}}},
-            {"machines", machines}};
+            {"machines", machines},
+            {"storage", storage},
+            {"buckets", buckets}};
 }
 
 } // namespace fedi::model

@@ -1,6 +1,8 @@
 #pragma once
 // The validated deployment: what the operator declared, checked and typed. Everything
 // downstream (planning, deploying, status) works from this, never from raw JSON.
+#include "model/storage.hpp"
+
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -50,6 +52,8 @@ struct Deployment {
     std::string file; // absolute path of deployment.nix
     bool require_selection = false;
     std::map<std::string, Machine> machines;
+    std::map<std::string, Storage> storage;
+    std::map<std::string, Bucket> buckets;
 };
 
 // Validates the evaluated deployment (as produced by nix::evaluate_deployment). Throws a
