@@ -56,6 +56,8 @@ struct MachineReport {
 struct DeployReport {
     Goal goal = Goal::Switch;
     std::vector<MachineReport> machines; // in selection order (sorted by name)
+    nlohmann::json storage;              // the storage phase (storage::to_json), or null
+    bool storage_ok = true;
     bool ok() const;
 };
 

@@ -42,7 +42,7 @@ std::string read_secret(const model::SecretSource& source) {
 }
 
 std::unique_ptr<Backend> open_backend(const model::Storage& storage) {
-    return with_context(fmt::format("while opening storage {}", storage.name), [&] {
+    return with_context(fmt::format("opening storage {}", storage.name), [&] {
         return storage.type == model::StorageType::Garage ? make_garage_backend(storage)
                                                           : make_rgw_backend(storage);
     });

@@ -70,7 +70,7 @@ class GarageBackend : public Backend {
                         return changes;
                     }
                     full = with_context(
-                        fmt::format("while reading the Garage node id of machine {}", n.machine),
+                        fmt::format("reading the Garage node id of machine {}", n.machine),
                         [&] { return node_id_of(n.machine); });
                 }
                 auto at = full.find('@');
@@ -248,10 +248,19 @@ class GarageBackend : public Backend {
         }
         if (to_connect.empty())
             return;
-        changes.push_back(fmt::format("{}connected node(s) {}", dry_run ? "would have " : "",
-                                      fmt::join(names, ", ")));
-        if (!dry_run)
+        auto what = fmt::format("node(s) {}", fmt::join(names, ", "));
+        if (dry_run) {
+            changes.push_back("would connect " + what);
+            return;
+        }
+        // A node that cannot be reached now may come back while we wait for health; the
+        // health check decides, and its error says what connecting said.
+        try {
             admin_.connect_nodes(to_connect);
+            changes.push_back("connected " + what);
+        } catch (const Error& e) {
+            connect_error_ = e.message();
+        }
     }
 
     void wait_healthy() {
@@ -267,7 +276,8 @@ class GarageBackend : public Backend {
                     "the Garage cluster is not healthy after {} s: status {}, {} of {} storage "
                     "node(s) up, {} of {} partitions with quorum",
                     config_.health_timeout_seconds, h.status, h.storage_nodes_ok, h.storage_nodes,
-                    h.partitions_quorum, h.partitions));
+                    h.partitions_quorum, h.partitions) +
+                    (connect_error_.empty() ? "" : "; connecting nodes failed: " + connect_error_));
             std::this_thread::sleep_for(std::chrono::seconds(1));
         }
     }
@@ -293,6 +303,7 @@ class GarageBackend : public Backend {
 
     model::Storage config_;
     GarageAdmin admin_;
+    std::string connect_error_;
 };
 
 } // namespace

@@ -205,7 +205,7 @@ ConvergeReport converge(const model::Deployment& d, const ConvergeOptions& opts,
         std::unique_ptr<Backend> be;
         try {
             be = open_backend(s);
-            sr.changes = with_context(fmt::format("while converging storage {}", sname), [&] {
+            sr.changes = with_context(fmt::format("converging storage {}", sname), [&] {
                 return be->converge_cluster(hooks.node_id_of, opts.dry_run);
             });
             for (const auto& c : sr.changes)
@@ -232,7 +232,7 @@ ConvergeReport converge(const model::Deployment& d, const ConvergeOptions& opts,
             }
             std::vector<KeyDelivery> deliveries;
             try {
-                with_context(fmt::format("while converging bucket {} on storage {}", bname, sname),
+                with_context(fmt::format("converging bucket {} on storage {}", bname, sname),
                              [&] {
                                  BucketConverger(*be, b, opts, hooks, br, deliveries,
                                                  report.undeclared)
