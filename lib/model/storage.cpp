@@ -31,7 +31,7 @@ SecretSource secret_source(AttrSet& s, const std::string& prefix, bool required)
     SecretSource src;
     src.file = s.optional_file(prefix + "File");
     src.env = s.optional_string(prefix + "Env");
-    src.origin = s.child_path(prefix + "File");
+    src.origin = s.child_path(prefix + (src.env ? "Env" : "File"));
     if (src.file && src.env)
         s.fail(prefix + "File", fmt::format("give either `{0}File` or `{0}Env`, not both", prefix));
     if (required && !src.given())

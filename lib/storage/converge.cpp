@@ -205,9 +205,10 @@ ConvergeReport converge(const model::Deployment& d, const ConvergeOptions& opts,
         std::unique_ptr<Backend> be;
         try {
             be = open_backend(s);
-            sr.changes = with_context(fmt::format("converging storage {}", sname), [&] {
-                return be->converge_cluster(hooks.node_id_of, opts.dry_run);
-            });
+            if (opts.cluster)
+                sr.changes = with_context(fmt::format("converging storage {}", sname), [&] {
+                    return be->converge_cluster(hooks.node_id_of, opts.dry_run);
+                });
             for (const auto& c : sr.changes)
                 hooks.info("storage " + sname, c);
         } catch (const std::exception& e) {
@@ -217,7 +218,7 @@ ConvergeReport converge(const model::Deployment& d, const ConvergeOptions& opts,
         }
         report.storages.push_back(sr);
         for (const auto& [bname, b] : d.buckets) {
-            if (b.storage != sname)
+            if (b.storage != sname || (!opts.buckets.empty() && !opts.buckets.count(bname)))
                 continue;
             ItemResult br;
             br.name = bname;
@@ -251,7 +252,7 @@ ConvergeReport converge(const model::Deployment& d, const ConvergeOptions& opts,
         }
     }
     for (const auto& [bname, rec] : hooks.load_state().buckets)
-        if (!d.buckets.count(bname) && !rec.adhoc && wanted(rec.storage))
+        if (!d.buckets.count(bname) && !rec.adhoc && wanted(rec.storage) && opts.buckets.empty())
             report.undeclared.push_back(fmt::format(
                 "bucket {} (storage {}, id {}) is in state but no longer declared: kept (delete it "
                 "with `fedi bucket delete {}`)",
