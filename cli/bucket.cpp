@@ -1,5 +1,5 @@
-#include "deploy/buckets.hpp"
 #include "commands.hpp"
+#include "deploy/buckets.hpp"
 
 #include <iostream>
 
@@ -33,15 +33,14 @@ void register_bucket(CLI::App& app, GlobalOptions& g, Action& action) {
                 if (g.json)
                     print_json(result.dump(2));
                 else
-                    std::cout << deploy::render_bucket_result(
-                        a, result, ui::use_color(g.output().color, 1));
+                    std::cout << deploy::render_bucket_result(a, result,
+                                                              ui::use_color(g.output().color, 1));
                 return 0;
             };
         };
     };
     using A = deploy::BucketAction;
-    cmd->add_subcommand("list", "Buckets on the storage (declared or not)")
-        ->callback(run(A::List));
+    cmd->add_subcommand("list", "Buckets on the storage (declared or not)")->callback(run(A::List));
     auto* info = cmd->add_subcommand("info", "A bucket's id, size, quotas, website and keys");
     info->add_option("BUCKET", o->bucket)->required();
     info->callback(run(A::Info));

@@ -34,8 +34,8 @@ class BucketCommand {
     json run() {
         const auto& d = project_.deployment;
         if (d.storage.empty())
-            throw usage_error(fmt::format("{} declares no storage (storage.<name>)",
-                                          project_.deployment.file));
+            throw usage_error(
+                fmt::format("{} declares no storage (storage.<name>)", project_.deployment.file));
         switch (opts_.action) {
         case BucketAction::List:
             return list();
@@ -85,7 +85,8 @@ class BucketCommand {
         std::vector<std::string> names;
         for (const auto& [n, s] : all)
             names.push_back(n);
-        throw usage_error(fmt::format("which storage? give --storage ({})", fmt::join(names, ", ")));
+        throw usage_error(
+            fmt::format("which storage? give --storage ({})", fmt::join(names, ", ")));
     }
 
     storage::Backend& backend() {
@@ -167,8 +168,8 @@ class BucketCommand {
         auto storage = storage_name();
         if (auto b = declared()) {
             if (b->storage != storage)
-                throw usage_error(fmt::format("bucket {} is declared on storage {}", opts_.bucket,
-                                              b->storage));
+                throw usage_error(
+                    fmt::format("bucket {} is declared on storage {}", opts_.bucket, b->storage));
             storage::ConvergeOptions o;
             o.storages = {storage};
             o.buckets = {opts_.bucket};
@@ -183,7 +184,9 @@ class BucketCommand {
             json changes = r.buckets.empty() ? json::array() : json(r.buckets.front().changes);
             reporter_.info("bucket " + opts_.bucket,
                            "declared: its keys are delivered to machines by `fedi deploy`");
-            return {{"name", opts_.bucket}, {"storage", storage}, {"declared", true},
+            return {{"name", opts_.bucket},
+                    {"storage", storage},
+                    {"declared", true},
                     {"changes", changes}};
         }
         storage::check_bucket_name(opts_.bucket);
@@ -203,8 +206,11 @@ class BucketCommand {
             rec.keys = old->keys, rec.adhoc = old->adhoc;
         records_.buckets[opts_.bucket] = rec;
         save();
-        return {{"name", opts_.bucket}, {"storage", storage}, {"declared", false},
-                {"id", v->id}, {"changes", changes}};
+        return {{"name", opts_.bucket},
+                {"storage", storage},
+                {"declared", false},
+                {"id", v->id},
+                {"changes", changes}};
     }
 
     json remove() {
@@ -217,7 +223,9 @@ class BucketCommand {
         be.delete_bucket(*v, record(), opts_.force);
         records_.buckets.erase(opts_.bucket);
         save();
-        return {{"name", opts_.bucket}, {"storage", storage_name()}, {"deleted", true},
+        return {{"name", opts_.bucket},
+                {"storage", storage_name()},
+                {"deleted", true},
                 {"objectsDeleted", opts_.force ? v->objects : 0}};
     }
 
@@ -252,8 +260,9 @@ class BucketCommand {
                                                "permissions back to what the deployment says",
                                                kname));
         bool changed = be.set_permissions(*v, id, wanted, false);
-        return {{"bucket", opts_.bucket}, {"key", id}, {"changed", changed},
-                {"read", wanted.read}, {"write", wanted.write}, {"owner", wanted.owner}};
+        return {{"bucket", opts_.bucket}, {"key", id},
+                {"changed", changed},     {"read", wanted.read},
+                {"write", wanted.write},  {"owner", wanted.owner}};
     }
 
     json key_create() {
@@ -272,17 +281,22 @@ class BucketCommand {
         if (rec.keys.count(opts_.key))
             throw usage_error(fmt::format("bucket {} already has a key named {} (id {})",
                                           opts_.bucket, opts_.key, rec.keys.at(opts_.key).id));
-        auto key = be.create_key(opts_.bucket, rec, storage::garage_key_name(opts_.bucket, opts_.key));
+        auto key =
+            be.create_key(opts_.bucket, rec, storage::garage_key_name(opts_.bucket, opts_.key));
         rec.keys[opts_.key] = {key.id, key.secret, true};
         save();
         bool any = opts_.read || opts_.write || opts_.owner;
         storage::Permissions p{any ? opts_.read : true, any ? opts_.write : true, opts_.owner};
         be.set_permissions(*be.find_bucket(opts_.bucket), key.id, p, false);
         const auto& s = project_.deployment.storage.at(storage_name());
-        return {{"bucket", opts_.bucket},          {"name", opts_.key},
-                {"accessKeyId", key.id},           {"secretAccessKey", key.secret},
-                {"s3Endpoint", s.s3_endpoint},     {"region", s.region},
-                {"read", p.read},                  {"write", p.write},
+        return {{"bucket", opts_.bucket},
+                {"name", opts_.key},
+                {"accessKeyId", key.id},
+                {"secretAccessKey", key.secret},
+                {"s3Endpoint", s.s3_endpoint},
+                {"region", s.region},
+                {"read", p.read},
+                {"write", p.write},
                 {"owner", p.owner}};
     }
 
@@ -299,8 +313,8 @@ class BucketCommand {
         for (const auto& [kname, k] : rec.keys)
             if (kname == opts_.key || k.id == opts_.key)
                 id = k.id, name = kname;
-        if (rec.owner_user.empty() && project_.deployment.storage.at(storage_name()).type ==
-                                          model::StorageType::Rgw)
+        if (rec.owner_user.empty() &&
+            project_.deployment.storage.at(storage_name()).type == model::StorageType::Rgw)
             rec.owner_user = "fedi-" + opts_.bucket;
         be.delete_key(rec, id);
         if (!name.empty()) {
@@ -348,13 +362,13 @@ std::string render_bucket_result(BucketAction action, const json& r, bool color)
         return ui::render_table(rows, color);
     }
     case BucketAction::Info: {
-        std::string out = fmt::format(
-            "bucket   {}\nstorage  {}\nid       {}\nobjects  {} ({})\nwebsite  {}\n"
-            "declared {}\n",
-            r["name"].get<std::string>(), r["storage"].get<std::string>(),
-            r["id"].get<std::string>(), r["objects"].get<long long>(),
-            ui::human_bytes(r["bytes"].get<unsigned long long>()), yes_no(r, "website"),
-            yes_no(r, "declared"));
+        std::string out =
+            fmt::format("bucket   {}\nstorage  {}\nid       {}\nobjects  {} ({})\nwebsite  {}\n"
+                        "declared {}\n",
+                        r["name"].get<std::string>(), r["storage"].get<std::string>(),
+                        r["id"].get<std::string>(), r["objects"].get<long long>(),
+                        ui::human_bytes(r["bytes"].get<unsigned long long>()), yes_no(r, "website"),
+                        yes_no(r, "declared"));
         if (!r["quota"]["maxSize"].is_null())
             out += fmt::format("max size {}\n",
                                ui::human_bytes(r["quota"]["maxSize"].get<unsigned long long>()));

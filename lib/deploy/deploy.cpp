@@ -418,7 +418,9 @@ void storage_phase(Run& run, const model::Deployment& d, const std::set<std::str
     StoragePhaseIO io;
     io.load_state = [&] { return run.state_snapshot(); };
     io.update_state = [&](const std::function<void(state::State&)>& c) { run.update_state(c); };
-    io.connect = [&](const model::Machine& m) { return host::Host::connect(connect_settings(run, m)); };
+    io.connect = [&](const model::Machine& m) {
+        return host::Host::connect(connect_settings(run, m));
+    };
     io.failed = [&](const std::string& m) { return run.failure_of(m); };
     auto converged = run_storage_phase(d, storages, run.opts_.dry_run, io, run.reporter_);
     report.storage = storage::to_json(converged);
@@ -475,7 +477,7 @@ std::string to_string(Outcome o) {
 
 bool DeployReport::ok() const {
     return storage_ok && std::all_of(machines.begin(), machines.end(),
-                       [](const MachineReport& m) { return m.ok(); });
+                                     [](const MachineReport& m) { return m.ok(); });
 }
 
 DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
@@ -626,9 +628,9 @@ std::string render_summary(const DeployReport& r, bool color) {
     if (r.storage.is_object()) {
         for (const auto& kind : {"storages", "buckets"})
             for (const auto& item : r.storage[kind]) {
-                std::string subject = fmt::format(
-                    "{} {}", std::string(kind) == "storages" ? "storage" : "bucket",
-                    item["name"].get<std::string>());
+                std::string subject =
+                    fmt::format("{} {}", std::string(kind) == "storages" ? "storage" : "bucket",
+                                item["name"].get<std::string>());
                 if (!item["ok"].get<bool>())
                     text += fmt::format("{}: FAILED: {}\n", subject,
                                         item.value("error", std::string()));

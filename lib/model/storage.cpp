@@ -67,8 +67,8 @@ Storage parse_one_storage(const std::string& name, AttrSet s) {
             s.fail("capacity", "Garage needs at least 1024 bytes per node");
         st.health_timeout_seconds =
             static_cast<int>(s.optional_int("healthTimeout", 1, 86400).value_or(120));
-        unsigned def = machines.empty() ? 1 : static_cast<unsigned>(std::min<std::size_t>(
-                                                  3, machines.size()));
+        unsigned def =
+            machines.empty() ? 1 : static_cast<unsigned>(std::min<std::size_t>(3, machines.size()));
         st.replication = static_cast<unsigned>(s.optional_int("replication", 1, 7).value_or(def));
         if (!machines.empty() && st.replication > machines.size())
             s.fail("replication", fmt::format("replication {} needs at least {} machines, {} "
@@ -108,8 +108,8 @@ Storage parse_one_storage(const std::string& name, AttrSet s) {
         st.access_key = secret_source(s, "accessKey", true);
         st.secret_key = secret_source(s, "secretKey", true);
     } else {
-        s.fail("type", fmt::format("unknown storage type \"{}\" (expected \"garage\" or \"rgw\")",
-                                   type));
+        s.fail("type",
+               fmt::format("unknown storage type \"{}\" (expected \"garage\" or \"rgw\")", type));
     }
     s.finish();
     return st;
@@ -146,9 +146,8 @@ BucketKey parse_key(const std::string& name, AttrSet k) {
     if (const auto* v = k.get("deliverTo"); v && !v->is_null()) {
         if (v->is_array()) {
             for (std::size_t i = 0; i < v->size(); ++i)
-                key.deliver_to.push_back(
-                    parse_delivery(AttrSet((*v)[i], k.child_path("deliverTo") + "." +
-                                                        std::to_string(i))));
+                key.deliver_to.push_back(parse_delivery(
+                    AttrSet((*v)[i], k.child_path("deliverTo") + "." + std::to_string(i))));
         } else {
             key.deliver_to.push_back(parse_delivery(k.required_set("deliverTo")));
         }
@@ -270,8 +269,8 @@ void check_storage_references(const std::map<std::string, Storage>& storage,
     std::map<std::string, std::map<std::string, std::string>> files; // machine → file → key
     for (const auto& [name, b] : buckets) {
         if (!storage.count(b.storage))
-            throw usage_error(fmt::format("buckets.{}.storage: no storage named \"{}\"", name,
-                                          b.storage));
+            throw usage_error(
+                fmt::format("buckets.{}.storage: no storage named \"{}\"", name, b.storage));
         const auto& st = storage.at(b.storage);
         for (const auto& [kname, k] : b.keys) {
             std::string path = fmt::format("buckets.{}.keys.{}", name, kname);
@@ -286,8 +285,8 @@ void check_storage_references(const std::map<std::string, Storage>& storage,
                                         ? path + ".deliverTo"
                                         : fmt::format("{}.deliverTo.{}", path, i);
                 if (!machines.count(d.machine))
-                    throw usage_error(fmt::format("{}.machine: no machine named \"{}\"", where,
-                                                  d.machine));
+                    throw usage_error(
+                        fmt::format("{}.machine: no machine named \"{}\"", where, d.machine));
                 auto file = key_file_name(name, kname);
                 auto [it, fresh] = files[d.machine].emplace(file, path);
                 if (!fresh)
@@ -347,8 +346,9 @@ nlohmann::json to_json(const Bucket& b) {
         keys[name] = {{"read", k.read}, {"write", k.write}, {"owner", k.owner}, {"deliverTo", to}};
     }
     nlohmann::json j = {{"storage", b.storage}, {"website", b.website}, {"keys", keys}};
-    j["quota"] = {{"maxSize", b.max_size ? nlohmann::json(*b.max_size) : nlohmann::json()},
-                  {"maxObjects", b.max_objects ? nlohmann::json(*b.max_objects) : nlohmann::json()}};
+    j["quota"] = {
+        {"maxSize", b.max_size ? nlohmann::json(*b.max_size) : nlohmann::json()},
+        {"maxObjects", b.max_objects ? nlohmann::json(*b.max_objects) : nlohmann::json()}};
     if (b.website)
         j["websiteConfig"] = {{"indexDocument", b.index_document},
                               {"errorDocument", b.error_document}};

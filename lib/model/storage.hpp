@@ -25,7 +25,7 @@ struct SecretSource {
 // One Garage node on a storage machine.
 struct GarageNode {
     std::string machine;
-    std::string zone;                    // default: the machine's name
+    std::string zone;                      // default: the machine's name
     std::optional<std::uint64_t> capacity; // bytes; unset: the storage's capacity
     // "<64 hex>" or "<64 hex>@<ip:port>"; unset: read from the machine's node-id file.
     std::optional<std::string> node_id;

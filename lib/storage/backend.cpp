@@ -22,8 +22,7 @@ std::string read_secret(const model::SecretSource& source) {
     if (source.file) {
         std::ifstream in(*source.file, std::ios::binary);
         if (!in)
-            throw usage_error(
-                fmt::format("{}: cannot read {}", source.origin, *source.file));
+            throw usage_error(fmt::format("{}: cannot read {}", source.origin, *source.file));
         std::ostringstream text;
         text << in.rdbuf();
         auto value = trimmed(text.str());

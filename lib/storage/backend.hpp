@@ -58,8 +58,7 @@ class Backend {
     virtual BucketView create_bucket(const std::string& name, BucketRecord& record) = 0;
     // Quotas and website as declared; returns what changed (or would, dry_run).
     virtual std::vector<std::string> apply_settings(const BucketView& current,
-                                                    const model::Bucket& wanted,
-                                                    bool dry_run) = 0;
+                                                    const model::Bucket& wanted, bool dry_run) = 0;
     // Refused (with the count) while the bucket holds objects, unless force: then its
     // objects are deleted first (where the backend allows it).
     virtual void delete_bucket(const BucketView& bucket, const BucketRecord* record,

@@ -43,16 +43,15 @@ BucketView view_of(const std::string& name, const garage::BucketInfo& info) {
 std::vector<garage::LayoutRole> sorted(std::vector<garage::LayoutRole> roles) {
     for (auto& r : roles)
         std::sort(r.tags.begin(), r.tags.end());
-    std::sort(roles.begin(), roles.end(),
-              [](const auto& a, const auto& b) { return a.id < b.id; });
+    std::sort(roles.begin(), roles.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return roles;
 }
 
 class GarageBackend : public Backend {
   public:
     explicit GarageBackend(const model::Storage& s)
-        : config_(s), admin_(garage::AdminConfig{s.admin_endpoint, read_secret(s.admin_token),
-                                                 std::nullopt, {}}) {}
+        : config_(s), admin_(garage::AdminConfig{
+                          s.admin_endpoint, read_secret(s.admin_token), std::nullopt, {}}) {}
 
     std::vector<std::string>
     converge_cluster(const std::function<std::string(const std::string&)>& node_id_of,
@@ -75,9 +74,10 @@ class GarageBackend : public Backend {
                 }
                 auto at = full.find('@');
                 std::string id = full.substr(0, at);
-                if (id.size() != 64 || id.find_first_not_of("0123456789abcdef") != std::string::npos)
-                    throw Error(fmt::format("machine {}: \"{}\" is not a Garage node id",
-                                            n.machine, full));
+                if (id.size() != 64 ||
+                    id.find_first_not_of("0123456789abcdef") != std::string::npos)
+                    throw Error(
+                        fmt::format("machine {}: \"{}\" is not a Garage node id", n.machine, full));
                 garage::LayoutRole role;
                 role.id = id;
                 role.zone = n.zone;
@@ -91,11 +91,11 @@ class GarageBackend : public Backend {
             if (current != sorted(wanted)) {
                 std::vector<std::string> desc;
                 for (const auto& r : wanted)
-                    desc.push_back(fmt::format("{} ({}, zone {})", r.tags[0], short_id(r.id),
-                                               r.zone));
-                std::string what = fmt::format("layout: {} storage node(s) {}, replication {}",
-                                               wanted.size(), fmt::join(desc, ", "),
-                                               config_.replication);
+                    desc.push_back(
+                        fmt::format("{} ({}, zone {})", r.tags[0], short_id(r.id), r.zone));
+                std::string what =
+                    fmt::format("layout: {} storage node(s) {}, replication {}", wanted.size(),
+                                fmt::join(desc, ", "), config_.replication);
                 if (dry_run) {
                     changes.push_back("would set " + what);
                 } else {
@@ -154,8 +154,7 @@ class GarageBackend : public Backend {
             changes.push_back(wanted.website ? "website: enabled" : "website: disabled");
             if (!dry_run) {
                 if (wanted.website)
-                    admin_.enable_website(current.id, wanted.index_document,
-                                          wanted.error_document);
+                    admin_.enable_website(current.id, wanted.index_document, wanted.error_document);
                 else
                     admin_.disable_website(current.id);
             }
@@ -179,8 +178,8 @@ class GarageBackend : public Backend {
     NewKey create_key(const std::string&, const BucketRecord&, const std::string& name) override {
         auto k = admin_.create_key(name);
         if (!k.secret_access_key)
-            throw Error(fmt::format("Garage CreateKey: no secret returned for key {}",
-                                    k.access_key_id));
+            throw Error(
+                fmt::format("Garage CreateKey: no secret returned for key {}", k.access_key_id));
         return {k.access_key_id, *k.secret_access_key};
     }
 
@@ -272,11 +271,12 @@ class GarageBackend : public Backend {
             if (h.healthy() && enough)
                 return;
             if (std::chrono::steady_clock::now() >= deadline)
-                throw Error(fmt::format(
-                    "the Garage cluster is not healthy after {} s: status {}, {} of {} storage "
-                    "node(s) up, {} of {} partitions with quorum",
-                    config_.health_timeout_seconds, h.status, h.storage_nodes_ok, h.storage_nodes,
-                    h.partitions_quorum, h.partitions) +
+                throw Error(
+                    fmt::format(
+                        "the Garage cluster is not healthy after {} s: status {}, {} of {} storage "
+                        "node(s) up, {} of {} partitions with quorum",
+                        config_.health_timeout_seconds, h.status, h.storage_nodes_ok,
+                        h.storage_nodes, h.partitions_quorum, h.partitions) +
                     (connect_error_.empty() ? "" : "; connecting nodes failed: " + connect_error_));
             std::this_thread::sleep_for(std::chrono::seconds(1));
         }

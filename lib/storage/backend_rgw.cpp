@@ -23,13 +23,12 @@ std::string owner_uid(const std::string& bucket) {
 class RgwBackend : public Backend {
   public:
     explicit RgwBackend(const model::Storage& s)
-        : config_(s), admin_(rgw::AdminConfig{s.s3_endpoint,
-                                              s.region,
-                                              {read_secret(s.access_key),
-                                               read_secret(s.secret_key),
-                                               ""},
-                                              "admin",
-                                              {}}) {}
+        : config_(s),
+          admin_(rgw::AdminConfig{s.s3_endpoint,
+                                  s.region,
+                                  {read_secret(s.access_key), read_secret(s.secret_key), ""},
+                                  "admin",
+                                  {}}) {}
 
     std::vector<std::string> converge_cluster(const std::function<std::string(const std::string&)>&,
                                               bool) override {

@@ -233,12 +233,9 @@ ConvergeReport converge(const model::Deployment& d, const ConvergeOptions& opts,
             }
             std::vector<KeyDelivery> deliveries;
             try {
-                with_context(fmt::format("converging bucket {} on storage {}", bname, sname),
-                             [&] {
-                                 BucketConverger(*be, b, opts, hooks, br, deliveries,
-                                                 report.undeclared)
-                                     .run();
-                             });
+                with_context(fmt::format("converging bucket {} on storage {}", bname, sname), [&] {
+                    BucketConverger(*be, b, opts, hooks, br, deliveries, report.undeclared).run();
+                });
                 report.deliveries.insert(report.deliveries.end(), deliveries.begin(),
                                          deliveries.end());
             } catch (const std::exception& e) {

@@ -19,10 +19,10 @@
 namespace fedi::storage {
 
 struct ConvergeOptions {
-    bool dry_run = false;            // read only; changes say what would be done
-    std::set<std::string> storages;  // which storage.<name> to converge (empty: all)
-    std::set<std::string> buckets;   // which buckets.<name> (empty: all of those storages)
-    bool cluster = true;             // Garage nodes, layout and health too
+    bool dry_run = false;           // read only; changes say what would be done
+    std::set<std::string> storages; // which storage.<name> to converge (empty: all)
+    std::set<std::string> buckets;  // which buckets.<name> (empty: all of those storages)
+    bool cluster = true;            // Garage nodes, layout and health too
 };
 
 struct ConvergeHooks {

@@ -20,7 +20,7 @@ struct KeyRecord {
 
 struct BucketRecord {
     std::string storage;
-    std::string id; // the backend's bucket id (Garage) or name (RGW)
+    std::string id;         // the backend's bucket id (Garage) or name (RGW)
     std::string owner_user; // RGW: the user that owns the bucket
     bool adhoc = false;
     std::map<std::string, KeyRecord> keys;

@@ -101,8 +101,8 @@ TEST_CASE("errors name the attribute path") {
     }
     SECTION("features of later versions say so") {
         j["accounts"] = json::object();
-        CHECK_THAT(usage_message(j),
-                   Catch::Contains("accounts: service accounts") && Catch::Contains("not supported"));
+        CHECK_THAT(usage_message(j), Catch::Contains("accounts: service accounts") &&
+                                         Catch::Contains("not supported"));
     }
     SECTION("invalid machine name") {
         j["machines"]["bad name"] = machine("x");
