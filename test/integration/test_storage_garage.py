@@ -231,7 +231,7 @@ class GarageDeploy(unittest.TestCase):
     def test_wrong_admin_token_is_refused_with_garage_code(self):
         bad = lib.write_file(os.path.join(self.dir, "bad-token"), "not-the-token\n", 0o600)
         self.write(token_file=str(bad))
-        r, doc, res = self.deploy()
+        r, doc, res = self.deploy("--on", "web", "--on", "video")
         self.assertEqual(r.returncode, 1)
         self.assertFalse(doc["storage"]["storages"][0]["ok"])
         self.assertIn("AccessDenied", doc["storage"]["storages"][0]["error"])
@@ -253,13 +253,14 @@ class GarageDeploy(unittest.TestCase):
 
     def test_unhealthy_cluster_fails_the_storage_phase(self):
         self.write(buckets={})
-        r, doc, res = self.deploy()
+        r, doc, res = self.deploy("--on", "s3-*")
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(self.garage.state()["cluster"]["layout"]["roles"]), 3)
         # A node goes down: the next deploy waits for health, then gives up.
         self.garage.control("POST", "node-status", {"id": self.garage.info["nodes"][1]["id"],
                                                     "up": False})
         self.write()
-        r, doc, res = self.deploy()
+        r, doc, res = self.deploy("--on", "web")
         self.assertEqual(r.returncode, 1)
         err = doc["storage"]["storages"][0]["error"]
         self.assertIn("not healthy after 5 s", err)
