@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
     register_rollback(app, g, action);
     register_exec(app, g, action);
     register_account(app, g, action);
+    register_bucket(app, g, action);
 
     try {
         app.parse(argc, argv);

@@ -4,6 +4,7 @@
 #include "core/error.hpp"
 #include "deploy/health.hpp"
 #include "deploy/selection.hpp"
+#include "deploy/storage_phase.hpp"
 #include "host/host.hpp"
 #include "nix/build.hpp"
 #include "state/state.hpp"
@@ -105,6 +106,25 @@ class Run {
         std::lock_guard<std::mutex> lock(mutex_);
         auto it = secrets_.find(machine);
         return it == secrets_.end() ? std::vector<host::SecretFile>{} : it->second;
+    }
+
+    state::State state_snapshot() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return state_;
+    }
+
+    // Why a machine that finished in this run did not deploy; nullopt otherwise.
+    std::optional<std::string> failure_of(const std::string& name) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = done_.find(name);
+        if (it == done_.end() || it->second.ok())
+            return std::nullopt;
+        return it->second.error.empty() ? to_string(it->second.outcome) : it->second.error;
+    }
+
+    bool is_done(const std::string& name) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return done_.count(name) > 0;
     }
 
     MachineReport result(const std::string& name) {
@@ -363,6 +383,75 @@ void machine_thread(Run& run, const model::Machine& m, const std::vector<std::st
     run.finish(m.name, std::move(report));
 }
 
+// One thread per machine in `names` not already finished (failed build, storage).
+void run_machine_threads(Run& run, const model::Deployment& d,
+                         const std::vector<std::string>& names,
+                         const std::set<std::string>& selected_set) {
+    std::vector<std::thread> threads;
+    for (const auto& name : names) {
+        if (run.is_done(name))
+            continue;
+        const auto& m = d.machines.at(name);
+        std::vector<std::string> deps;
+        for (const auto& a : m.after)
+            if (selected_set.count(a))
+                deps.push_back(a);
+        threads.emplace_back([&run, &m, deps] { machine_thread(run, m, deps); });
+    }
+    for (auto& t : threads)
+        t.join();
+}
+
+host::ConnectSettings connect_settings(Run& run, const model::Machine& m) {
+    host::ConnectSettings settings;
+    settings.target = m.ssh;
+    settings.label = m.name;
+    settings.trusted_keys = run.trusted_keys(m.name);
+    settings.accept_new_host_key = run.opts_.accept_new_host_keys;
+    settings.compress = run.opts_.compress;
+    return settings;
+}
+
+// Storage after its machines: converge, hand each key to the machines that receive it,
+// fail the machines whose keys could not be made.
+void storage_phase(Run& run, const model::Deployment& d, const std::set<std::string>& storages,
+                   const std::set<std::string>& selected_set, DeployReport& report) {
+    StoragePhaseIO io;
+    io.load_state = [&] { return run.state_snapshot(); };
+    io.update_state = [&](const std::function<void(state::State&)>& c) { run.update_state(c); };
+    io.connect = [&](const model::Machine& m) {
+        return host::Host::connect(connect_settings(run, m));
+    };
+    io.failed = [&](const std::string& m) { return run.failure_of(m); };
+    auto converged = run_storage_phase(d, storages, run.opts_.dry_run, io, run.reporter_);
+    report.storage = storage::to_json(converged);
+    report.storage_ok = converged.ok();
+    if (run.opts_.dry_run)
+        return;
+    for (auto& delivery : converged.deliveries) {
+        if (!selected_set.count(delivery.machine))
+            continue;
+        if (run.is_done(delivery.machine))
+            run.reporter_.warn(delivery.machine,
+                               fmt::format("{} is delivered on the next deploy (the machine "
+                                           "deployed before the storage phase)",
+                                           delivery.file.name));
+        run.add_secrets(delivery.machine, {delivery.file});
+    }
+    for (const auto& [machine, why] : converged.blocked) {
+        if (!selected_set.count(machine) || run.is_done(machine))
+            continue;
+        MachineReport r;
+        r.name = machine;
+        r.system = d.machines.at(machine).system.out_path;
+        r.outcome = Outcome::Failed;
+        r.phase = "storage";
+        r.error = why;
+        run.reporter_.error(machine, "storage failed: " + why);
+        run.finish(machine, r);
+    }
+}
+
 } // namespace
 
 std::string to_string(Outcome o) {
@@ -388,7 +477,8 @@ std::string to_string(Outcome o) {
 }
 
 bool DeployReport::ok() const {
-    return std::all_of(machines.begin(), machines.end(),
+    return storage_ok &&
+           std::all_of(machines.begin(), machines.end(),
                        [](const MachineReport& m) { return m.ok(); }) &&
            std::all_of(accounts.begin(), accounts.end(),
                        [](const account::AccountResult& a) { return a.ok(); }) &&
@@ -411,6 +501,11 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
     std::set<std::string> selected_set(selected.begin(), selected.end());
 
     if (opts.dry_run) {
+        auto storages = storages_needed(d, selected_set);
+        if (!storages.empty()) {
+            Run run(project, opts, reporter, state::load(project.state_file));
+            storage_phase(run, d, storages, selected_set, report);
+        }
         for (const auto& name : selected) {
             MachineReport r;
             r.name = name;
@@ -497,19 +592,14 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
         report.identity = declared.identity;
     }
 
-    std::vector<std::thread> threads;
-    for (const auto& name : selected) {
-        const auto& m = d.machines.at(name);
-        if (failed_outs.count(m.system.out_path))
-            continue;
-        std::vector<std::string> deps;
-        for (const auto& a : m.after)
-            if (selected_set.count(a))
-                deps.push_back(a);
-        threads.emplace_back([&run, &m, deps] { machine_thread(run, m, deps); });
+    // Storage machines first, then the storage itself, then the machines using it.
+    auto storages = goal_delivers_secrets(opts.goal) ? storages_needed(d, selected_set)
+                                                     : std::set<std::string>{};
+    if (!storages.empty()) {
+        run_machine_threads(run, d, deploy_before_storage(d, selected, storages), selected_set);
+        storage_phase(run, d, storages, selected_set, report);
     }
-    for (auto& t : threads)
-        t.join();
+    run_machine_threads(run, d, selected, selected_set);
     reporter.end_status();
     for (const auto& name : selected)
         report.machines.push_back(run.result(name));
@@ -557,6 +647,8 @@ nlohmann::json to_json(const DeployReport& r) {
         for (const auto& i : r.identity)
             j["identity"].push_back(account::to_json(i));
     }
+    if (!r.storage.is_null())
+        j["storage"] = r.storage;
     return j;
 }
 
@@ -575,6 +667,21 @@ std::string render_summary(const DeployReport& r, bool color) {
                         ui::human_bytes(m.bytes_sent), ui::human_duration(m.seconds), detail});
     }
     std::string out = ui::render_table(rows, color);
+    if (r.storage.is_object()) {
+        for (const auto& kind : {"storages", "buckets"})
+            for (const auto& item : r.storage[kind]) {
+                std::string subject =
+                    fmt::format("{} {}", std::string(kind) == "storages" ? "storage" : "bucket",
+                                item["name"].get<std::string>());
+                if (!item["ok"].get<bool>())
+                    out += fmt::format("{}: FAILED: {}\n", subject,
+                                       item.value("error", std::string()));
+                for (const auto& c : item["changes"])
+                    out += fmt::format("{}: {}\n", subject, c.get<std::string>());
+            }
+        for (const auto& u : r.storage["undeclared"])
+            out += "note: " + u.get<std::string>() + "\n";
+    }
     if (!r.accounts.empty()) {
         std::vector<std::vector<std::string>> acc = {
             {"ACCOUNT", "SERVICE", "MACHINE", "USERNAME", "RESULT", "DETAIL"}};

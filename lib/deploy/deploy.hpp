@@ -60,6 +60,8 @@ struct DeployReport {
     std::vector<MachineReport> machines;           // in selection order (sorted by name)
     std::vector<account::AccountResult> accounts;  // converged after activation
     std::vector<account::IdentityResult> identity; // directory entries
+    nlohmann::json storage;                        // the storage phase (storage::to_json), or null
+    bool storage_ok = true;
     bool ok() const;
 };
 

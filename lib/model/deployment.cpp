@@ -190,14 +190,17 @@ Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& 
         meta->finish();
     }
     top.reject_unsupported("providers", "machine providers (providers.*)");
-    top.reject_unsupported("storage", "object storage (storage.*)");
-    top.reject_unsupported("buckets", "buckets (buckets.*)");
+    parse_storage_section(top, d.storage, d.buckets);
     d.secrets = parse_secrets(top, evaluated, std::filesystem::path(file).parent_path().string());
     d.accounts = parse_accounts(top, evaluated);
     d.identity = parse_identity(top, evaluated);
     top.finish();
     check_references(d);
     check_secret_references(d);
+    std::vector<std::string> names;
+    for (const auto& [name, m] : d.machines)
+        names.push_back(name);
+    check_storage_references(d.storage, d.buckets, names);
     return d;
 }
 
@@ -240,6 +243,12 @@ nlohmann::json to_json(const Deployment& d) {
     j["identity"] = nlohmann::json::object();
     for (const auto& [name, dir] : d.identity)
         j["identity"][name] = to_json(dir);
+    j["storage"] = nlohmann::json::object();
+    for (const auto& [name, s] : d.storage)
+        j["storage"][name] = to_json(s);
+    j["buckets"] = nlohmann::json::object();
+    for (const auto& [name, b] : d.buckets)
+        j["buckets"][name] = to_json(b);
     return j;
 }
 

@@ -3,6 +3,7 @@
 // downstream (planning, deploying, status) works from this, never from raw JSON.
 #include "model/accounts.hpp"
 #include "model/secrets.hpp"
+#include "model/storage.hpp"
 
 #include <map>
 #include <nlohmann/json.hpp>
@@ -56,6 +57,8 @@ struct Deployment {
     std::map<std::string, Secret> secrets;
     std::map<std::string, Account> accounts;
     std::map<std::string, IdentityDirectory> identity;
+    std::map<std::string, Storage> storage;
+    std::map<std::string, Bucket> buckets;
 };
 
 // Validates the evaluated deployment (as produced by nix::evaluate_deployment). Throws a

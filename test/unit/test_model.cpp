@@ -100,9 +100,9 @@ TEST_CASE("errors name the attribute path") {
         CHECK_THAT(usage_message(j), Catch::StartsWith("machine: unknown attribute"));
     }
     SECTION("features of later versions say so") {
-        j["storage"] = json::object();
-        CHECK_THAT(usage_message(j),
-                   Catch::Contains("storage: object storage") && Catch::Contains("not supported"));
+        j["accounts"] = json::object();
+        CHECK_THAT(usage_message(j), Catch::Contains("accounts: service accounts") &&
+                                         Catch::Contains("not supported"));
     }
     SECTION("invalid machine name") {
         j["machines"]["bad name"] = machine("x");

@@ -1,0 +1,45 @@
+#pragma once
+// The storage phase of `fedi deploy`: which storage clusters the selected machines need,
+// which machines must deploy before it (the Garage nodes), and the converge itself with
+// the deploy's state and SSH connections.
+#include "host/host.hpp"
+#include "model/deployment.hpp"
+#include "state/state.hpp"
+#include "storage/converge.hpp"
+#include "ui/output.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace fedi::deploy {
+
+// Storage clusters that selected machines are nodes of or receive keys from.
+std::set<std::string> storages_needed(const model::Deployment& d,
+                                      const std::set<std::string>& selected);
+
+// Selected machines that deploy before the storage phase: the nodes of `storages` and,
+// transitively, the selected machines they come `after`. In selection order.
+std::vector<std::string> deploy_before_storage(const model::Deployment& d,
+                                               const std::vector<std::string>& selected,
+                                               const std::set<std::string>& storages);
+
+struct StoragePhaseIO {
+    std::function<state::State()> load_state;
+    std::function<void(const std::function<void(state::State&)>&)> update_state;
+    std::function<std::unique_ptr<host::Host>(const model::Machine&)> connect;
+    // Why a machine did not deploy in this run (nullopt: it did, or was not selected).
+    std::function<std::optional<std::string>(const std::string&)> failed;
+};
+
+// Where the Garage NixOS module (resources/garage-node.nix) writes `garage node id`.
+constexpr const char* kGarageNodeIdFile = "/var/lib/fedi/garage/node-id";
+
+storage::ConvergeReport run_storage_phase(const model::Deployment& d,
+                                          const std::set<std::string>& storages, bool dry_run,
+                                          const StoragePhaseIO& io, ui::Reporter& reporter);
+
+} // namespace fedi::deploy

@@ -1,0 +1,98 @@
+"""Helpers for the storage integration tests: the Garage admin API test server.
+
+Garage itself cannot run here, so test/servers/garage/garage_test_server.py (built from
+Garage's official admin API documents) stands in for a Garage cluster's admin API. The
+"storage machines" of a test deployment are test hosts running minimal systems; the node
+id file the Garage NixOS module would write (/var/lib/fedi/garage/node-id) is written on
+each of them by the test, holding one of the test server's node ids.
+"""
+
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+
+import fedi_testlib as lib
+
+GARAGE_SERVER = lib.SOURCE_DIR / "test" / "servers" / "garage" / "garage_test_server.py"
+NODE_ID_FILE = "/var/lib/fedi/garage/node-id"
+
+
+class GarageServer:
+    """One Garage admin API test server process."""
+
+    def __init__(self, *args, token="garage-admin-token-for-tests"):
+        self.tmp = tempfile.TemporaryDirectory(prefix="fedi-garage-")
+        self.token = token
+        self.token_file = os.path.join(self.tmp.name, "admin-token")
+        lib.write_file(self.token_file, token + "\n", 0o600)
+        self.process = subprocess.Popen(
+            [sys.executable, str(GARAGE_SERVER), "--port", "0", "--admin-token-file",
+             self.token_file, *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ready, _, _ = select.select([self.process.stdout], [], [], 30)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            self.stop()
+            raise RuntimeError("garage test server did not start")
+        self.info = json.loads(line)
+        self.endpoint = self.info["adminEndpoint"]
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.process.stdout.close()
+        self.process.stderr.close()
+        self.tmp.cleanup()
+
+    def control(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.endpoint + "/_test/" + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read().decode() or "null")
+
+    def api(self, path):
+        req = urllib.request.Request(self.endpoint + path)
+        req.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read().decode())
+
+    def state(self):
+        return self.control("GET", "state")
+
+    def requests(self):
+        return self.control("GET", "requests")
+
+    def clear_requests(self):
+        self.control("DELETE", "requests")
+
+    def bucket(self, alias):
+        for b in self.state()["buckets"]:
+            if alias in b.get("globalAliases", []):
+                return b
+        return None
+
+    def keys(self):
+        return {k["accessKeyId"]: k for k in self.state()["keys"]}
+
+
+# Admin API operations that change something.
+MUTATING = {"ConnectClusterNodes", "UpdateClusterLayout", "ApplyClusterLayout",
+            "RevertClusterLayout", "CreateBucket", "UpdateBucket", "DeleteBucket",
+            "CreateKey", "ImportKey", "UpdateKey", "DeleteKey", "AllowBucketKey",
+            "DenyBucketKey", "AddBucketAlias", "RemoveBucketAlias"}
+
+
+def mutating_requests(server):
+    return [r for r in server.requests() if r.get("operation") in MUTATING]
+
+
+def read_env_file(text):
+    return dict(line.split("=", 1) for line in text.strip().splitlines())
