@@ -7,6 +7,7 @@
 #include "deploy/storage_phase.hpp"
 #include "host/host.hpp"
 #include "nix/build.hpp"
+#include "nix/store.hpp"
 #include "state/state.hpp"
 
 #include <algorithm>
@@ -137,6 +138,9 @@ class Run {
     ui::Reporter& reporter_;
     std::counting_semaphore<> machine_slots;
     std::counting_semaphore<> push_slots;
+    // One per system, shared by the machines that run it: queried once, started while
+    // the machines connect.
+    std::map<std::string, std::unique_ptr<nix::LocalClosure>> closures;
 
   private:
     std::mutex mutex_;
@@ -256,7 +260,7 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
     {
         Slot slot(run.push_slots);
         show("pushing");
-        pushed = host->push_closure({system}, [&](const host::PushProgress& p) {
+        pushed = host->push_closure(*run.closures.at(system), [&](const host::PushProgress& p) {
             show(fmt::format("pushing: {} paths, {}", p.paths_sent, ui::human_bytes(p.bytes_sent)),
                  false);
         });
@@ -584,6 +588,14 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
         return report;
     }
 
+    for (const auto& name : selected) {
+        const auto& out = d.machines.at(name).system.out_path;
+        if (!failed_outs.count(out) && !run.closures.count(out)) {
+            auto closure = std::make_unique<nix::LocalClosure>(std::vector<std::string>{out});
+            closure->start();
+            run.closures.emplace(out, std::move(closure));
+        }
+    }
     account::BeforeMachines declared;
     if (goal_delivers_secrets(opts.goal)) {
         declared = account::before_machines(d, selected_set, access, reporter);

@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+namespace fedi::nix {
+class LocalClosure;
+}
+
 namespace fedi::host {
 
 struct ConnectSettings {
@@ -79,9 +83,12 @@ class Host {
     // the caller records it in state so later runs trust it.
     virtual std::optional<std::string> newly_trusted_host_key() const = 0;
 
-    // Sends the store paths of `roots`' closure that the machine lacks, in one stream.
-    virtual PushProgress push_closure(const std::vector<std::string>& roots,
+    // Sends the store paths of the closure that the machine lacks, in one stream. The
+    // closure may be shared with other machines' pushes (queried once).
+    virtual PushProgress push_closure(nix::LocalClosure& closure,
                                       const std::function<void(const PushProgress&)>& progress) = 0;
+    PushProgress push_closure(const std::vector<std::string>& roots,
+                              const std::function<void(const PushProgress&)>& progress);
 
     virtual SystemStatus system_status() = 0;
 

@@ -37,8 +37,10 @@ class SshHost : public Host {
         return session_->host_key().openssh();
     }
 
-    PushProgress push_closure(const std::vector<std::string>& roots,
+    using Host::push_closure;
+    PushProgress push_closure(nix::LocalClosure& closure,
                               const std::function<void(const PushProgress&)>& progress) override {
+        const auto& roots = closure.roots();
         auto channel = session_->exec("nix-store --serve --write");
         PushProgress p;
         nix::PushOptions options;
@@ -46,7 +48,7 @@ class SshHost : public Host {
         options.serve.remote_stderr = [&channel] { return channel->stderr_text(); };
         try {
             auto stats = nix::push_closure(
-                *channel, *channel, roots,
+                *channel, *channel, closure,
                 [&](std::uint64_t bytes, std::size_t paths) {
                     p.bytes_sent = bytes;
                     p.paths_sent = paths;
@@ -62,7 +64,8 @@ class SshHost : public Host {
                     fmt::format("nix-store --serve on the machine exited with status {}: {}",
                                 status, channel->stderr_text()));
         } catch (Error& e) {
-            e.with_context("pushing the closure of " + roots.front());
+            e.with_context("pushing the closure of " +
+                           (roots.empty() ? std::string("nothing") : roots.front()));
             throw;
         }
         return p;
@@ -286,6 +289,12 @@ class SshHost : public Host {
 };
 
 } // namespace
+
+PushProgress Host::push_closure(const std::vector<std::string>& roots,
+                                const std::function<void(const PushProgress&)>& progress) {
+    nix::LocalClosure closure(roots);
+    return push_closure(closure, progress);
+}
 
 bool ActivationOutcome::rolled_back() const {
     return result.find("rolled back") != std::string::npos;

@@ -26,6 +26,28 @@ std::string strip_ansi(const std::string& s) {
 
 } // namespace
 
+namespace {
+
+// The paths among `paths` that are not valid in the local store (one nix-store call).
+std::set<std::string> invalid_paths(const std::vector<std::string>& paths) {
+    std::set<std::string> invalid;
+    if (paths.empty())
+        return invalid;
+    std::vector<std::string> check = {"nix-store", "--check-validity", "--print-invalid"};
+    check.insert(check.end(), paths.begin(), paths.end());
+    auto validity = run_process(check);
+    if (!validity.ok())
+        throw Error(fmt::format("nix-store --check-validity failed: {}", validity.err));
+    std::size_t pos = 0, nl;
+    while ((nl = validity.out.find('\n', pos)) != std::string::npos) {
+        invalid.insert(validity.out.substr(pos, nl - pos));
+        pos = nl + 1;
+    }
+    return invalid;
+}
+
+} // namespace
+
 BuildOutcome build_systems(const std::vector<std::string>& drv_paths,
                            const std::vector<std::string>& out_paths,
                            const std::function<void(const std::string&)>& on_log,
@@ -33,6 +55,25 @@ BuildOutcome build_systems(const std::vector<std::string>& drv_paths,
     BuildOutcome outcome;
     if (drv_paths.empty())
         return outcome;
+
+    // Outputs already valid need no nix-store --realise (which costs more than the check:
+    // it reads every derivation). Only when each derivation comes with its output.
+    std::vector<std::string> to_build = drv_paths, to_check = out_paths;
+    if (drv_paths.size() == out_paths.size()) {
+        auto invalid = invalid_paths(out_paths);
+        to_build.clear();
+        to_check.clear();
+        for (std::size_t i = 0; i < out_paths.size(); ++i) {
+            if (invalid.count(out_paths[i])) {
+                to_build.push_back(drv_paths[i]);
+                to_check.push_back(out_paths[i]);
+            } else {
+                outcome.built.push_back(out_paths[i]);
+            }
+        }
+        if (to_build.empty())
+            return outcome;
+    }
 
     std::map<long long, std::string> activity_drv;           // build activity id -> drv
     std::map<std::string, std::deque<std::string>> log_tail; // drv -> last log lines
@@ -72,22 +113,12 @@ BuildOutcome build_systems(const std::vector<std::string>& drv_paths,
     };
     std::vector<std::string> argv = {"nix-store", "--realise", "--keep-going", "--log-format",
                                      "internal-json"};
-    argv.insert(argv.end(), drv_paths.begin(), drv_paths.end());
+    argv.insert(argv.end(), to_build.begin(), to_build.end());
     auto result = run_process(argv, opts);
 
     // Which outputs are valid now, whatever the exit status says.
-    std::vector<std::string> check = {"nix-store", "--check-validity", "--print-invalid"};
-    check.insert(check.end(), out_paths.begin(), out_paths.end());
-    auto validity = run_process(check);
-    if (!validity.ok())
-        throw Error(fmt::format("nix-store --check-validity failed: {}", validity.err));
-    std::set<std::string> invalid;
-    std::size_t pos = 0, nl;
-    while ((nl = validity.out.find('\n', pos)) != std::string::npos) {
-        invalid.insert(validity.out.substr(pos, nl - pos));
-        pos = nl + 1;
-    }
-    for (const auto& p : out_paths)
+    auto invalid = invalid_paths(to_check);
+    for (const auto& p : to_check)
         (invalid.count(p) ? outcome.failed : outcome.built).push_back(p);
 
     static const std::regex builder_failed(R"(builder for '([^']+\.drv)' failed)");

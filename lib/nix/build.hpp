@@ -22,7 +22,9 @@ struct BuildOutcome {
 };
 
 // Realises `drv_paths` (all at once, --keep-going) and checks which of `out_paths`
-// became valid. `on_log` receives progress lines ("building foo", log lines).
+// became valid. `on_log` receives progress lines ("building foo", log lines). When the
+// two lists pair up (out_paths[i] is an output of drv_paths[i]), derivations whose
+// output is already valid are not realised: a deploy of built systems runs no build.
 BuildOutcome build_systems(const std::vector<std::string>& drv_paths,
                            const std::vector<std::string>& out_paths,
                            const std::function<void(const std::string&)>& on_log = {},

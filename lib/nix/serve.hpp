@@ -6,9 +6,11 @@
 #include "core/io.hpp"
 #include "nix/store.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -45,7 +47,8 @@ enum class ServeCommand : std::uint64_t {
 //   them, so a corrupted local path is refused instead of spread;
 // - current Nix's own ssh:// store uses it; cmd 4 is kept there only for Hydra.
 // Each path gets a u64 1 back; we pipeline them (up to `max_unacked` in flight, far
-// below what a pipe or SSH window holds), so there is no per-path round trip.
+// below what a pipe or SSH window holds, and about 512 KiB of NARs, more for a distant
+// target), so there is no per-path round trip.
 // ImportPaths (cmd 4, the `nix-store --export` stream, one reply at the end) is the
 // fallback for servers below 2.5 or paths the database has no narSize/narHash for.
 enum class TransferMethod { Auto, AddToStoreNar, ImportPaths };
@@ -82,6 +85,8 @@ class ServeClient {
     std::uint64_t version() const { return version_; } // the negotiated (lower) one
 
     // The subset of `paths` that is valid on the target (cmd 1, no lock, no substitution).
+    // The first call sends an empty query ahead of it, in the same write, to time a
+    // round trip (see round_trip()).
     std::set<std::string> query_valid_paths(const std::set<std::string>& paths);
 
     // Sends `paths` (references before referrers, all missing on the target) in one
@@ -93,6 +98,9 @@ class ServeClient {
     // Bytes written to the target so far.
     std::uint64_t bytes_sent() const;
 
+    // One round trip to the target, measured by the first query_valid_paths.
+    std::optional<std::chrono::steady_clock::duration> round_trip() const { return round_trip_; }
+
   private:
     class RemoteSource;
     class RemoteSink;
@@ -100,6 +108,7 @@ class ServeClient {
     PushStats send_add_to_store_nar(const std::vector<PathInfo>& paths);
     PushStats send_import_paths(const std::vector<PathInfo>& paths);
     std::uint64_t read_reply(const char* what);
+    std::uint64_t unacked_bytes_limit() const;
 
     std::unique_ptr<RemoteSource> from_;
     std::unique_ptr<RemoteSink> raw_to_;
@@ -111,6 +120,7 @@ class ServeClient {
     std::uint64_t version_ = 0;
     std::size_t paths_sent_now_ = 0; // during add_paths, for progress
     PushProgress progress_;
+    std::optional<std::chrono::steady_clock::duration> round_trip_;
 };
 
 struct PushOptions {
@@ -122,6 +132,11 @@ struct PushOptions {
 // closure, asks the target which paths it has (one query), sends the missing ones in
 // one stream. Pushing an up-to-date closure sends no path command at all.
 PushStats push_closure(Source& from_remote, Sink& to_remote, const std::vector<std::string>& roots,
+                       const PushProgress& progress = {}, const PushOptions& options = {});
+
+// The same for a closure shared by several pushes (queried once, see LocalClosure): only
+// the missing paths' database facts are read.
+PushStats push_closure(Source& from_remote, Sink& to_remote, LocalClosure& closure,
                        const PushProgress& progress = {}, const PushOptions& options = {});
 
 } // namespace fedi::nix

@@ -133,23 +133,88 @@ std::vector<PathInfo> topo_sort(std::vector<PathInfo> infos) {
     return sorted;
 }
 
-std::vector<PathInfo> query_closure(const std::vector<std::string>& roots) {
+namespace {
+
+std::string closure_context(const std::vector<std::string>& roots) {
+    return "while querying the closure of " + roots.front() +
+           (roots.size() > 1 ? fmt::format(" and {} more", roots.size() - 1) : std::string());
+}
+
+} // namespace
+
+std::vector<std::string> query_requisites(const std::vector<std::string>& roots) {
     if (roots.empty())
         return {};
-    return with_context(
-        "while querying the closure of " + roots.front() +
-            (roots.size() > 1 ? fmt::format(" and {} more", roots.size() - 1) : std::string()),
-        [&] {
-            auto paths = lines_of(run_nix_store_batched({"--query", "--requisites"}, roots));
-            // Batches of -qR may overlap; --dump-db wants each path once.
-            std::sort(paths.begin(), paths.end());
-            paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
-            auto infos = parse_dump_db(run_nix_store_batched({"--dump-db"}, paths));
-            if (infos.size() != paths.size())
-                throw Error(fmt::format("nix-store --dump-db described {} paths, expected {}",
-                                        infos.size(), paths.size()));
-            return topo_sort(std::move(infos));
-        });
+    auto paths = lines_of(run_nix_store_batched({"--query", "--requisites"}, roots));
+    // Batches of -qR may overlap; --dump-db wants each path once.
+    std::sort(paths.begin(), paths.end());
+    paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+    return paths;
+}
+
+std::vector<PathInfo> query_path_infos(const std::vector<std::string>& paths) {
+    if (paths.empty())
+        return {};
+    auto infos = parse_dump_db(run_nix_store_batched({"--dump-db"}, paths));
+    if (infos.size() != paths.size())
+        throw Error(fmt::format("nix-store --dump-db described {} paths, expected {}", infos.size(),
+                                paths.size()));
+    return infos;
+}
+
+std::vector<PathInfo> query_closure(const std::vector<std::string>& roots) {
+    LocalClosure closure(roots);
+    return closure.infos(closure.paths());
+}
+
+LocalClosure::LocalClosure(std::vector<std::string> roots) : roots_(std::move(roots)) {}
+
+LocalClosure::~LocalClosure() {
+    std::lock_guard lock(mutex_);
+    if (paths_.valid())
+        paths_.wait();
+}
+
+std::shared_future<std::vector<std::string>> LocalClosure::requisites() {
+    std::lock_guard lock(mutex_);
+    if (!paths_.valid())
+        paths_ = std::async(std::launch::async, [roots = roots_] {
+                     if (roots.empty())
+                         return std::vector<std::string>{};
+                     return with_context(closure_context(roots),
+                                         [&] { return query_requisites(roots); });
+                 }).share();
+    return paths_;
+}
+
+void LocalClosure::start() {
+    requisites();
+}
+
+const std::vector<std::string>& LocalClosure::paths() {
+    // The shared state outlives the copy: the reference stays valid while *this lives.
+    return requisites().get();
+}
+
+std::vector<PathInfo> LocalClosure::infos(const std::vector<std::string>& subset) {
+    std::lock_guard lock(infos_mutex_);
+    std::vector<std::string> unknown;
+    for (const auto& p : subset)
+        if (!infos_.count(p))
+            unknown.push_back(p);
+    if (!unknown.empty()) {
+        std::sort(unknown.begin(), unknown.end());
+        unknown.erase(std::unique(unknown.begin(), unknown.end()), unknown.end());
+        auto fresh = with_context(closure_context(roots_.empty() ? unknown : roots_),
+                                  [&] { return query_path_infos(unknown); });
+        for (auto& info : fresh)
+            infos_.emplace(info.path, std::move(info));
+    }
+    std::vector<PathInfo> out;
+    out.reserve(subset.size());
+    for (const auto& p : subset)
+        out.push_back(infos_.at(p));
+    return topo_sort(std::move(out));
 }
 
 } // namespace fedi::nix

@@ -89,9 +89,10 @@ std::uint64_t sum_nar_sizes(const std::vector<std::string>& paths) {
     return n;
 }
 
-// Bytes of a handshake plus one QueryValidPaths for `paths`, from the spec.
+// Bytes of a handshake, the empty QueryValidPaths that times a round trip, and one
+// QueryValidPaths for `paths`, from the spec.
 std::size_t handshake_and_query_bytes(const std::vector<std::string>& paths) {
-    std::size_t n = 16 + 8 * 3 + 8;
+    std::size_t n = 16 + (8 * 3 + 8) + 8 * 3 + 8;
     for (const auto& p : paths)
         n += 8 + (p.size() + 7) / 8 * 8;
     return n;
@@ -204,6 +205,52 @@ TEST_CASE("nix serve: thousands of pipelined AddToStoreNar commands do not deadl
     CHECK(stats.paths_sent == 3000);
     CHECK(stats.nar_bytes == 3000 * infos[0].nar_size);
     CHECK(client.query_valid_paths({infos[0].path}).size() == 1);
+}
+
+TEST_CASE("nix serve: AddToStoreNar waits for replies once 512 KiB are unacknowledged") {
+    // A scripted target that answers every command at once; we note how much had been
+    // sent each time the client reads, i.e. waits for the target.
+    TempDir dir;
+    auto blob = nix_build(dir, "blob", R"nix({}: derivation {
+      name = "fedi-test-blob-4k";
+      system = builtins.currentSystem;
+      builder = "/bin/sh";
+      args = [ "-c" "PATH=/usr/bin:/bin; head -c 4000 /dev/zero > $out" ];
+    })nix");
+    const auto info = query_closure({blob}).at(0);
+    const std::size_t count = 1000;
+    std::string replies = from_hex("cbee525400000000 0702000000000000");
+    for (std::size_t i = 0; i < count; ++i)
+        replies += from_hex("0100000000000000");
+    struct Recording : Source {
+        StringSource inner;
+        const StringSink& sent;
+        std::vector<std::size_t> sent_at_read;
+        Recording(const std::string& s, const StringSink& to) : inner(s), sent(to) {}
+        std::size_t read_some(char* buf, std::size_t n) override {
+            sent_at_read.push_back(sent.data.size());
+            return inner.read_some(buf, std::min<std::size_t>(n, 8));
+        }
+    };
+    StringSink to;
+    Recording from(replies, to);
+    ServeClient client(from, to);
+    std::vector<PathInfo> many(count, info);
+    auto stats = client.add_paths(many, {}, TransferMethod::AddToStoreNar);
+    CHECK(stats.paths_sent == count);
+    // Bytes per command: its header and the NAR.
+    std::size_t per_path = (to.data.size() - 16) / count;
+    REQUIRE(per_path * count + 16 == to.data.size());
+    REQUIRE(per_path * count > 2 * 512 * 1024);
+    // Reads after the handshake (two 8-byte reads): each comes when at most 512 KiB
+    // plus one command had gone out beyond what the replies so far acknowledged.
+    std::vector<std::size_t> reads(from.sent_at_read.begin() + 2, from.sent_at_read.end());
+    REQUIRE(reads.size() == count);
+    CHECK(reads.front() >= 16 + 512 * 1024);
+    for (std::size_t k = 0; k < reads.size(); ++k) {
+        INFO("reply " << k);
+        CHECK(reads[k] <= 16 + (k + 1) * per_path + 512 * 1024 + per_path);
+    }
 }
 
 TEST_CASE("nix serve: a read-only server's refusal reaches the caller with its stderr") {

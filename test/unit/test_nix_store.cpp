@@ -140,3 +140,42 @@ TEST_CASE("nix store: query_closure returns the closure with its database facts"
                                      Catch::Contains("while querying the closure of"));
     }
 }
+
+TEST_CASE("nix store: LocalClosure lists the closure and describes the subsets asked for") {
+    TempDir dir;
+    auto c = nix_build(dir, "closure", test_closure_expr);
+    auto full = query_closure({c});
+    REQUIRE(full.size() == 3);
+
+    LocalClosure closure({c});
+    closure.start();
+    auto paths = closure.paths();
+    CHECK(std::is_sorted(paths.begin(), paths.end()));
+    auto want = paths_of(full);
+    std::sort(want.begin(), want.end());
+    CHECK(paths == want);
+
+    // A subset: only its facts, references first; the same facts as a full query.
+    std::vector<std::string> subset = {c, full.front().path};
+    auto infos = closure.infos(subset);
+    REQUIRE(infos.size() == 2);
+    CHECK(infos[0] == full.front());
+    CHECK(infos[1] == full.back());
+    // Asking again, or for everything, gives the same facts.
+    CHECK(closure.infos(subset) == infos);
+    CHECK(closure.infos(closure.paths()) == full);
+    CHECK(closure.infos({}).empty());
+}
+
+TEST_CASE("nix store: LocalClosure reports a failed query when asked for the paths") {
+    const std::string missing = "/nix/store/00000000000000000000000000000000-missing";
+    LocalClosure closure({missing});
+    closure.start();
+    try {
+        closure.paths();
+        FAIL("the closure of a missing path was listed");
+    } catch (const Error& e) {
+        CHECK_THAT(e.message(), Catch::Contains("is not valid"));
+        CHECK_THAT(e.describe(), Catch::Contains("while querying the closure of " + missing));
+    }
+}

@@ -141,20 +141,45 @@ TEST_CASE("nix serve: query_valid_paths request and reply bytes") {
     const std::string a = "2f6e69782f73746f72652f612d78797a";
     const std::string b = "2f6e69782f73746f72652f622d78797a";
     const std::string from_bytes = from_hex("cbee525400000000 0702000000000000"
+                                            "0000000000000000" // the probe: no path
                                             "0100000000000000 1000000000000000" +
-                                            b);
+                                            b + "0000000000000000");
     StringSource from(from_bytes);
     StringSink to;
     ServeClient client(from, to);
+    CHECK(!client.round_trip());
     auto valid = client.query_valid_paths({"/nix/store/b-xyz", "/nix/store/a-xyz"});
     CHECK(valid == std::set<std::string>{"/nix/store/b-xyz"});
+    CHECK(client.round_trip());
+    const std::string query = "0100000000000000" // QueryValidPaths
+                              "0000000000000000" // lock = false
+                              "0000000000000000" // substitute = false
+                              "0200000000000000 1000000000000000" +
+                              a + "1000000000000000" + b;
     CHECK(to_hex(to.data) == hex_of("eb9d0c3900000000 0702000000000000"
-                                    "0100000000000000" // QueryValidPaths
-                                    "0000000000000000" // lock = false
-                                    "0000000000000000" // substitute = false
-                                    "0200000000000000 1000000000000000" +
-                                    a + "1000000000000000" + b));
+                                    "0100000000000000" // the probe: QueryValidPaths,
+                                    "0000000000000000" // lock = false,
+                                    "0000000000000000" // substitute = false,
+                                    "0000000000000000" // no path
+                                    + query));
     CHECK(client.bytes_sent() == to.data.size());
+
+    // Later queries go alone.
+    auto sent = to.data.size();
+    CHECK(client.query_valid_paths({"/nix/store/b-xyz", "/nix/store/a-xyz"}).empty());
+    CHECK(to_hex(to.data.substr(sent)) == hex_of(query));
+}
+
+TEST_CASE("nix serve: a probe answered with paths is refused") {
+    const std::string a = "2f6e69782f73746f72652f612d78797a";
+    const std::string from_bytes = from_hex("cbee525400000000 0702000000000000"
+                                            "0100000000000000 1000000000000000" +
+                                            a + "0000000000000000");
+    StringSource from(from_bytes);
+    StringSink to;
+    ServeClient client(from, to);
+    CHECK_THROWS_WITH(client.query_valid_paths({"/nix/store/a-xyz"}),
+                      Catch::Contains("valid paths for an empty query"));
 }
 
 TEST_CASE("nix serve: a remote that closes the stream is a clear error with its stderr") {
@@ -202,6 +227,7 @@ TEST_CASE("nix serve: a wrong magic number is a clear error") {
 
 TEST_CASE("nix serve: a reply for a path that was not asked for is refused") {
     const std::string from_bytes = from_hex("cbee525400000000 0702000000000000"
+                                            "0000000000000000" // the probe's answer
                                             "0100000000000000 1000000000000000"
                                             "2f6e69782f73746f72652f7a2d78797a");
     StringSource from(from_bytes);
