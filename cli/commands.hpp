@@ -31,6 +31,7 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action);
 void register_eval(CLI::App& app, GlobalOptions& g, Action& action);
 void register_status(CLI::App& app, GlobalOptions& g, Action& action);
 void register_rollback(CLI::App& app, GlobalOptions& g, Action& action);
+void register_provision(CLI::App& app, GlobalOptions& g, Action& action);
 
 // Prints a JSON document on stdout.
 void print_json(const std::string& text);

@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
     register_eval(app, g, action);
     register_status(app, g, action);
     register_rollback(app, g, action);
+    register_provision(app, g, action);
 
     try {
         app.parse(argc, argv);
