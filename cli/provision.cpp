@@ -52,10 +52,9 @@ void register_provision(CLI::App& app, GlobalOptions& g, Action& action) {
             opts->project.state_file = g.state_file;
             opts->command_line = g.command_line;
             ui::Reporter reporter(g.output());
-            auto report = destroy->empty()
-                              ? deploy::run_provision(*opts, reporter)
-                              : deploy::destroy_machine(*opts, *destroy, confirmation(g.yes),
-                                                        reporter);
+            auto report = destroy->empty() ? deploy::run_provision(*opts, reporter)
+                                           : deploy::destroy_machine(*opts, *destroy,
+                                                                     confirmation(g.yes), reporter);
             if (g.json)
                 print_json(deploy::to_json(report).dump(2));
             else

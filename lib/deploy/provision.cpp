@@ -50,11 +50,10 @@ provider::Request make_request(const Project& project, const model::Machine& m) 
     return req;
 }
 
-std::unique_ptr<provider::Provider> make_provider(const model::Deployment& d,
-                                                  const std::string& provider_name,
-                                                  const std::string& machine,
-                                                  ui::Reporter& reporter,
-                                                  std::function<void(const provider::Record&)> save) {
+std::unique_ptr<provider::Provider>
+make_provider(const model::Deployment& d, const std::string& provider_name,
+              const std::string& machine, ui::Reporter& reporter,
+              std::function<void(const provider::Record&)> save) {
     auto it = d.providers.find(provider_name);
     if (it == d.providers.end())
         throw usage_error(fmt::format("machine {} was provisioned by provider \"{}\", which the "
@@ -93,8 +92,8 @@ void converge_machine(const Project& project, const model::Machine& m, bool dry_
         out.changes.push_back({"machine", "", "a new " + prov.type + " machine"});
         if (dry_run) {
             out.outcome = ProvisionOutcome::Planned;
-            ui.info(m.name, fmt::format("would create a new machine with provider {}",
-                                        prov.provider));
+            ui.info(m.name,
+                    fmt::format("would create a new machine with provider {}", prov.provider));
             return;
         }
         result = provider->create(req);
@@ -110,9 +109,8 @@ void converge_machine(const Project& project, const model::Machine& m, bool dry_
         if (dry_run) {
             for (const auto& c : plan.changes)
                 ui.info(m.name, "would change " + c.describe());
-            out.outcome = plan.changes.empty() && observed->complete
-                              ? ProvisionOutcome::Unchanged
-                              : ProvisionOutcome::Planned;
+            out.outcome = plan.changes.empty() && observed->complete ? ProvisionOutcome::Unchanged
+                                                                     : ProvisionOutcome::Planned;
             out.id = observed->id;
             out.outputs = observed->outputs;
             return;
@@ -122,9 +120,8 @@ void converge_machine(const Project& project, const model::Machine& m, bool dry_
             result = *observed;
         } else {
             result = provider->update(req, *observed, plan);
-            out.outcome = plan.changes.empty() && observed->complete
-                              ? ProvisionOutcome::Unchanged
-                              : ProvisionOutcome::Changed;
+            out.outcome = plan.changes.empty() && observed->complete ? ProvisionOutcome::Unchanged
+                                                                     : ProvisionOutcome::Changed;
         }
     }
     save(result);
@@ -217,8 +214,7 @@ ProvisionReport run_provision(const ProvisionOptions& opts, ui::Reporter& report
     if (!opts.dry_run)
         lock = state::Lock::acquire(resolve_state_file(opts.project), opts.command_line);
     auto project = load_project(opts.project);
-    return converge(project, select_machines(project.deployment, opts.on), opts.dry_run,
-                    reporter);
+    return converge(project, select_machines(project.deployment, opts.on), opts.dry_run, reporter);
 }
 
 Project provision_for_deploy(const Project& project, const std::vector<std::string>& on,
@@ -268,7 +264,8 @@ ProvisionReport destroy_machine(const ProvisionOptions& opts, const std::string&
                                       "destroy it. Set protect = false in the deployment and run "
                                       "`fedi provision --on {}` first",
                                       machine, machine));
-    auto provider = make_provider(d, rec->provider, machine, reporter, [](const provider::Record&) {});
+    auto provider =
+        make_provider(d, rec->provider, machine, reporter, [](const provider::Record&) {});
     auto what = provider->describe(*rec);
     ProvisionReport report;
     ProvisionedMachine out;
@@ -328,10 +325,9 @@ std::string render_provision(const ProvisionReport& r, bool color) {
             detail = fmt::format("{} change(s) need a new machine", m.fixed.size());
         else if (!m.changes.empty())
             detail = fmt::format("{} change(s)", m.changes.size());
-        std::string address = m.outputs.host.empty()
-                                  ? "-"
-                                  : fmt::format("{}@{}:{}", m.outputs.user, m.outputs.host,
-                                                m.outputs.port);
+        std::string address = m.outputs.host.empty() ? "-"
+                                                     : fmt::format("{}@{}:{}", m.outputs.user,
+                                                                   m.outputs.host, m.outputs.port);
         rows.push_back({m.name, m.provider.empty() ? "-" : m.provider, to_string(m.outcome),
                         address, m.id.empty() ? "-" : m.id, detail});
     }

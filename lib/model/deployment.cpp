@@ -86,8 +86,8 @@ std::optional<Provision> parse_provision(const std::string& machine, AttrSet& m,
         p->fail("provider", fmt::format("no provider named \"{}\" (declare it as providers.{})",
                                         out.provider, out.provider));
     out.type = it->second.type;
-    out.settings = provider::find_provider_type(out.type)->parse_machine(
-        *p, *it->second.settings, machine);
+    out.settings =
+        provider::find_provider_type(out.type)->parse_machine(*p, *it->second.settings, machine);
     return out;
 }
 
@@ -191,9 +191,8 @@ Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& 
             if (!valid_machine_name(name))
                 machines->fail(name, "invalid machine name (letters, digits, '.', '_' and '-', "
                                      "starting with a letter or digit)");
-            d.machines.emplace(name,
-                               parse_machine(name, AttrSet(value, machines->child_path(name)),
-                                             d.providers));
+            d.machines.emplace(
+                name, parse_machine(name, AttrSet(value, machines->child_path(name)), d.providers));
         }
     }
     if (auto meta = top.optional_set("meta")) {

@@ -33,12 +33,12 @@ struct Outputs {
 
 // State's record of a provisioned machine (state key "provisioned.<machine>").
 struct Record {
-    std::string provider; // the providers.<name> it came from
-    std::string type;     // proxmox, container, existing
-    std::string id;       // the provider's id: a VMID, a container name
+    std::string provider;                           // the providers.<name> it came from
+    std::string type;                               // proxmox, container, existing
+    std::string id;                                 // the provider's id: a VMID, a container name
     nlohmann::json data = nlohmann::json::object(); // provider facts: node, name, template
     Outputs outputs;
-    std::string created; // UTC
+    std::string created;   // UTC
     bool complete = false; // false from the moment it exists until its outputs are known
     bool protect = false;  // as the deployment said when it was last provisioned
 };

@@ -84,8 +84,7 @@ class PveProvider : public Provider {
         auto plan = plan_vm(s, api.get_config(vm)).plan;
         auto tmpl = rec.data.value("template", 0);
         if (tmpl != 0 && tmpl != s.template_id)
-            plan.fixed.push_back(
-                {"template", std::to_string(tmpl), std::to_string(s.template_id)});
+            plan.fixed.push_back({"template", std::to_string(tmpl), std::to_string(s.template_id)});
         auto node = s.node_or(cfg_.node);
         if (vm.node != node)
             plan.fixed.push_back({"node", vm.node, node + " (migrate it by hand)"});
@@ -144,8 +143,8 @@ class PveProvider : public Provider {
         if (node != tmpl->node)
             clone.target_node = node;
         clone.description = fmt::format("{} of {}", mark(req.machine), req.deployment_file);
-        ctx_.info(fmt::format("cloning template {} to a new VM '{}' on {}", s.template_id, s.name,
-                              node));
+        ctx_.info(
+            fmt::format("cloning template {} to a new VM '{}' on {}", s.template_id, s.name, node));
         auto result = api.clone(clone, [&](const std::string& line) { ctx_.detail("| " + line); });
         auto rec = new_record(s, result.vm);
         ctx_.save(rec); // from here on a rerun finds this VM rather than cloning another
@@ -210,8 +209,11 @@ class PveProvider : public Provider {
         Record rec;
         rec.type = "proxmox";
         rec.id = std::to_string(vm.vmid);
-        rec.data = {{"vmid", vm.vmid}, {"node", vm.node},   {"name", s.name},
-                    {"template", s.template_id}, {"full", s.full}};
+        rec.data = {{"vmid", vm.vmid},
+                    {"node", vm.node},
+                    {"name", s.name},
+                    {"template", s.template_id},
+                    {"full", s.full}};
         if (s.storage)
             rec.data["storage"] = *s.storage;
         rec.created = state::now_utc();
@@ -252,8 +254,7 @@ class PveProvider : public Provider {
         auto timeout = std::chrono::seconds(cfg_.boot_timeout);
         auto deadline = Clock::now() + timeout;
         auto left = [&] {
-            return std::max(Millis(1),
-                            std::chrono::duration_cast<Millis>(deadline - Clock::now()));
+            return std::max(Millis(1), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
         };
         api.wait_for_agent(vm, left());
         Outputs out;

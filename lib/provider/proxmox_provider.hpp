@@ -29,8 +29,8 @@ struct PveProviderSettings : ProviderSettings {
 
 // A data disk: its serial lets the guest find it (/dev/disk/by-id/virtio-<serial>).
 struct DataDisk {
-    std::string name;             // data1, ...
-    std::int64_t size_gib = 0;    // "200G" -> 200
+    std::string name;                 // data1, ...
+    std::int64_t size_gib = 0;        // "200G" -> 200
     std::optional<std::string> mount; // where resources/data-disks.nix mounts it
     std::string fs_type = "ext4";
     std::string serial() const { return "fedi-" + name; }
@@ -76,9 +76,9 @@ std::optional<int> memory_mib(const std::string& value);
 // cannot change in place. `storage`: where new disks go (settings.storage, else the boot
 // disk's storage).
 struct VmPlan {
-    Form set;                                             // POST config
+    Form set;                                                // POST config
     std::vector<std::pair<std::string, std::string>> resize; // disk, "NG"
-    Plan plan;                                            // for the report
+    Plan plan;                                               // for the report
     bool empty() const { return set.empty() && resize.empty(); }
 };
 VmPlan plan_vm(const PveMachineSettings& s, const nlohmann::json& config);
@@ -89,7 +89,7 @@ std::optional<std::string> boot_disk(const nlohmann::json& config);
 
 // The data disk with this serial in a config: its key (virtio1) and value.
 std::optional<std::pair<std::string, std::string>> find_serial(const nlohmann::json& config,
-                                                                const std::string& serial);
+                                                               const std::string& serial);
 
 ProviderType proxmox_type();
 

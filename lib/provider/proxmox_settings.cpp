@@ -153,8 +153,7 @@ std::optional<std::string> boot_disk(const json& config) {
     auto order = property(opt(config, "boot"), "order");
     if (order)
         for (const auto& key : split(*order, ';'))
-            if (config.contains(key) && !is_cdrom(opt(config, key)) &&
-                key.rfind("net", 0) != 0)
+            if (config.contains(key) && !is_cdrom(opt(config, key)) && key.rfind("net", 0) != 0)
                 return key;
     for (const char* key : {"scsi0", "virtio0", "sata0", "ide0"})
         if (config.contains(key) && !is_cdrom(opt(config, key)))
@@ -163,7 +162,7 @@ std::optional<std::string> boot_disk(const json& config) {
 }
 
 std::optional<std::pair<std::string, std::string>> find_serial(const json& config,
-                                                                const std::string& serial) {
+                                                               const std::string& serial) {
     static const std::regex disk_key(R"(^(ide|sata|scsi|virtio)[0-9]+$)");
     for (const auto& [key, value] : config.items())
         if (std::regex_match(key, disk_key)) {
@@ -198,8 +197,8 @@ VmPlan plan_vm(const PveMachineSettings& s, const json& config) {
     if (s.memory) {
         auto now = memory_mib(opt(config, "memory")).value_or(512);
         if (now != *s.memory)
-            change("memory", std::to_string(*s.memory), "memory",
-                   fmt::format("{} MiB", now), fmt::format("{} MiB", *s.memory));
+            change("memory", std::to_string(*s.memory), "memory", fmt::format("{} MiB", now),
+                   fmt::format("{} MiB", *s.memory));
     }
     // The address comes from the guest agent: it must be on.
     if (!agent_enabled(opt(config, "agent")))
@@ -211,8 +210,8 @@ VmPlan plan_vm(const PveMachineSettings& s, const json& config) {
                 want.push_back(trim(k));
         auto now = decode_sshkeys(opt(config, "sshkeys"));
         if (now != want)
-            change("sshkeys", encode_sshkeys(want), "ssh keys", fmt::format("{} key(s)", now.size()),
-                   fmt::format("{} key(s)", want.size()));
+            change("sshkeys", encode_sshkeys(want), "ssh keys",
+                   fmt::format("{} key(s)", now.size()), fmt::format("{} key(s)", want.size()));
     }
     if (s.user && opt(config, "ciuser") != *s.user)
         change("ciuser", *s.user, "cloud-init user", opt(config, "ciuser"), *s.user);
@@ -274,7 +273,8 @@ VmPlan plan_vm(const PveMachineSettings& s, const json& config) {
             }
             used.insert(key);
             change(key, fmt::format("{}:{},serial={}", disk_storage, d.size_gib, d.serial()),
-                   "disk " + d.name, "", fmt::format("{}G on {} ({})", d.size_gib, disk_storage, key));
+                   "disk " + d.name, "",
+                   fmt::format("{}G on {} ({})", d.size_gib, disk_storage, key));
             continue;
         }
         auto now = drive_size_bytes(found->second);
@@ -295,9 +295,12 @@ VmPlan plan_vm(const PveMachineSettings& s, const json& config) {
 // ---- settings ----
 
 nlohmann::json PveProviderSettings::to_json() const {
-    json j = {{"type", "proxmox"},          {"endpoint", endpoint},
-              {"node", node},               {"insecure", insecure},
-              {"retryAttempts", retry_attempts}, {"retryBackoffMs", retry_backoff_ms},
+    json j = {{"type", "proxmox"},
+              {"endpoint", endpoint},
+              {"node", node},
+              {"insecure", insecure},
+              {"retryAttempts", retry_attempts},
+              {"retryBackoffMs", retry_backoff_ms},
               {"bootTimeout", boot_timeout}};
     j["tokenFile"] = token_file ? json(*token_file) : json();
     j["tokenEnv"] = token_env ? json(*token_env) : json();
@@ -365,9 +368,8 @@ std::shared_ptr<const ProviderSettings> parse_provider_settings(model::AttrSet& 
     return s;
 }
 
-std::shared_ptr<const MachineSettings> parse_machine_settings(model::AttrSet& a,
-                                                              const ProviderSettings&,
-                                                              const std::string& machine) {
+std::shared_ptr<const MachineSettings>
+parse_machine_settings(model::AttrSet& a, const ProviderSettings&, const std::string& machine) {
     auto s = std::make_shared<PveMachineSettings>();
     auto tmpl = a.optional_int("template", 100, 999999999);
     if (!tmpl)

@@ -44,9 +44,14 @@ Outputs outputs_from_json(const nlohmann::json& j) {
 }
 
 nlohmann::json to_json(const Record& r) {
-    return {{"provider", r.provider}, {"type", r.type},         {"id", r.id},
-            {"data", r.data},         {"outputs", to_json(r.outputs)}, {"created", r.created},
-            {"complete", r.complete}, {"protect", r.protect}};
+    return {{"provider", r.provider},
+            {"type", r.type},
+            {"id", r.id},
+            {"data", r.data},
+            {"outputs", to_json(r.outputs)},
+            {"created", r.created},
+            {"complete", r.complete},
+            {"protect", r.protect}};
 }
 
 Record record_from_json(const nlohmann::json& j, const std::string& machine) {
