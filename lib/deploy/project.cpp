@@ -22,6 +22,8 @@ void apply_outputs(model::Machine& m, const provider::Record& r) {
         m.ssh.user = o.user;
     if (!m.ssh_given.count("hostKey") && !o.host_keys.empty())
         m.ssh.host_key = o.host_keys.front();
+    if (!m.ssh_given.count("identityFile") && o.identity_file)
+        m.ssh.identity_file = o.identity_file;
 }
 
 } // namespace

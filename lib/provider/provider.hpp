@@ -27,6 +27,8 @@ struct Outputs {
     int port = 22;
     std::string user = "root";
     std::vector<std::string> host_keys; // "type base64", the one to pin first
+    // A private key the machine accepts, when the provider made one (containers).
+    std::optional<std::string> identity_file;
     // Provider facts: vmid, node, disks, ...
     nlohmann::json extra = nlohmann::json::object();
 };

@@ -26,6 +26,8 @@ nlohmann::json to_json(const Outputs& o) {
     j["user"] = o.user;
     j["hostKeys"] = o.host_keys;
     j["hostKey"] = o.host_keys.empty() ? nlohmann::json() : nlohmann::json(o.host_keys.front());
+    if (o.identity_file)
+        j["identityFile"] = *o.identity_file;
     return j;
 }
 
@@ -37,8 +39,10 @@ Outputs outputs_from_json(const nlohmann::json& j) {
     o.port = j.value("port", 22);
     o.user = j.value("user", "root");
     o.host_keys = j.value("hostKeys", std::vector<std::string>{});
+    if (j.contains("identityFile") && j["identityFile"].is_string())
+        o.identity_file = j["identityFile"].get<std::string>();
     o.extra = j;
-    for (const char* k : {"host", "port", "user", "hostKeys", "hostKey"})
+    for (const char* k : {"host", "port", "user", "hostKeys", "hostKey", "identityFile"})
         o.extra.erase(k);
     return o;
 }

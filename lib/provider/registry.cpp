@@ -8,6 +8,7 @@ namespace fedi::provider {
 const std::vector<ProviderType>& provider_types() {
     static const std::vector<ProviderType> types = {
         existing_type(),
+        container_type(),
         pve::proxmox_type(),
     };
     return types;
