@@ -255,6 +255,16 @@ class FaultsAndRefusals(ProvisionTestBase):
         self.assertEqual(mutating(self.pve.requests(before)), [])
         self.assertEqual(self.pve.vms_named("us-f"), [])
 
+    def test_dry_run_creates_nothing(self):
+        d = self.write_deployment(self.tmp / "dryrun", {"dry-h": self.pve_machine("dry-h")})
+        before = len(self.pve.requests())
+        r = self.fedi(d, "--json", "deploy", "--dry-run")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("would create a new machine", r.stderr)
+        self.assertEqual(json.loads(r.stdout)["machines"][0]["result"], "planned")
+        self.assertEqual(mutating(self.pve.requests(before)), [])
+        self.assertEqual(self.pve.vms_named("dry-h"), [])
+
     def test_wrong_token_is_a_clear_authentication_error(self):
         bad = write_file(self.tmp / "bad-token", "root@pam!fedi=00000000-0000-0000-0000-000000000000\n", 0o600)
         d = self.write_deployment(self.tmp / "badtoken", {"bt-g": self.pve_machine("bt-g")},
