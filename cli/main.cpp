@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
     register_exec(app, g, action);
     register_account(app, g, action);
     register_bucket(app, g, action);
+    register_provision(app, g, action);
 
     try {
         app.parse(argc, argv);

@@ -1,34 +1,38 @@
-# A deployment that runs on one Linux machine with no infrastructure: three local test
-# machines (sshd in private namespaces, each with its own Nix store) that `scripts/demo`
-# starts and describes in .hosts/hosts.json. Systems are small, built without nixpkgs.
+# A deployment that runs on one Linux machine with no infrastructure: three local
+# containers (sshd in private namespaces, each with its own Nix store) that `fedi deploy`
+# creates itself through the `container` provider (it needs root). They live in
+# .fedi/containers/ beside the state file. Systems are small, built without nixpkgs.
+#
+# The deployment is a function of `resources`: once a machine is provisioned, its
+# outputs (address, port, host key) are there, so one machine's system can name another.
+{ resources, ... }:
 let
-  hostsFile = ./.hosts/hosts.json;
-  hosts =
-    if builtins.pathExists hostsFile
-    then builtins.listToAttrs (map (h: { name = h.name; value = h; })
-      (builtins.fromJSON (builtins.readFile hostsFile)))
-    else throw "examples/local: no local machines yet; start them with scripts/demo";
   mkSystem = import ../../resources/minimal-system.nix;
-  machine = hostName: args: {
-    ssh = {
-      host = hosts.${hostName}.host;
-      port = hosts.${hostName}.port;
-      user = "root";
-      hostKey = hosts.${hostName}.hostKey;
-      identityFile = ./.hosts/client_ed25519;
-    };
+  address = name:
+    let m = resources.machines.${name} or null;
+    in if m == null then "(not provisioned yet)" else "${m.host}:${toString m.port}";
+  machine = args: {
+    provision.provider = "local";
     system = mkSystem args;
   };
 in
 {
-  machines.s3 = machine "local1" { name = "s3"; message = "object storage node"; } // {
+  providers.local = { type = "container"; };
+
+  machines.s3 = machine { name = "s3"; message = "object storage node"; } // {
     tags = [ "storage" ];
   };
-  machines.web = machine "local2" { name = "web"; message = "Mastodon front end"; } // {
+  machines.web = machine {
+    name = "web";
+    message = "Mastodon front end; object storage at ${address "s3"}";
+  } // {
     tags = [ "fediverse" ];
     after = [ "s3" ];
   };
-  machines.video = machine "local3" { name = "video"; message = "PeerTube"; } // {
+  machines.video = machine {
+    name = "video";
+    message = "PeerTube; object storage at ${address "s3"}";
+  } // {
     tags = [ "fediverse" ];
     after = [ "s3" ];
   };

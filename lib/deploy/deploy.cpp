@@ -3,6 +3,7 @@
 #include "account/deploy_phase.hpp"
 #include "core/error.hpp"
 #include "deploy/health.hpp"
+#include "deploy/provision.hpp"
 #include "deploy/selection.hpp"
 #include "deploy/storage_phase.hpp"
 #include "host/host.hpp"
@@ -500,6 +501,8 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
         lock = state::Lock::acquire(state_file, opts.command_line);
 
     auto project = load_project(opts.project);
+    if (goal_needs_machine(opts.goal)) // machines to deploy to must exist first
+        project = provision_for_deploy(project, opts.on, opts.dry_run, reporter);
     const auto& d = project.deployment;
     auto selected = select_machines(d, opts.on);
     std::set<std::string> selected_set(selected.begin(), selected.end());

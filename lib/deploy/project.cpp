@@ -1,11 +1,32 @@
 #include "deploy/project.hpp"
 
 #include "nix/eval.hpp"
+#include "provider/provider.hpp"
 #include "state/state.hpp"
 
 #include <filesystem>
 
 namespace fedi::deploy {
+
+namespace {
+
+// A provisioned machine's SSH target: its recorded outputs, except what the deployment
+// sets itself.
+void apply_outputs(model::Machine& m, const provider::Record& r) {
+    const auto& o = r.outputs;
+    if (!m.ssh_given.count("host"))
+        m.ssh.host = o.host;
+    if (!m.ssh_given.count("port"))
+        m.ssh.port = o.port;
+    if (!m.ssh_given.count("user"))
+        m.ssh.user = o.user;
+    if (!m.ssh_given.count("hostKey") && !o.host_keys.empty())
+        m.ssh.host_key = o.host_keys.front();
+    if (!m.ssh_given.count("identityFile") && o.identity_file)
+        m.ssh.identity_file = o.identity_file;
+}
+
+} // namespace
 
 std::string resolve_state_file(const ProjectOptions& opts) {
     if (opts.state_file)
@@ -17,8 +38,15 @@ Project load_project(const ProjectOptions& opts) {
     Project p;
     p.state_file = resolve_state_file(opts);
     auto file = std::filesystem::absolute(opts.deployment_file).lexically_normal().string();
-    auto evaluated = nix::evaluate_deployment(file, nlohmann::json::object());
+    // The deployment function sees what state records (addresses of provisioned machines).
+    auto st = state::load(p.state_file);
+    auto evaluated = nix::evaluate_deployment(file, provider::resources(st));
     p.deployment = model::parse_deployment(evaluated, file);
+    for (const auto& [name, rec] : provider::records(st)) {
+        auto it = p.deployment.machines.find(name);
+        if (it != p.deployment.machines.end() && it->second.provision && rec.complete)
+            apply_outputs(it->second, rec);
+    }
     return p;
 }
 

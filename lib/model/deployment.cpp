@@ -1,6 +1,7 @@
 #include "model/deployment.hpp"
 
 #include "model/attrs.hpp"
+#include "provider/provider.hpp"
 
 #include <filesystem>
 #include <fmt/format.h>
@@ -11,11 +12,14 @@ namespace fedi::model {
 
 namespace {
 
-SshTarget parse_ssh(AttrSet ssh) {
+// `host_required`: false for a provisioned machine, whose address comes from its outputs.
+SshTarget parse_ssh(AttrSet ssh, bool host_required = true) {
     SshTarget t;
-    t.host = ssh.required_string("host");
-    if (t.host.empty())
-        ssh.fail("host", "must not be empty");
+    if (host_required || ssh.has("host")) {
+        t.host = ssh.required_string("host");
+        if (t.host.empty())
+            ssh.fail("host", "must not be empty");
+    }
     t.port = static_cast<int>(ssh.optional_int("port", 1, 65535).value_or(22));
     t.user = ssh.optional_string("user").value_or("root");
     t.host_key = ssh.optional_string("hostKey");
@@ -71,15 +75,46 @@ std::vector<HealthCheck> parse_health_checks(AttrSet& m) {
     return checks;
 }
 
-Machine parse_machine(const std::string& name, AttrSet m) {
+std::optional<Provision> parse_provision(const std::string& machine, AttrSet& m,
+                                         const std::map<std::string, ProviderDecl>& providers) {
+    auto p = m.optional_set("provision");
+    if (!p)
+        return std::nullopt;
+    Provision out;
+    out.provider = p->required_string("provider");
+    auto it = providers.find(out.provider);
+    if (it == providers.end())
+        p->fail("provider", fmt::format("no provider named \"{}\" (declare it as providers.{})",
+                                        out.provider, out.provider));
+    out.type = it->second.type;
+    out.settings =
+        provider::find_provider_type(out.type)->parse_machine(*p, *it->second.settings, machine);
+    return out;
+}
+
+Machine parse_machine(const std::string& name, AttrSet m,
+                      const std::map<std::string, ProviderDecl>& providers) {
     Machine machine;
     machine.name = name;
-    machine.ssh = parse_ssh(m.required_set("ssh"));
+    machine.provision = parse_provision(name, m, providers);
+    if (machine.provision) {
+        if (auto ssh = m.optional_set("ssh")) {
+            for (const char* k : {"host", "port", "user", "hostKey", "identityFile"})
+                if (ssh->has(k))
+                    machine.ssh_given.insert(k);
+            machine.ssh = parse_ssh(*ssh, false);
+        }
+    } else {
+        if (!m.has("ssh"))
+            m.fail("ssh", "missing (give `ssh` for a machine that exists, or `provision` for "
+                          "one fedi creates)");
+        machine.ssh = parse_ssh(m.required_set("ssh"));
+        machine.ssh_given = {"host", "port", "user", "hostKey", "identityFile"};
+    }
     machine.system = parse_system(m);
     machine.tags = m.string_list("tags");
     machine.after = m.string_list("after");
     machine.protect = m.optional_bool("protect").value_or(false);
-    m.reject_unsupported("provision", "provisioning (machines.<name>.provision)");
     machine.health_checks = parse_health_checks(m);
     m.finish();
     return machine;
@@ -174,14 +209,33 @@ Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& 
     Deployment d;
     d.file = file;
     AttrSet top(evaluated, "");
+    if (auto providers = top.optional_set("providers")) {
+        for (const auto& [name, value] : evaluated["providers"].items()) {
+            providers->get(name);
+            AttrSet p(value, providers->child_path(name));
+            ProviderDecl decl;
+            decl.name = name;
+            decl.type = p.required_string("type");
+            const auto* type = provider::find_provider_type(decl.type);
+            if (!type) {
+                std::string known;
+                for (const auto& t : provider::provider_types())
+                    known += (known.empty() ? "" : ", ") + t.name;
+                p.fail("type", fmt::format("unknown provider type \"{}\" (expected one of: {})",
+                                           decl.type, known));
+            }
+            decl.settings = type->parse_provider(p);
+            d.providers.emplace(name, decl);
+        }
+    }
     if (auto machines = top.optional_set("machines")) {
         for (const auto& [name, value] : evaluated["machines"].items()) {
             machines->get(name);
             if (!valid_machine_name(name))
                 machines->fail(name, "invalid machine name (letters, digits, '.', '_' and '-', "
                                      "starting with a letter or digit)");
-            d.machines.emplace(name,
-                               parse_machine(name, AttrSet(value, machines->child_path(name))));
+            d.machines.emplace(
+                name, parse_machine(name, AttrSet(value, machines->child_path(name)), d.providers));
         }
     }
     if (auto meta = top.optional_set("meta")) {
@@ -189,7 +243,6 @@ Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& 
         meta->optional_string("description");
         meta->finish();
     }
-    top.reject_unsupported("providers", "machine providers (providers.*)");
     parse_storage_section(top, d.storage, d.buckets);
     d.secrets = parse_secrets(top, evaluated, std::filesystem::path(file).parent_path().string());
     d.accounts = parse_accounts(top, evaluated);
@@ -230,6 +283,10 @@ nlohmann::json to_json(const Deployment& d) {
             checks.push_back(c);
         }
         machines[name]["healthChecks"] = checks;
+        if (m.provision)
+            machines[name]["provision"] = {{"provider", m.provision->provider},
+                                           {"type", m.provision->type},
+                                           {"settings", m.provision->settings->to_json()}};
     }
     nlohmann::json j = {{"file", d.file},
                         {"meta", {{"requireSelection", d.require_selection}}},
@@ -249,6 +306,9 @@ nlohmann::json to_json(const Deployment& d) {
     j["buckets"] = nlohmann::json::object();
     for (const auto& [name, b] : d.buckets)
         j["buckets"][name] = to_json(b);
+    j["providers"] = nlohmann::json::object();
+    for (const auto& [name, p] : d.providers)
+        j["providers"][name] = p.settings->to_json();
     return j;
 }
 

@@ -6,10 +6,17 @@
 #include "model/storage.hpp"
 
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
+
+namespace fedi::provider {
+struct ProviderSettings;
+struct MachineSettings;
+} // namespace fedi::provider
 
 namespace fedi::model {
 
@@ -40,9 +47,26 @@ struct HealthCheck {
     std::string describe() const;
 };
 
+// providers.<name>: where machines come from (settings typed by the provider type).
+struct ProviderDecl {
+    std::string name;
+    std::string type; // existing, container, proxmox
+    std::shared_ptr<const provider::ProviderSettings> settings;
+};
+
+// machines.<name>.provision: how fedi makes the machine.
+struct Provision {
+    std::string provider; // a providers.<name>
+    std::string type;
+    std::shared_ptr<const provider::MachineSettings> settings;
+};
+
 struct Machine {
     std::string name;
+    // For a provisioned machine: filled from its outputs in state (see ssh_given).
     SshTarget ssh;
+    std::optional<Provision> provision;
+    std::set<std::string> ssh_given; // ssh attributes the deployment sets (they win)
     SystemRef system;
     std::vector<std::string> tags;
     std::vector<std::string> after; // machines that must activate first
@@ -53,6 +77,7 @@ struct Machine {
 struct Deployment {
     std::string file; // absolute path of deployment.nix
     bool require_selection = false;
+    std::map<std::string, ProviderDecl> providers;
     std::map<std::string, Machine> machines;
     std::map<std::string, Secret> secrets;
     std::map<std::string, Account> accounts;

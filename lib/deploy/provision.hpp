@@ -1,0 +1,75 @@
+#pragma once
+// `fedi provision` and the first step of `fedi deploy`: make the selected machines exist
+// as the deployment describes them (create what is missing, change what drifted), record
+// them in state, and destroy one on request.
+#include "deploy/project.hpp"
+#include "provider/provider.hpp"
+#include "ui/output.hpp"
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fedi::deploy {
+
+struct ProvisionOptions {
+    ProjectOptions project;
+    std::vector<std::string> on; // --on patterns
+    bool dry_run = false;        // say what would change; change nothing
+    std::string command_line;    // recorded in the lock
+};
+
+enum class ProvisionOutcome {
+    Existing,  // not provisioned by fedi (machines.<name>.ssh only)
+    Planned,   // --dry-run: something would change (see changes)
+    Created,   // made now
+    Changed,   // changed in place now
+    Unchanged, // already as described
+    Failed,
+    Destroyed,
+};
+std::string to_string(ProvisionOutcome o);
+
+struct ProvisionedMachine {
+    std::string name;
+    std::string provider; // providers.<name>; empty for Existing
+    std::string type;
+    std::string id; // VMID, container name
+    ProvisionOutcome outcome = ProvisionOutcome::Unchanged;
+    provider::Outputs outputs;
+    std::vector<provider::Change> changes;
+    std::vector<provider::Change> fixed; // cannot change in place
+    std::string error;
+    double seconds = 0;
+    bool ok() const { return outcome != ProvisionOutcome::Failed; }
+};
+
+struct ProvisionReport {
+    std::vector<ProvisionedMachine> machines; // sorted by name
+    std::vector<std::string> orphans;         // in state but no longer in the deployment
+    bool ok() const;
+};
+
+// `fedi provision`: takes the state lock, converges the selected machines.
+ProvisionReport run_provision(const ProvisionOptions& opts, ui::Reporter& reporter);
+
+// For `fedi deploy` (the caller holds the state lock unless dry_run): converges the
+// selected provisioned machines and returns the project evaluated again with their
+// outputs. Throws when one of them could not be provisioned.
+Project provision_for_deploy(const Project& project, const std::vector<std::string>& on,
+                             bool dry_run, ui::Reporter& reporter);
+
+// Asked before destroying: gets a description of what goes; true to go ahead.
+using Confirm = std::function<bool(const std::string& machine, const std::string& what)>;
+
+// `fedi provision --destroy NAME`: refuses protected machines, asks `confirm`, destroys,
+// and removes the machine's state (its record, host keys and generations).
+ProvisionReport destroy_machine(const ProvisionOptions& opts, const std::string& machine,
+                                const Confirm& confirm, ui::Reporter& reporter);
+
+nlohmann::json to_json(const ProvisionReport& r);
+std::string render_provision(const ProvisionReport& r, bool color);
+
+} // namespace fedi::deploy

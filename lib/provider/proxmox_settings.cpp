@@ -1,0 +1,441 @@
+// The proxmox provider's settings (parsed from the deployment) and its planning: which
+// config options to change so that a VM matches them. No network here.
+#include "provider/proxmox_provider.hpp"
+#include "provider/proxmox_tls.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace fedi::provider::pve {
+
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string> split(const std::string& text, char sep) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string item; std::getline(in, item, sep);)
+        out.push_back(item);
+    return out;
+}
+
+std::string trim(std::string s) {
+    auto b = s.find_first_not_of(" \t\r\n");
+    auto e = s.find_last_not_of(" \t\r\n");
+    return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+std::string opt(const json& config, const std::string& key) {
+    auto it = config.find(key);
+    return it == config.end() ? std::string() : json_string(*it);
+}
+
+std::string storage_of(const std::string& drive) {
+    auto file = split(drive, ',').empty() ? drive : split(drive, ',').front();
+    auto colon = file.find(':');
+    return colon == std::string::npos ? std::string() : file.substr(0, colon);
+}
+
+bool is_cdrom(const std::string& drive) {
+    return drive.find("media=cdrom") != std::string::npos ||
+           drive.find("cloudinit") != std::string::npos || drive.rfind("none", 0) == 0 ||
+           drive.rfind("cdrom", 0) == 0;
+}
+
+std::string gib(std::int64_t bytes) {
+    if (bytes % (std::int64_t(1) << 30) == 0)
+        return fmt::format("{}G", bytes >> 30);
+    return fmt::format("{:.1f}G", static_cast<double>(bytes) / (1 << 30));
+}
+
+bool agent_enabled(const std::string& value) {
+    if (value.empty())
+        return false;
+    auto first = split(value, ',').front();
+    if (first.find('=') == std::string::npos)
+        return first == "1";
+    return property(value, "enabled").value_or("0") == "1";
+}
+
+// net0 with its bridge replaced.
+std::string with_bridge(const std::string& net, const std::string& bridge) {
+    std::string out;
+    bool done = false;
+    for (auto& part : split(net, ',')) {
+        if (part.rfind("bridge=", 0) == 0) {
+            part = "bridge=" + bridge;
+            done = true;
+        }
+        out += (out.empty() ? "" : ",") + part;
+    }
+    if (!done)
+        out += (out.empty() ? "" : ",") + std::string("bridge=") + bridge;
+    return out;
+}
+
+const std::regex& dns_name() {
+    static const std::regex re(
+        R"(^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$)");
+    return re;
+}
+
+} // namespace
+
+std::optional<std::int64_t> parse_gib(const std::string& size) {
+    static const std::regex re(R"(^([0-9]+)([MGT])$)");
+    std::smatch m;
+    if (!std::regex_match(size, m, re))
+        return std::nullopt;
+    std::int64_t n = std::stoll(m[1]);
+    switch (m[2].str()[0]) {
+    case 'T':
+        return n * 1024;
+    case 'G':
+        return n;
+    default: // M: only whole GiB
+        if (n % 1024 != 0)
+            return std::nullopt;
+        return n / 1024;
+    }
+}
+
+std::optional<std::string> property(const std::string& value, const std::string& key) {
+    for (const auto& part : split(value, ',')) {
+        auto eq = part.find('=');
+        if (eq != std::string::npos && part.substr(0, eq) == key)
+            return part.substr(eq + 1);
+    }
+    return std::nullopt;
+}
+
+std::int64_t drive_size_bytes(const std::string& drive) {
+    auto size = property(drive, "size");
+    if (!size || size->empty())
+        return 0;
+    static const std::regex re(R"(^([0-9]+(?:\.[0-9]+)?)([KMGT]?)$)");
+    std::smatch m;
+    if (!std::regex_match(*size, m, re))
+        return 0;
+    double n = std::stod(m[1]);
+    int shift = 0;
+    switch (m[2].str().empty() ? 'B' : m[2].str()[0]) {
+    case 'K':
+        shift = 10;
+        break;
+    case 'M':
+        shift = 20;
+        break;
+    case 'G':
+        shift = 30;
+        break;
+    case 'T':
+        shift = 40;
+        break;
+    default:
+        break;
+    }
+    return static_cast<std::int64_t>(n * static_cast<double>(std::int64_t(1) << shift));
+}
+
+std::optional<int> memory_mib(const std::string& value) {
+    static const std::regex re(R"((?:^|current=)([0-9]+))");
+    std::smatch m;
+    if (!std::regex_search(value, m, re))
+        return std::nullopt;
+    return std::stoi(m[1]);
+}
+
+std::optional<std::string> boot_disk(const json& config) {
+    auto order = property(opt(config, "boot"), "order");
+    if (order)
+        for (const auto& key : split(*order, ';'))
+            if (config.contains(key) && !is_cdrom(opt(config, key)) && key.rfind("net", 0) != 0)
+                return key;
+    for (const char* key : {"scsi0", "virtio0", "sata0", "ide0"})
+        if (config.contains(key) && !is_cdrom(opt(config, key)))
+            return std::string(key);
+    return std::nullopt;
+}
+
+std::optional<std::pair<std::string, std::string>> find_serial(const json& config,
+                                                               const std::string& serial) {
+    static const std::regex disk_key(R"(^(ide|sata|scsi|virtio)[0-9]+$)");
+    for (const auto& [key, value] : config.items())
+        if (std::regex_match(key, disk_key)) {
+            auto v = json_string(value);
+            if (property(v, "serial") == serial)
+                return std::make_pair(key, v);
+        }
+    return std::nullopt;
+}
+
+VmPlan plan_vm(const PveMachineSettings& s, const json& config) {
+    VmPlan p;
+    auto change = [&](const std::string& key, const std::string& value, const std::string& what,
+                      const std::string& from, const std::string& to) {
+        p.set.emplace_back(key, value);
+        p.plan.changes.push_back({what, from, to});
+    };
+    if (opt(config, "name") != s.name)
+        change("name", s.name, "name", opt(config, "name"), s.name);
+    if (s.cores) {
+        auto now = json_int(config.value("cores", json()), 1);
+        if (now != *s.cores)
+            change("cores", std::to_string(*s.cores), "cores", std::to_string(now),
+                   std::to_string(*s.cores));
+    }
+    if (s.sockets) {
+        auto now = json_int(config.value("sockets", json()), 1);
+        if (now != *s.sockets)
+            change("sockets", std::to_string(*s.sockets), "sockets", std::to_string(now),
+                   std::to_string(*s.sockets));
+    }
+    if (s.memory) {
+        auto now = memory_mib(opt(config, "memory")).value_or(512);
+        if (now != *s.memory)
+            change("memory", std::to_string(*s.memory), "memory", fmt::format("{} MiB", now),
+                   fmt::format("{} MiB", *s.memory));
+    }
+    // The address comes from the guest agent: it must be on.
+    if (!agent_enabled(opt(config, "agent")))
+        change("agent", "1", "guest agent", "off", "on");
+    if (!s.ssh_keys.empty()) {
+        std::vector<std::string> want;
+        for (const auto& k : s.ssh_keys)
+            if (!trim(k).empty())
+                want.push_back(trim(k));
+        auto now = decode_sshkeys(opt(config, "sshkeys"));
+        if (now != want)
+            change("sshkeys", encode_sshkeys(want), "ssh keys",
+                   fmt::format("{} key(s)", now.size()), fmt::format("{} key(s)", want.size()));
+    }
+    if (s.user && opt(config, "ciuser") != *s.user)
+        change("ciuser", *s.user, "cloud-init user", opt(config, "ciuser"), *s.user);
+    if (s.ip_config && opt(config, "ipconfig0") != *s.ip_config)
+        change("ipconfig0", *s.ip_config, "ip config", opt(config, "ipconfig0"), *s.ip_config);
+    if (s.bridge) {
+        auto net = opt(config, "net0");
+        auto now = property(net, "bridge").value_or("");
+        if (now != *s.bridge)
+            change("net0", with_bridge(net.empty() ? "virtio" : net, *s.bridge), "bridge", now,
+                   *s.bridge);
+    }
+
+    auto boot = boot_disk(config);
+    std::string boot_value = boot ? opt(config, *boot) : "";
+    std::string disk_storage = s.storage.value_or(storage_of(boot_value));
+    std::set<std::string> used;
+    for (const auto& [key, value] : config.items())
+        used.insert(key);
+
+    bool has_cloudinit = false;
+    for (const auto& [key, value] : config.items())
+        if (json_string(value).find("cloudinit") != std::string::npos)
+            has_cloudinit = true;
+    if (!has_cloudinit && (!s.ssh_keys.empty() || s.user || s.ip_config) && !disk_storage.empty()) {
+        for (const char* key : {"ide2", "ide0", "ide1", "ide3", "sata5"})
+            if (!used.count(key)) {
+                change(key, disk_storage + ":cloudinit", "cloud-init drive", "",
+                       fmt::format("{} on {}", key, disk_storage));
+                used.insert(key);
+                break;
+            }
+    }
+
+    if (s.full && s.storage && boot && storage_of(boot_value) != *s.storage)
+        p.plan.fixed.push_back({"boot disk storage", storage_of(boot_value), *s.storage});
+    if (s.disk_gib && boot) {
+        auto now = drive_size_bytes(boot_value);
+        auto want = *s.disk_gib << 30;
+        if (now < want) {
+            p.resize.emplace_back(*boot, fmt::format("{}G", *s.disk_gib));
+            p.plan.changes.push_back({"disk " + *boot, gib(now), gib(want)});
+        } else if (now > want) {
+            p.plan.fixed.push_back(
+                {"disk " + *boot, gib(now), gib(want) + " (disks cannot shrink)"});
+        }
+    }
+    for (const auto& d : s.disks) {
+        auto found = find_serial(config, d.serial());
+        auto want = d.size_gib << 30;
+        if (!found) {
+            std::string key;
+            for (int n = 1; n < 16 && key.empty(); ++n)
+                if (!used.count("virtio" + std::to_string(n)))
+                    key = "virtio" + std::to_string(n);
+            if (key.empty()) {
+                p.plan.fixed.push_back({"disk " + d.name, "", "no free virtio slot"});
+                continue;
+            }
+            used.insert(key);
+            change(key, fmt::format("{}:{},serial={}", disk_storage, d.size_gib, d.serial()),
+                   "disk " + d.name, "",
+                   fmt::format("{}G on {} ({})", d.size_gib, disk_storage, key));
+            continue;
+        }
+        auto now = drive_size_bytes(found->second);
+        if (now < want) {
+            p.resize.emplace_back(found->first, fmt::format("{}G", d.size_gib));
+            p.plan.changes.push_back({"disk " + d.name, gib(now), gib(want)});
+        } else if (now > want) {
+            p.plan.fixed.push_back(
+                {"disk " + d.name, gib(now), gib(want) + " (disks cannot shrink)"});
+        }
+        if (s.storage && storage_of(found->second) != *s.storage)
+            p.plan.fixed.push_back({"disk " + d.name + " storage", storage_of(found->second),
+                                    *s.storage + " (move the disk by hand)"});
+    }
+    return p;
+}
+
+// ---- settings ----
+
+nlohmann::json PveProviderSettings::to_json() const {
+    json j = {{"type", "proxmox"},
+              {"endpoint", endpoint},
+              {"node", node},
+              {"insecure", insecure},
+              {"retryAttempts", retry_attempts},
+              {"retryBackoffMs", retry_backoff_ms},
+              {"bootTimeout", boot_timeout}};
+    j["tokenFile"] = token_file ? json(*token_file) : json();
+    j["tokenEnv"] = token_env ? json(*token_env) : json();
+    j["caFile"] = ca_file ? json(*ca_file) : json();
+    j["fingerprint"] = fingerprint ? json(*fingerprint) : json();
+    return j;
+}
+
+nlohmann::json PveMachineSettings::to_json() const {
+    auto o = [](const auto& v) { return v ? json(*v) : json(); };
+    json disks_j = json::array();
+    for (const auto& d : disks)
+        disks_j.push_back({{"name", d.name},
+                           {"size", fmt::format("{}G", d.size_gib)},
+                           {"serial", d.serial()},
+                           {"mount", o(d.mount)},
+                           {"fsType", d.fs_type}});
+    return {{"template", template_id},
+            {"node", o(node)},
+            {"name", name},
+            {"vmid", o(vmid)},
+            {"full", full},
+            {"storage", o(storage)},
+            {"shared", shared},
+            {"cores", o(cores)},
+            {"sockets", o(sockets)},
+            {"memory", o(memory)},
+            {"sshKeys", ssh_keys},
+            {"user", o(user)},
+            {"ipConfig", o(ip_config)},
+            {"bridge", o(bridge)},
+            {"diskSize", disk_gib ? json(fmt::format("{}G", *disk_gib)) : json()},
+            {"disks", disks_j}};
+}
+
+std::shared_ptr<const ProviderSettings> parse_provider_settings(model::AttrSet& a) {
+    auto s = std::make_shared<PveProviderSettings>();
+    s->endpoint = a.required_string("endpoint");
+    try {
+        api_base_url(s->endpoint);
+    } catch (const Error& e) {
+        a.fail("endpoint", e.message());
+    }
+    s->node = a.required_string("node");
+    s->token_file = a.optional_file("tokenFile");
+    s->token_env = a.optional_string("tokenEnv");
+    if (!s->token_file && !s->token_env)
+        a.fail("tokenFile", "missing: give tokenFile (a file holding USER@REALM!TOKENID=SECRET) "
+                            "or tokenEnv (the name of an environment variable holding it)");
+    s->ca_file = a.optional_file("caFile");
+    s->fingerprint = a.optional_string("fingerprint");
+    if (s->fingerprint) {
+        try {
+            normalise_fingerprint(*s->fingerprint);
+        } catch (const Error& e) {
+            a.fail("fingerprint", e.message());
+        }
+    }
+    s->insecure = a.optional_bool("insecure").value_or(false);
+    s->retry_attempts = static_cast<int>(a.optional_int("retryAttempts", 1, 100).value_or(6));
+    s->retry_backoff_ms =
+        static_cast<int>(a.optional_int("retryBackoffMs", 0, 600000).value_or(1000));
+    s->boot_timeout = static_cast<int>(a.optional_int("bootTimeout", 1, 86400).value_or(300));
+    a.finish();
+    return s;
+}
+
+std::shared_ptr<const MachineSettings>
+parse_machine_settings(model::AttrSet& a, const ProviderSettings&, const std::string& machine) {
+    auto s = std::make_shared<PveMachineSettings>();
+    auto tmpl = a.optional_int("template", 100, 999999999);
+    if (!tmpl)
+        a.fail("template", "missing (the VMID of the template to clone is required)");
+    s->template_id = static_cast<int>(*tmpl);
+    s->node = a.optional_string("node");
+    s->name = a.optional_string("name").value_or(machine);
+    if (s->name.size() > 63 || !std::regex_match(s->name, dns_name()))
+        a.fail("name", fmt::format("\"{}\" is not a valid Proxmox VM name (a DNS name: letters, "
+                                   "digits, '-' and '.'); set provision.name",
+                                   s->name));
+    if (auto id = a.optional_int("vmid", 100, 999999999))
+        s->vmid = static_cast<int>(*id);
+    s->full = a.optional_bool("full").value_or(true);
+    s->storage = a.optional_string("storage");
+    s->shared = a.optional_bool("shared").value_or(false);
+    if (s->shared && !s->storage)
+        a.fail("shared", "shared = true needs `storage` (the storage that must be shared)");
+    if (auto v = a.optional_int("cores", 1, 1024))
+        s->cores = static_cast<int>(*v);
+    if (auto v = a.optional_int("sockets", 1, 16))
+        s->sockets = static_cast<int>(*v);
+    if (auto v = a.optional_int("memory", 16, 8 * 1024 * 1024))
+        s->memory = static_cast<int>(*v);
+    s->ssh_keys = a.string_list("sshKeys");
+    static const std::regex key_re(R"(^\s*[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( .*)?\s*$)");
+    for (std::size_t i = 0; i < s->ssh_keys.size(); ++i)
+        if (!std::regex_match(s->ssh_keys[i], key_re))
+            a.fail(fmt::format("sshKeys.{}", i),
+                   "expected an OpenSSH public key such as \"ssh-ed25519 AAAA... comment\"");
+    s->user = a.optional_string("user");
+    s->ip_config = a.optional_string("ipConfig");
+    s->bridge = a.optional_string("bridge");
+    if (auto size = a.optional_string("diskSize")) {
+        s->disk_gib = parse_gib(*size);
+        if (!s->disk_gib)
+            a.fail("diskSize", "expected a size in whole GiB such as \"32G\" or \"1T\"");
+    }
+    if (const auto* disks = a.get("disks"); disks && !disks->is_null()) {
+        if (!disks->is_array())
+            a.fail("disks", "expected a list of disks, got " + model::describe_value(*disks));
+        std::set<std::string> names;
+        for (std::size_t i = 0; i < disks->size(); ++i) {
+            model::AttrSet d((*disks)[i], a.child_path("disks") + "." + std::to_string(i));
+            DataDisk disk;
+            disk.name = d.optional_string("name").value_or(fmt::format("data{}", i + 1));
+            static const std::regex name_re("^[a-z0-9][a-z0-9-]{0,14}$");
+            if (!std::regex_match(disk.name, name_re))
+                d.fail("name", "expected 1-15 characters a-z, 0-9 and '-' (it becomes the "
+                               "disk's serial fedi-<name>)");
+            if (!names.insert(disk.name).second)
+                d.fail("name", fmt::format("two disks are named \"{}\"", disk.name));
+            auto size = parse_gib(d.required_string("size"));
+            if (!size || *size <= 0)
+                d.fail("size", "expected a size in whole GiB such as \"200G\" or \"1T\"");
+            disk.size_gib = *size;
+            disk.mount = d.optional_string("mount");
+            if (disk.mount && (disk.mount->empty() || disk.mount->front() != '/'))
+                d.fail("mount", "expected an absolute path");
+            disk.fs_type = d.optional_string("fsType").value_or("ext4");
+            d.finish();
+            s->disks.push_back(disk);
+        }
+    }
+    a.finish();
+    return s;
+}
+
+} // namespace fedi::provider::pve
