@@ -116,12 +116,7 @@ std::unique_ptr<host::Host> connect_for(const Loaded& l, const model::Account& a
 } // namespace
 
 std::unique_ptr<host::Host> connect_machine(const model::Machine& m, const state::State& st) {
-    host::ConnectSettings settings;
-    settings.target = m.ssh;
-    settings.label = m.name;
-    if (auto it = st.machines.find(m.name); it != st.machines.end())
-        settings.trusted_keys = it->second.host_keys;
-    return host::Host::connect(settings);
+    return host::Host::connect(host::settings_for(m, state::trusted_host_keys(st, m.name)));
 }
 
 std::vector<AccountResult> converge_accounts(const model::Deployment& d,

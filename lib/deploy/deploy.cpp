@@ -226,6 +226,13 @@ void report_secret_sync(ui::Reporter& ui, const std::string& machine,
                                        fmt::join(r.pending_owner, ", ")));
 }
 
+host::ConnectSettings connect_settings(Run& run, const model::Machine& m) {
+    auto settings = host::settings_for(m, run.trusted_keys(m.name));
+    settings.accept_new_host_key = run.opts_.accept_new_host_keys;
+    settings.compress = run.opts_.compress;
+    return settings;
+}
+
 void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
                     Clock::time_point start) {
     auto& ui = run.reporter_;
@@ -238,12 +245,7 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
 
     report.phase = "connect";
     show("connecting");
-    host::ConnectSettings settings;
-    settings.target = m.ssh;
-    settings.label = m.name;
-    settings.trusted_keys = run.trusted_keys(m.name);
-    settings.accept_new_host_key = run.opts_.accept_new_host_keys;
-    settings.compress = run.opts_.compress;
+    auto settings = connect_settings(run, m);
     ui.detail(m.name, fmt::format("connecting to {}@{}:{}", m.ssh.user, m.ssh.host, m.ssh.port));
     auto host = host::Host::connect(settings);
     if (auto key = host->newly_trusted_host_key()) {
@@ -405,16 +407,6 @@ void run_machine_threads(Run& run, const model::Deployment& d,
     }
     for (auto& t : threads)
         t.join();
-}
-
-host::ConnectSettings connect_settings(Run& run, const model::Machine& m) {
-    host::ConnectSettings settings;
-    settings.target = m.ssh;
-    settings.label = m.name;
-    settings.trusted_keys = run.trusted_keys(m.name);
-    settings.accept_new_host_key = run.opts_.accept_new_host_keys;
-    settings.compress = run.opts_.compress;
-    return settings;
 }
 
 // Storage after its machines: converge, hand each key to the machines that receive it,

@@ -30,11 +30,7 @@ std::vector<ExecResult> run_exec(const ExecOptions& opts, ui::Reporter& reporter
             const auto& m = project.deployment.machines.at(selected[i]);
             auto& r = results[i];
             r.name = m.name;
-            host::ConnectSettings settings;
-            settings.target = m.ssh;
-            settings.label = m.name;
-            if (auto it = st.machines.find(m.name); it != st.machines.end())
-                settings.trusted_keys = it->second.host_keys;
+            auto settings = host::settings_for(m, state::trusted_host_keys(st, m.name));
             try {
                 auto h = host::Host::connect(settings);
                 auto line = [&](bool is_err) {

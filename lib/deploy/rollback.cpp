@@ -30,11 +30,7 @@ DeployReport run_rollback(const RollbackOptions& opts, ui::Reporter& reporter) {
         const auto& m = project.deployment.machines.at(selected[i]);
         auto& r = report.machines[i];
         r.name = m.name;
-        host::ConnectSettings settings;
-        settings.target = m.ssh;
-        settings.label = m.name;
-        if (auto it = st.machines.find(m.name); it != st.machines.end())
-            settings.trusted_keys = it->second.host_keys;
+        auto settings = host::settings_for(m, state::trusted_host_keys(st, m.name));
         threads.emplace_back([&, settings] {
             auto start = std::chrono::steady_clock::now();
             try {

@@ -56,10 +56,7 @@ std::vector<MachineStatus> collect_status(const StatusOptions& opts) {
             continue;
         threads.emplace_back([&m, &s, trusted] {
             try {
-                host::ConnectSettings settings;
-                settings.target = m.ssh;
-                settings.label = m.name;
-                settings.trusted_keys = trusted;
+                auto settings = host::settings_for(m, trusted);
                 settings.connect_timeout = std::chrono::seconds(10);
                 auto h = host::Host::connect(settings);
                 auto sys = h->system_status();

@@ -73,6 +73,10 @@ struct ActivationOutcome {
     std::size_t reconnects = 0; // times the connection was lost and taken up again
 };
 
+// The one place a deployment's machine becomes connection settings: its SSH target
+// (given, or filled from its provider's outputs) and the host keys state trusts for it.
+ConnectSettings settings_for(const model::Machine& m, std::vector<std::string> trusted_keys);
+
 class Host {
   public:
     virtual ~Host() = default;

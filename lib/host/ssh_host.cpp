@@ -300,6 +300,14 @@ bool ActivationOutcome::rolled_back() const {
     return result.find("rolled back") != std::string::npos;
 }
 
+ConnectSettings settings_for(const model::Machine& m, std::vector<std::string> trusted_keys) {
+    ConnectSettings settings;
+    settings.target = m.ssh;
+    settings.label = m.name;
+    settings.trusted_keys = std::move(trusted_keys);
+    return settings;
+}
+
 std::unique_ptr<Host> Host::connect(const ConnectSettings& settings) {
     ssh::ConnectOptions o;
     o.host = settings.target.host;

@@ -158,11 +158,6 @@ std::optional<AttrSet> AttrSet::optional_set(const std::string& name) {
     return AttrSet(*v, child_path(name));
 }
 
-void AttrSet::reject_unsupported(const std::string& name, const std::string& what) {
-    if (get(name))
-        fail(name, fmt::format("{} is not supported by this version of fedi", what));
-}
-
 void AttrSet::finish() const {
     for (const auto& [name, value] : value_.items()) {
         (void)value;

@@ -31,8 +31,6 @@ class AttrSet {
     std::vector<std::string> string_list(const std::string& name);
     AttrSet required_set(const std::string& name);
     std::optional<AttrSet> optional_set(const std::string& name);
-    // Attributes that fedi knows but this version does not support yet.
-    void reject_unsupported(const std::string& name, const std::string& what);
 
     // Throws for the first attribute that was never read, listing the known ones.
     void finish() const;

@@ -194,6 +194,11 @@ std::string default_state_file(const std::string& deployment_file) {
     return (p.parent_path() / ".fedi" / "state.json").string();
 }
 
+std::vector<std::string> trusted_host_keys(const State& s, const std::string& machine) {
+    auto it = s.machines.find(machine);
+    return it == s.machines.end() ? std::vector<std::string>{} : it->second.host_keys;
+}
+
 std::string now_utc() {
     std::time_t t = std::time(nullptr);
     std::tm tm{};

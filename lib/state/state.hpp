@@ -59,6 +59,9 @@ class Lock {
 // The default state file for a deployment file: .fedi/state.json beside it.
 std::string default_state_file(const std::string& deployment_file);
 
+// The host keys state trusts for a machine (recorded by --accept-new-host-keys).
+std::vector<std::string> trusted_host_keys(const State& s, const std::string& machine);
+
 // Current time as "2026-11-27T02:25:09Z".
 std::string now_utc();
 

@@ -99,11 +99,6 @@ TEST_CASE("errors name the attribute path") {
         j["machine"] = json::object();
         CHECK_THAT(usage_message(j), Catch::StartsWith("machine: unknown attribute"));
     }
-    SECTION("features of later versions say so") {
-        j["accounts"] = json::object();
-        CHECK_THAT(usage_message(j), Catch::Contains("accounts: service accounts") &&
-                                         Catch::Contains("not supported"));
-    }
     SECTION("invalid machine name") {
         j["machines"]["bad name"] = machine("x");
         CHECK_THAT(usage_message(j), Catch::StartsWith("machines.bad name: invalid machine name"));
