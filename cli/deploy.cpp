@@ -8,8 +8,13 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
     auto opts = std::make_shared<deploy::DeployOptions>();
     auto goal = std::make_shared<std::string>("switch");
     auto* cmd = app.add_subcommand(
-        "deploy", "Build the selected machines' systems, push them and activate them");
-    cmd->footer("Converges: machines that already run their system are left alone.\n"
+        "deploy", "Converge the selected machines: provision, build, push, storage, secrets, "
+                  "activate, accounts");
+    cmd->footer("Order: missing machines are provisioned and the deployment evaluated again\n"
+                "with their outputs; storage machines deploy first, then buckets and keys are\n"
+                "created; each machine's secrets are written before it activates; accounts\n"
+                "are made once their machine runs.\n"
+                "Converges: machines that already run their system are left alone.\n"
                 "Each machine's closure is sent in one stream, only the paths it lacks.");
     cmd->add_option("--on", opts->on,
                     "Select machines by NAME, GLOB or @TAG (repeatable; default: all)")

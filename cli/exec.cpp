@@ -11,10 +11,10 @@ void register_exec(CLI::App& app, GlobalOptions& g, Action& action) {
     auto opts = std::make_shared<deploy::ExecOptions>();
     auto words = std::make_shared<std::vector<std::string>>();
     auto* cmd = app.add_subcommand(
-        "exec", "Run a command on the selected machines in parallel; each output line is "
-                "prefixed by its machine (stderr lines go to stderr). Exit 1 when any machine "
-                "fails or cannot be reached.\nExample: fedi exec --on @web -- systemctl is-failed "
-                "mastodon-web");
+        "exec", "Run a command on the selected machines in parallel, output prefixed by machine");
+    cmd->footer("stdout lines go to stdout, stderr lines to stderr, each as `machine | line`.\n"
+                "Exit 1 when any machine fails or cannot be reached.\n"
+                "Example: fedi exec --on @web -- systemctl is-failed mastodon-web");
     cmd->add_option("--on", opts->on, "Select machines by NAME, GLOB or @TAG (repeatable)")
         ->option_text("NAME|GLOB|@TAG");
     cmd->add_option("--parallel", opts->parallel, "Machines at once (default 16)")
