@@ -8,6 +8,8 @@
 #include "host/secrets.hpp"
 #include "model/deployment.hpp"
 
+#include "model_test_util.hpp"
+
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
@@ -17,6 +19,9 @@ using namespace fedi;
 using nlohmann::json;
 
 namespace {
+
+using fedi::test::derivation;
+using fedi::test::usage_message;
 
 json machine() {
     return {{"ssh", {{"host", "10.0.0.1"}}},
@@ -29,16 +34,6 @@ json machine() {
 
 json base() {
     return {{"machines", {{"web", machine()}, {"db", machine()}}}};
-}
-
-std::string usage_message(const json& j) {
-    try {
-        model::parse_deployment(j, "/d/deployment.nix");
-    } catch (const Error& e) {
-        CHECK(e.kind() == ErrorKind::Usage);
-        return e.message();
-    }
-    return "no error";
 }
 
 } // namespace

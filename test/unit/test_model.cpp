@@ -2,6 +2,8 @@
 #include "deploy/selection.hpp"
 #include "model/deployment.hpp"
 
+#include "model_test_util.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace fedi;
@@ -9,27 +11,13 @@ using nlohmann::json;
 
 namespace {
 
-json derivation(const std::string& name) {
-    return {{"__fedi", "derivation"},
-            {"drvPath", "/nix/store/aaaa-" + name + ".drv"},
-            {"outputPath", "/nix/store/bbbb-" + name},
-            {"name", name}};
-}
+using fedi::test::derivation;
+using fedi::test::usage_message;
 
 json machine(const std::string& name) {
     return {{"ssh", {{"host", "10.0.0.1"}, {"port", 2222}}},
             {"system", derivation(name)},
             {"tags", {"web"}}};
-}
-
-std::string usage_message(const json& j) {
-    try {
-        model::parse_deployment(j, "/d/deployment.nix");
-    } catch (const Error& e) {
-        CHECK(e.kind() == ErrorKind::Usage);
-        return e.message();
-    }
-    return "no error";
 }
 
 } // namespace

@@ -1,12 +1,17 @@
 #include "core/error.hpp"
 #include "model/deployment.hpp"
 
+#include "model_test_util.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace fedi;
 using nlohmann::json;
 
 namespace {
+
+using fedi::test::derivation;
+using fedi::test::usage_message;
 
 json machine(const std::string& name) {
     return {{"ssh", {{"host", "10.0.0.1"}}},
@@ -34,16 +39,6 @@ json deployment() {
            {{"write", true},
             {"deliverTo", {{"machine", "web"}, {"owner", "mastodon"}, {"mode", "0440"}}}}}}}};
     return j;
-}
-
-std::string error_of(const json& j) {
-    try {
-        model::parse_deployment(j, "/d/deployment.nix");
-    } catch (const Error& e) {
-        CHECK(e.kind() == ErrorKind::Usage);
-        return e.message();
-    }
-    return "no error";
 }
 
 } // namespace
@@ -87,47 +82,49 @@ TEST_CASE("storage errors name the attribute path") {
     auto j = deployment();
     SECTION("bucket → storage") {
         j["buckets"]["media"]["storage"] = "nope";
-        CHECK(error_of(j) == "buckets.media.storage: no storage named \"nope\"");
+        CHECK(usage_message(j) == "buckets.media.storage: no storage named \"nope\"");
     }
     SECTION("deliverTo → machine") {
         j["buckets"]["media"]["keys"]["app"]["deliverTo"]["machine"] = "ghost";
-        CHECK(error_of(j) ==
+        CHECK(usage_message(j) ==
               "buckets.media.keys.app.deliverTo.machine: no machine named \"ghost\"");
     }
     SECTION("storage machines → machines") {
         j["storage"]["garage"]["machines"] = {"s1", "s9"};
         j["storage"]["garage"]["nodes"] = json::object();
-        CHECK(error_of(j) == "storage.garage.machines.1: no machine named \"s9\"");
+        CHECK(usage_message(j) == "storage.garage.machines.1: no machine named \"s9\"");
     }
     SECTION("a node that is not a machine of the cluster") {
         j["storage"]["garage"]["nodes"]["web"] = json::object();
-        CHECK_THAT(error_of(j), Catch::StartsWith("storage.garage.nodes.web: unknown attribute"));
+        CHECK_THAT(usage_message(j),
+                   Catch::StartsWith("storage.garage.nodes.web: unknown attribute"));
     }
     SECTION("replication above the machine count") {
         j["storage"]["garage"]["replication"] = 3;
-        CHECK_THAT(error_of(j), Catch::StartsWith("storage.garage.replication: replication 3 "
-                                                  "needs at least 3 machines"));
+        CHECK_THAT(usage_message(j), Catch::StartsWith("storage.garage.replication: replication 3 "
+                                                       "needs at least 3 machines"));
     }
     SECTION("no token") {
         j["storage"]["garage"].erase("adminTokenFile");
-        CHECK_THAT(error_of(j), Catch::StartsWith("storage.garage.adminTokenFile: missing"));
+        CHECK_THAT(usage_message(j), Catch::StartsWith("storage.garage.adminTokenFile: missing"));
     }
     SECTION("unknown type") {
         j["storage"]["garage"]["type"] = "minio";
-        CHECK_THAT(error_of(j), Catch::StartsWith("storage.garage.type: unknown storage type"));
+        CHECK_THAT(usage_message(j),
+                   Catch::StartsWith("storage.garage.type: unknown storage type"));
     }
     SECTION("bad mode") {
         j["buckets"]["media"]["keys"]["app"]["deliverTo"]["mode"] = "rw";
-        CHECK_THAT(error_of(j),
+        CHECK_THAT(usage_message(j),
                    Catch::StartsWith("buckets.media.keys.app.deliverTo.mode: expected an octal"));
     }
     SECTION("bad bucket name") {
         j["buckets"]["Media"] = j["buckets"]["media"];
-        CHECK_THAT(error_of(j), Catch::StartsWith("buckets.Media: invalid bucket name"));
+        CHECK_THAT(usage_message(j), Catch::StartsWith("buckets.Media: invalid bucket name"));
     }
     SECTION("unknown attribute in a key") {
         j["buckets"]["media"]["keys"]["app"]["delete"] = true;
-        CHECK_THAT(error_of(j), Catch::StartsWith("buckets.media.keys.app.delete: unknown"));
+        CHECK_THAT(usage_message(j), Catch::StartsWith("buckets.media.keys.app.delete: unknown"));
     }
     SECTION("quotas on RGW") {
         j["storage"]["ceph"] = {{"type", "rgw"},
@@ -135,10 +132,10 @@ TEST_CASE("storage errors name the attribute path") {
                                 {"accessKeyEnv", "A"},
                                 {"secretKeyEnv", "S"}};
         j["buckets"]["media"]["storage"] = "ceph";
-        CHECK_THAT(error_of(j), Catch::StartsWith("buckets.media: quotas and websites"));
+        CHECK_THAT(usage_message(j), Catch::StartsWith("buckets.media: quotas and websites"));
     }
     SECTION("a machine in two clusters") {
         j["storage"]["other"] = j["storage"]["garage"];
-        CHECK_THAT(error_of(j), Catch::Contains("is already a node of storage."));
+        CHECK_THAT(usage_message(j), Catch::Contains("is already a node of storage."));
     }
 }

@@ -7,6 +7,8 @@
 #include "provider/proxmox_provider.hpp"
 #include "state/state.hpp"
 
+#include "model_test_util.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace fedi;
@@ -15,15 +17,11 @@ using nlohmann::json;
 
 namespace {
 
+using fedi::test::derivation;
+using fedi::test::usage_message;
+
 const char* kKey =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx ops";
-
-json derivation(const std::string& name) {
-    return {{"__fedi", "derivation"},
-            {"drvPath", "/nix/store/aaaa-" + name + ".drv"},
-            {"outputPath", "/nix/store/bbbb-" + name},
-            {"name", name}};
-}
 
 json deployment() {
     return {{"providers",
@@ -44,16 +42,6 @@ json deployment() {
                   {"sshKeys", {kKey}},
                   {"disks", {{{"size", "200G"}, {"mount", "/var/lib/garage"}}}}}},
                 {"system", derivation("s3-1")}}}}}};
-}
-
-std::string usage_message(const json& j) {
-    try {
-        model::parse_deployment(j, "/d/deployment.nix");
-    } catch (const Error& e) {
-        CHECK(e.kind() == ErrorKind::Usage);
-        return e.message();
-    }
-    return "no error";
 }
 
 const pve::PveMachineSettings& pve_settings(const model::Deployment& d, const std::string& m) {
