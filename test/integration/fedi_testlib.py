@@ -333,3 +333,25 @@ class TestHosts:
             h["name"]: machine(h, self.identity_file(kind), systems.get(h["name"]), tags.get(h["name"], ()), **attrs)
             for h in self.hosts
         }
+
+
+RGW_SCRIPT = SOURCE_DIR / "test" / "servers" / "rgw" / "rgw"
+
+
+def start_rgw(test_class, prefix="fedi-rgw-", timeout=90):
+    """Starts a real single-node Ceph RGW (test/servers/rgw/rgw) for a test class and
+    registers its stop (checked) and the removal of its directory as class cleanups.
+    Returns (directory, the JSON the start printed: endpoint, keys, ...)."""
+    if not shutil.which("radosgw"):
+        raise RuntimeError("radosgw is not installed: run scripts/setup")
+    directory = tempfile.mkdtemp(prefix=prefix)
+    out = subprocess.run([str(RGW_SCRIPT), "start", "--dir", directory], capture_output=True,
+                         text=True, timeout=timeout)
+    if out.returncode != 0:
+        subprocess.run([str(RGW_SCRIPT), "stop", "--dir", directory], timeout=30)
+        shutil.rmtree(directory, ignore_errors=True)
+        raise RuntimeError(f"rgw start failed: {out.stderr}")
+    test_class.addClassCleanup(shutil.rmtree, directory, True)
+    test_class.addClassCleanup(subprocess.run, [str(RGW_SCRIPT), "stop", "--dir", directory],
+                               timeout=30, check=True)
+    return directory, json.loads(out.stdout)

@@ -6,13 +6,11 @@ RGW is started once for the file by test/servers/rgw/rgw and stopped at the end.
 """
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RGW = os.path.join(HERE, "..", "servers", "rgw", "rgw")
+import fedi_testlib as lib
+
 ADMIN = os.environ.get("FEDI_RGW_ADMIN_CHECK", "")
 S3 = os.environ.get("FEDI_S3_CHECK", "")
 
@@ -23,22 +21,9 @@ class RGWAdminOps(unittest.TestCase):
         for name, tool in (("FEDI_RGW_ADMIN_CHECK", ADMIN), ("FEDI_S3_CHECK", S3)):
             if not tool or not os.access(tool, os.X_OK):
                 raise RuntimeError(f"{name} must name the test tool (CTest sets it)")
-        if not shutil.which("radosgw"):
-            raise RuntimeError("radosgw is not installed: run scripts/setup")
-        cls.dir = tempfile.mkdtemp(prefix="fedi-rgw-admin-")
-        out = subprocess.run([RGW, "start", "--dir", cls.dir], capture_output=True, text=True,
-                             timeout=60)
-        if out.returncode != 0:
-            subprocess.run([RGW, "stop", "--dir", cls.dir], timeout=30)
-            raise RuntimeError(f"rgw start failed: {out.stderr}")
-        cls.info = json.loads(out.stdout)
+        cls.dir, cls.info = lib.start_rgw(cls, prefix="fedi-rgw-admin-", timeout=60)
         cls.config = os.path.join(cls.dir, "rgw.json")
         cls.configs = 0
-
-    @classmethod
-    def tearDownClass(cls):
-        subprocess.run([RGW, "stop", "--dir", cls.dir], timeout=30, check=True)
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def run_tool(self, tool, args, config, stdin=b"", ok=True):
         r = subprocess.run([tool, "--config", config, *args], input=stdin,

@@ -5,16 +5,14 @@ RGW is started once for the file by test/servers/rgw/rgw and stopped at the end.
 """
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 import urllib.error
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RGW = os.path.join(HERE, "..", "servers", "rgw", "rgw")
+import fedi_testlib as lib
+
 CHECK = os.environ.get("FEDI_S3_CHECK", "")
 
 
@@ -23,23 +21,10 @@ class S3AgainstRGW(unittest.TestCase):
     def setUpClass(cls):
         if not CHECK or not os.access(CHECK, os.X_OK):
             raise RuntimeError("FEDI_S3_CHECK must name the fedi-s3-check binary (CTest sets it)")
-        if not shutil.which("radosgw"):
-            raise RuntimeError("radosgw is not installed: run scripts/setup")
-        cls.dir = tempfile.mkdtemp(prefix="fedi-rgw-")
         started = time.monotonic()
-        out = subprocess.run([RGW, "start", "--dir", cls.dir], capture_output=True, text=True,
-                             timeout=60)
-        if out.returncode != 0:
-            subprocess.run([RGW, "stop", "--dir", cls.dir], timeout=30)
-            raise RuntimeError(f"rgw start failed: {out.stderr}")
+        cls.dir, cls.info = lib.start_rgw(cls, timeout=60)
         print(f"RGW cold start: {time.monotonic() - started:.1f} s")
-        cls.info = json.loads(out.stdout)
         cls.config = os.path.join(cls.dir, "rgw.json")
-
-    @classmethod
-    def tearDownClass(cls):
-        subprocess.run([RGW, "stop", "--dir", cls.dir], timeout=30, check=True)
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def s3(self, *args, config=None, stdin=b"", ok=True):
         """Runs fedi-s3-check; returns (exit code, stdout bytes, stderr text)."""

@@ -15,7 +15,6 @@ import unittest
 import fedi_testlib as lib
 import storage_testlib as slib
 
-RGW = lib.SOURCE_DIR / "test" / "servers" / "rgw" / "rgw"
 CHECK = os.environ.get("FEDI_S3_CHECK", "")
 
 
@@ -24,17 +23,7 @@ class RgwStorage(unittest.TestCase):
     def setUpClass(cls):
         if not CHECK or not os.access(CHECK, os.X_OK):
             raise RuntimeError("FEDI_S3_CHECK must name the fedi-s3-check binary (CTest sets it)")
-        if not shutil.which("radosgw"):
-            raise RuntimeError("radosgw is not installed: run scripts/setup")
-        cls.rgw_dir = tempfile.mkdtemp(prefix="fedi-rgw-")
-        out = subprocess.run([str(RGW), "start", "--dir", cls.rgw_dir], capture_output=True,
-                             text=True, timeout=90)
-        if out.returncode != 0:
-            subprocess.run([str(RGW), "stop", "--dir", cls.rgw_dir], timeout=30)
-            raise RuntimeError(f"rgw start failed: {out.stderr}")
-        cls.addClassCleanup(shutil.rmtree, cls.rgw_dir, True)
-        cls.addClassCleanup(subprocess.run, [str(RGW), "stop", "--dir", cls.rgw_dir], timeout=30)
-        cls.rgw = json.loads(out.stdout)
+        cls.rgw_dir, cls.rgw = lib.start_rgw(cls)
         cls.hosts = lib.TestHosts(1, prefix="rgw")
         cls.addClassCleanup(cls.hosts.stop)
 
