@@ -1,5 +1,7 @@
 #include "account/password.hpp"
 
+#include "core/text.hpp"
+
 #include "core/error.hpp"
 
 #include <cerrno>
@@ -31,21 +33,14 @@ void random_bytes(unsigned char* buf, std::size_t n) {
     ::close(fd);
 }
 
-std::string b64(const unsigned char* data, std::size_t n) {
-    std::string out(4 * ((n + 2) / 3) + 1, '\0');
-    int len =
-        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-    out.resize(static_cast<std::size_t>(len));
-    return out;
-}
-
 std::string ssha_with_salt(const std::string& password, const unsigned char* salt,
                            std::size_t salt_len) {
     std::string input = password + std::string(reinterpret_cast<const char*>(salt), salt_len);
     unsigned char buf[SHA_DIGEST_LENGTH + 16];
     SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), buf);
     std::memcpy(buf + SHA_DIGEST_LENGTH, salt, salt_len);
-    return "{SSHA}" + b64(buf, SHA_DIGEST_LENGTH + salt_len);
+    return "{SSHA}" + base64_encode(std::string_view(reinterpret_cast<const char*>(buf),
+                                                     SHA_DIGEST_LENGTH + salt_len));
 }
 
 } // namespace

@@ -29,4 +29,72 @@ std::string percent_decode(std::string_view text) {
     return out;
 }
 
+namespace {
+
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int b64_value(char c) {
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+} // namespace
+
+std::string base64_encode(std::string_view raw, bool pad) {
+    std::string out;
+    std::size_t i = 0;
+    for (; i + 2 < raw.size(); i += 3) {
+        unsigned v = (unsigned char)raw[i] << 16 | (unsigned char)raw[i + 1] << 8 |
+                     (unsigned char)raw[i + 2];
+        out += kB64[v >> 18];
+        out += kB64[(v >> 12) & 63];
+        out += kB64[(v >> 6) & 63];
+        out += kB64[v & 63];
+    }
+    std::size_t rest = raw.size() - i;
+    if (rest) {
+        unsigned v = (unsigned char)raw[i] << 16;
+        if (rest == 2)
+            v |= (unsigned char)raw[i + 1] << 8;
+        out += kB64[v >> 18];
+        out += kB64[(v >> 12) & 63];
+        if (rest == 2)
+            out += kB64[(v >> 6) & 63];
+        if (pad)
+            out += rest == 2 ? "=" : "==";
+    }
+    return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+    std::string out;
+    unsigned acc = 0;
+    int bits = 0;
+    std::size_t i = 0;
+    for (; i < text.size() && text[i] != '='; ++i) {
+        int v = b64_value(text[i]);
+        if (v < 0)
+            return std::nullopt;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += char((acc >> bits) & 0xff);
+        }
+    }
+    for (; i < text.size(); ++i)
+        if (text[i] != '=')
+            return std::nullopt;
+    return out;
+}
+
 } // namespace fedi

@@ -1,5 +1,6 @@
 #pragma once
 // Small text helpers shared by the wire formats fedi speaks.
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -10,5 +11,10 @@ int hex_value(char c);
 
 // Decodes %XX escapes; a '%' not followed by two hex digits is kept as is. '+' is kept.
 std::string percent_decode(std::string_view text);
+
+// Base64 (RFC 4648, standard alphabet); `pad` adds the trailing '='.
+std::string base64_encode(std::string_view raw, bool pad = true);
+// Decodes base64 (padding optional); nothing for a character outside the alphabet.
+std::optional<std::string> base64_decode(std::string_view text);
 
 } // namespace fedi

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "core/text.hpp"
 
 #include <fmt/format.h>
 #include <regex>
@@ -9,36 +10,6 @@
 #include <sstream>
 
 namespace fedi::host {
-
-namespace {
-
-std::string base64(const std::string& in) {
-    static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-        unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
-                     (static_cast<unsigned char>(in[i + 1]) << 8) |
-                     static_cast<unsigned char>(in[i + 2]);
-        out += table[(v >> 18) & 63];
-        out += table[(v >> 12) & 63];
-        out += table[(v >> 6) & 63];
-        out += table[v & 63];
-    }
-    if (i < in.size()) {
-        unsigned v = static_cast<unsigned char>(in[i]) << 16;
-        if (i + 1 < in.size())
-            v |= static_cast<unsigned char>(in[i + 1]) << 8;
-        out += table[(v >> 18) & 63];
-        out += table[(v >> 12) & 63];
-        out += i + 1 < in.size() ? table[(v >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
-}
-
-} // namespace
 
 void validate_secret(const SecretFile& f) {
     static const std::regex name_re("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
@@ -105,7 +76,7 @@ std::string secret_sync_stream(const std::vector<SecretFile>& files) {
                                           "{}/{} on the machine",
                                           f.origin, kSecretsDir, f.name));
         stream += fmt::format("{} {} {} {:04o} {}\n", f.name, f.owner, f.group, f.mode,
-                              f.content.empty() ? std::string("-") : base64(f.content));
+                              f.content.empty() ? std::string("-") : base64_encode(f.content));
     }
     return stream + ".\n";
 }

@@ -1,5 +1,7 @@
 #include "http/http.hpp"
 
+#include "core/text.hpp"
+
 #include "core/error.hpp"
 
 #include <cctype>
@@ -28,24 +30,6 @@ void global_init() {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
             throw Error("cannot initialise libcurl");
     });
-}
-
-std::string base64(const unsigned char* data, std::size_t n) {
-    static const char* alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    for (std::size_t i = 0; i < n; i += 3) {
-        unsigned v = data[i] << 16;
-        if (i + 1 < n)
-            v |= data[i + 1] << 8;
-        if (i + 2 < n)
-            v |= data[i + 2];
-        out += alphabet[(v >> 18) & 63];
-        out += alphabet[(v >> 12) & 63];
-        out += i + 1 < n ? alphabet[(v >> 6) & 63] : '=';
-        out += i + 2 < n ? alphabet[v & 63] : '=';
-    }
-    return out;
 }
 
 struct Transfer {
@@ -137,7 +121,8 @@ std::string normalise_pin(std::string_view pin) {
     unsigned char raw[32];
     for (std::size_t i = 0; i < 32; ++i)
         raw[i] = static_cast<unsigned char>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
-    return "sha256//" + base64(raw, sizeof raw);
+    return "sha256//" +
+           base64_encode(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
 }
 
 Client::Client(ClientOptions options) : options_(std::move(options)) {

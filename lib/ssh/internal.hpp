@@ -1,5 +1,6 @@
 #pragma once
 // Pieces shared by the ssh module's sources; not part of its public API.
+#include "core/text.hpp"
 #include "ssh/ssh.hpp"
 
 #include <chrono>
@@ -12,8 +13,6 @@
 
 namespace fedi::ssh {
 
-std::string base64_encode(const std::string& raw, bool pad);
-std::optional<std::string> base64_decode(const std::string& text);
 // The key type name a wire-format public key blob starts with.
 std::optional<std::string> blob_key_type(const std::string& blob);
 
