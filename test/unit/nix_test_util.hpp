@@ -72,7 +72,6 @@ inline std::string read_file(const std::string& path) {
 }
 
 inline ProcessResult run_ok(const std::vector<std::string>& argv, ProcessOptions opts = {}) {
-    opts.extra_env.emplace("NIX_CONFIG", "substituters =");
     auto r = run_process(argv, opts);
     if (!r.ok())
         throw Error("command failed: " + shell_join(argv) + "\n" + r.err);
