@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "core/secret_memory.hpp"
 
 #include <csignal>
 #include <iostream>
@@ -44,6 +45,13 @@ int print_deploy_report(const GlobalOptions& g, const deploy::DeployReport& repo
 } // namespace fedi::cli
 
 int main(int argc, char** argv) {
+    // Before anything reads a secret: a core dump would hold every one fedi handled.
+    try {
+        fedi::make_process_undumpable();
+    } catch (const fedi::Error& e) {
+        std::cerr << "fedi: " << e.message() << "\n";
+        return 1;
+    }
     std::signal(SIGPIPE, SIG_IGN);
     using namespace fedi::cli;
     GlobalOptions g;

@@ -4,7 +4,9 @@
 #include "provider/provider.hpp"
 #include "state/state.hpp"
 
+#include <cstdio>
 #include <filesystem>
+#include <fmt/format.h>
 
 namespace fedi::deploy {
 
@@ -46,6 +48,12 @@ Project load_project(const ProjectOptions& opts) {
         auto it = p.deployment.machines.find(name);
         if (it != p.deployment.machines.end() && it->second.provision && rec.complete)
             apply_outputs(it->second, rec);
+    }
+    for (const auto& w : p.deployment.warnings) {
+        if (opts.on_warning)
+            opts.on_warning(w);
+        else
+            fmt::print(stderr, "warning: {}: {}\n", w.path, w.message);
     }
     return p;
 }

@@ -2,6 +2,7 @@
 // A deployment as commands find it: the evaluated, validated file and its state file.
 #include "model/deployment.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -10,6 +11,8 @@ namespace fedi::deploy {
 struct ProjectOptions {
     std::string deployment_file = "deployment.nix";
     std::optional<std::string> state_file; // default: .fedi/state.json beside the file
+    // Where the deployment's warnings go each time it is loaded; unset: stderr.
+    std::function<void(const model::Warning&)> on_warning;
 };
 
 struct Project {
@@ -19,7 +22,7 @@ struct Project {
 
 std::string resolve_state_file(const ProjectOptions& opts);
 
-// Evaluates and validates the deployment file.
+// Evaluates and validates the deployment file, then reports its warnings.
 Project load_project(const ProjectOptions& opts);
 
 } // namespace fedi::deploy

@@ -239,6 +239,7 @@ Project provision_for_deploy(const Project& project, const std::vector<std::stri
     ProjectOptions again;
     again.deployment_file = project.deployment.file;
     again.state_file = project.state_file;
+    again.on_warning = [](const model::Warning&) {}; // reported by the first load
     return load_project(again);
 }
 

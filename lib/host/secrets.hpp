@@ -5,6 +5,8 @@
 //
 // The contents travel on the SSH channel's stdin, base64 on one line, read by shell
 // builtins: never in a command line (ps), never in the Nix store, never logged.
+#include "core/secret_memory.hpp"
+
 #include <string>
 #include <vector>
 
@@ -19,8 +21,15 @@ struct SecretFile {
     std::string owner = "root";
     std::string group = "root";
     unsigned mode = 0400;
-    std::string content; // never logged
+    std::string content; // never logged; wiped when the record goes
     std::string origin;  // what declared it, for messages ("buckets.media.keys.web")
+
+    SecretFile() = default;
+    SecretFile(const SecretFile&) = default;
+    SecretFile(SecretFile&&) = default;
+    SecretFile& operator=(const SecretFile&) = default;
+    SecretFile& operator=(SecretFile&&) = default;
+    ~SecretFile() { wipe(content); }
 };
 
 // What a sync did, by file name.

@@ -104,6 +104,7 @@ class SshHost : public Host {
 
     SecretSyncResult sync_secrets(const std::vector<SecretFile>& files) override {
         std::string stream = secret_sync_stream(files);
+        WipeOnExit wipe_stream(stream);
         std::string script = secret_sync_script();
         if (files.empty())
             script = fmt::format("[ -d {} ] || exit 0\n", kSecretsDir) + script;

@@ -1,6 +1,7 @@
 #include "model/deployment.hpp"
 
 #include "model/attrs.hpp"
+#include "model/transport.hpp"
 #include "provider/provider.hpp"
 
 #include <filesystem>
@@ -254,6 +255,7 @@ Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& 
     for (const auto& [name, m] : d.machines)
         names.push_back(name);
     check_storage_references(d.storage, d.buckets, names);
+    d.warnings = transport_warnings(d);
     return d;
 }
 
@@ -300,6 +302,9 @@ nlohmann::json to_json(const Deployment& d) {
     j["identity"] = nlohmann::json::object();
     for (const auto& [name, dir] : d.identity)
         j["identity"][name] = to_json(dir);
+    j["warnings"] = nlohmann::json::array();
+    for (const auto& w : d.warnings)
+        j["warnings"].push_back({{"path", w.path}, {"message", w.message}});
     j["storage"] = nlohmann::json::object();
     for (const auto& [name, s] : d.storage)
         j["storage"][name] = to_json(s);

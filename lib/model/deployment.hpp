@@ -74,8 +74,16 @@ struct Machine {
     std::vector<HealthCheck> health_checks;
 };
 
+// Something the deployment accepts but that an operator should hear about on every run
+// (e.g. an endpoint that carries secrets over plain http).
+struct Warning {
+    std::string path; // attribute path, e.g. storage.s3.adminEndpoint
+    std::string message;
+};
+
 struct Deployment {
     std::string file; // absolute path of deployment.nix
+    std::vector<Warning> warnings;
     bool require_selection = false;
     std::map<std::string, ProviderDecl> providers;
     std::map<std::string, Machine> machines;

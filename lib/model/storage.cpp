@@ -1,6 +1,8 @@
 #include "model/storage.hpp"
 
 #include "model/attrs.hpp"
+#include "model/secrets.hpp"
+#include "model/transport.hpp"
 
 #include <fmt/format.h>
 #include <limits>
@@ -55,6 +57,7 @@ Storage parse_one_storage(const std::string& name, AttrSet s) {
     Storage st;
     st.name = name;
     auto type = s.required_string("type");
+    st.allow_insecure_http = s.optional_bool("allowInsecureHttp").value_or(false);
     st.s3_endpoint = required_url(s, "s3Endpoint");
     if (type == "garage") {
         st.type = StorageType::Garage;
@@ -111,18 +114,14 @@ Storage parse_one_storage(const std::string& name, AttrSet s) {
         s.fail("type",
                fmt::format("unknown storage type \"{}\" (expected \"garage\" or \"rgw\")", type));
     }
+    for (const auto& [attr, url] : endpoints(st))
+        if (is_plain_http(url) && !st.allow_insecure_http)
+            s.fail(attr, fmt::format("{} is plain http: {} would cross the network in clear "
+                                     "text; use https://, or set allowInsecureHttp = true for "
+                                     "this storage to accept that",
+                                     url, what_travels(st.type, attr)));
     s.finish();
     return st;
-}
-
-unsigned parse_mode(AttrSet& d, const std::string& name, unsigned def) {
-    auto text = d.optional_string(name);
-    if (!text)
-        return def;
-    static const std::regex mode_re("^0?[0-7]{3}$");
-    if (!std::regex_match(*text, mode_re))
-        d.fail(name, "expected an octal mode such as \"0400\"");
-    return static_cast<unsigned>(std::stoul(*text, nullptr, 8));
 }
 
 Delivery parse_delivery(AttrSet d) {
@@ -311,7 +310,8 @@ nlohmann::json to_json(const Storage& s) {
     };
     nlohmann::json j = {{"type", s.type == StorageType::Garage ? "garage" : "rgw"},
                         {"s3Endpoint", s.s3_endpoint},
-                        {"region", s.region}};
+                        {"region", s.region},
+                        {"allowInsecureHttp", s.allow_insecure_http}};
     if (s.type == StorageType::Garage) {
         j["adminEndpoint"] = s.admin_endpoint;
         j["adminToken"] = secret(s.admin_token);

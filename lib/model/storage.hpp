@@ -47,6 +47,9 @@ struct Storage {
     int health_timeout_seconds = 120;
     // RGW: an RGW user with caps "users=*;buckets=*"
     CredentialSource access_key, secret_key;
+    // allowInsecureHttp: the deployment accepts that its http:// endpoints carry the admin
+    // token, signed requests and new keys' secrets in clear text (warned on every run).
+    bool allow_insecure_http = false;
 
     std::vector<std::string> machines() const;
 };

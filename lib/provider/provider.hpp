@@ -64,6 +64,8 @@ nlohmann::json resources(const state::State& s);
 struct ProviderSettings {
     virtual ~ProviderSettings() = default;
     virtual nlohmann::json to_json() const = 0; // for `fedi eval`; no secrets
+    // (attribute, message) for settings the deployment accepts but every run warns about.
+    virtual std::vector<std::pair<std::string, std::string>> warnings() const { return {}; }
 };
 struct MachineSettings {
     virtual ~MachineSettings() = default;

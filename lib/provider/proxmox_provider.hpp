@@ -25,6 +25,7 @@ struct PveProviderSettings : ProviderSettings {
     int retry_backoff_ms = 1000;
     int boot_timeout = 300; // seconds: start until the agent reports an address and SSH answers
     nlohmann::json to_json() const override;
+    std::vector<std::pair<std::string, std::string>> warnings() const override;
 };
 
 // A data disk: its serial lets the guest find it (/dev/disk/by-id/virtio-<serial>).

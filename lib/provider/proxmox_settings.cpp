@@ -309,6 +309,15 @@ nlohmann::json PveProviderSettings::to_json() const {
     return j;
 }
 
+std::vector<std::pair<std::string, std::string>> PveProviderSettings::warnings() const {
+    if (!insecure)
+        return {};
+    return {{"insecure", fmt::format("TLS certificate checks are off for {}: whoever can "
+                                     "intercept the connection can read the API token; pin "
+                                     "the certificate with caFile or fingerprint instead",
+                                     endpoint)}};
+}
+
 nlohmann::json PveMachineSettings::to_json() const {
     auto o = [](const auto& v) { return v ? json(*v) : json(); };
     json disks_j = json::array();

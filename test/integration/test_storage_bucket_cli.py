@@ -20,13 +20,21 @@ class BucketCli(unittest.TestCase):
         self.garage = slib.GarageServer("--nodes", "1")
         self.addCleanup(self.garage.stop)
         storage = {"type": "garage", "adminEndpoint": self.garage.endpoint,
-                   "adminTokenEnv": "TEST_GARAGE_TOKEN", "s3Endpoint": "http://127.0.0.1:3900"}
+                   "adminTokenEnv": "TEST_GARAGE_TOKEN", "s3Endpoint": "http://127.0.0.1:3900",
+                   "allowInsecureHttp": True}  # the test server speaks plain http
+        self.storage = storage
         buckets = {"declared-media": {"storage": "garage", "keys": {"app": {"write": True}}}}
         lib.write_file(os.path.join(self.dir, "deployment.nix"),
                        lib.render_deployment({}, {"storage": {"garage": storage},
                                                   "buckets": buckets}))
         self.env = lib.nix_env()
         self.env["TEST_GARAGE_TOKEN"] = self.garage.token
+
+    def write(self, storage):
+        buckets = {"declared-media": {"storage": "garage", "keys": {"app": {"write": True}}}}
+        lib.write_file(os.path.join(self.dir, "deployment.nix"),
+                       lib.render_deployment({}, {"storage": {"garage": storage},
+                                                  "buckets": buckets}))
 
     def fedi(self, *args, rc=0):
         r = lib.run_fedi(["--json", "bucket", *args], cwd=self.dir, env=self.env)
@@ -89,6 +97,29 @@ class BucketCli(unittest.TestCase):
         self.assertIn("is declared", r.stderr)
         r = self.fedi("key", "delete", "declared-media", "app", rc=2)
         self.assertIn("is declared", r.stderr)
+
+    def test_plain_http_is_refused_unless_accepted_and_then_warned_about(self):
+        storage = dict(self.storage)
+        del storage["allowInsecureHttp"]
+        self.write(storage)
+        before = len(self.garage.requests())
+        r = self.fedi("list", rc=2)
+        self.assertIn(f"storage.garage.adminEndpoint: {self.garage.endpoint} is plain http",
+                      r.stderr)
+        self.assertIn("admin token", r.stderr)
+        self.assertNotIn(self.garage.token, r.stderr + r.stdout)
+        self.assertEqual(len(self.garage.requests()), before)  # nothing was sent
+        # Accepted: it works, and every run says so on stderr (stdout stays JSON).
+        self.write(self.storage)
+        for _ in range(2):
+            r = lib.run_fedi(["--json", "bucket", "list"], cwd=self.dir, env=self.env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            json.loads(r.stdout)
+            self.assertIn("warning: storage.garage.adminEndpoint: ", r.stderr)
+            self.assertIn("warning: storage.garage.s3Endpoint: ", r.stderr)
+        r = lib.run_fedi(["eval"], cwd=self.dir, env=self.env)
+        paths = [w["path"] for w in json.loads(r.stdout)["warnings"]]
+        self.assertEqual(paths, ["storage.garage.adminEndpoint", "storage.garage.s3Endpoint"])
 
     def test_garage_errors_reach_the_user_with_code_and_message(self):
         self.garage.control("POST", "faults", {"operation": "CreateBucket", "status": 409,

@@ -61,6 +61,7 @@ class GarageDeploy(unittest.TestCase):
             "adminEndpoint": self.garage.endpoint,
             "adminTokenFile": token_file or self.garage.token_file,
             "s3Endpoint": "http://127.0.0.1:3900", "healthTimeout": 5,
+            "allowInsecureHttp": True,  # the test server speaks plain http
             "nodes": {"s3-1": {"zone": "dc1"}, "s3-2": {"zone": "dc2"},
                       "s3-3": {"zone": "dc3", "capacity": "2T"}},
         }

@@ -45,7 +45,8 @@ class RgwStorage(unittest.TestCase):
         storage = {"type": "rgw", "s3Endpoint": self.rgw["endpoint"],
                    "region": self.rgw.get("region", "us-east-1"),
                    "accessKeyFile": str(self.access),
-                   "secretKeyFile": str(secret_file or self.secret)}
+                   "secretKeyFile": str(secret_file or self.secret),
+                   "allowInsecureHttp": True}  # the local RGW listens on plain http
         buckets = {self.bucket: {"storage": "ceph", "keys": {"web": {
             "read": True, "write": True,
             "deliverTo": {"machine": "web", "owner": "www-data", "mode": "0400"}}}}}

@@ -30,6 +30,7 @@ json deployment() {
                               {"adminEndpoint", "http://10.0.0.1:3903/"},
                               {"adminTokenFile", "/run/garage-token"},
                               {"s3Endpoint", "http://10.0.0.1:3900"},
+                              {"allowInsecureHttp", true},
                               {"nodes", {{"s2", {{"zone", "dc2"}, {"capacity", "2Ti"}}}}}};
     j["buckets"]["media"] = {
         {"storage", "garage"},
@@ -129,6 +130,7 @@ TEST_CASE("storage errors name the attribute path") {
     SECTION("quotas on RGW") {
         j["storage"]["ceph"] = {{"type", "rgw"},
                                 {"s3Endpoint", "http://rgw:7480"},
+                                {"allowInsecureHttp", true},
                                 {"accessKeyEnv", "A"},
                                 {"secretKeyEnv", "S"}};
         j["buckets"]["media"]["storage"] = "ceph";
