@@ -14,9 +14,11 @@
           pname = "fedi";
           version = "0.1.0";
           src = self;
+          # Every library CMake looks for (find_package, pkg_check_modules); the test
+          # test/integration/test_flake.py keeps this list and CMake's in step.
           nativeBuildInputs = [ pkgs.cmake pkgs.pkg-config pkgs.python3 ];
           buildInputs = [ pkgs.cli11 pkgs.nlohmann_json pkgs.libssh2 pkgs.curl pkgs.fmt
-                          pkgs.catch2 pkgs.openssl ];
+                          pkgs.catch2 pkgs.openssl pkgs.openldap ];
           # The integration tests start sshd test hosts in Linux namespaces as root;
           # the Nix sandbox cannot, so only the build is checked here.
           doCheck = false;
@@ -27,7 +29,17 @@
         default = pkgs.mkShell { inputsFrom = [ self.packages.${pkgs.system}.default ]; };
       });
 
-      # Nix-side helpers for deployments: systems without nixpkgs, NixOS modules.
+      # Nix-side helpers for deployments: systems without nixpkgs.
       lib.minimalSystem = import ./resources/minimal-system.nix;
+
+      # The NixOS modules that wire services to fedi's secrets, accounts and disks
+      # (`imports = [ fedi.nixosModules.garage-node ];`).
+      nixosModules = {
+        data-disks = ./resources/data-disks.nix;
+        garage-node = ./resources/nixos/garage-node.nix;
+        mastodon-ldap = ./resources/nixos/mastodon-ldap.nix;
+        peertube = ./resources/nixos/peertube.nix;
+        s3-services = ./resources/nixos/s3-services.nix;
+      };
     };
 }

@@ -112,9 +112,14 @@ template <typename F> auto RgwAdmin::in_context(const std::string& what, F&& f) 
 json RgwAdmin::call(const Call& call) {
     std::string query = "format=json";
     for (const auto& [name, value] : call.params) {
-        query += "&" + sigv4::uri_encode(name, false);
-        if (!value.empty())
-            query += "=" + sigv4::uri_encode(value, false);
+        // Appended piece by piece, not `"&" + temporary`: GCC 12's -O2 inlining of
+        // operator+(const char*, string&&) trips a false -Wrestrict (GCC bug 105651).
+        query += '&';
+        query += sigv4::uri_encode(name, false);
+        if (!value.empty()) {
+            query += '=';
+            query += sigv4::uri_encode(value, false);
+        }
     }
     http::Request request;
     request.method = call.method;

@@ -136,7 +136,11 @@ http::Response S3Client::send(Call call, std::initializer_list<long> ok) {
 }
 
 static std::string bucket_path(const std::string& bucket) {
-    return "/" + sigv4::uri_encode(bucket, false);
+    // Appended, not `"/" + temporary`: GCC 12's -O2 inlining of operator+(const char*,
+    // string&&) trips a false -Wrestrict (GCC bug 105651).
+    std::string path = "/";
+    path += sigv4::uri_encode(bucket, false);
+    return path;
 }
 
 static std::string object_path(const std::string& bucket, const std::string& key) {

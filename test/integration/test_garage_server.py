@@ -1,8 +1,8 @@
 """Behaviour of the Garage admin API test server over HTTP.
 
 Garage cannot run here, so test/servers/garage/garage_test_server.py is a test double
-built from Garage's official OpenAPI documents (shared/reference/garage/) plus the real
-server's behaviour those documents leave out (listed in the reference README). fedi's
+built from Garage's official OpenAPI documents (test/data/garage/) plus the real
+server's behaviour those documents leave out (listed in test/data/README.md). fedi's
 Garage client is tested against it; these tests check the double itself: it rejects what
 the documents reject, with Garage's error shape and status, keeps state as Garage does,
 answers in the documents' response shapes, and serves v1/v2 as Garage 1.x/2.x do.

@@ -1,7 +1,7 @@
 """Tests of the Proxmox VE API test server (test/servers/proxmox).
 
 Proxmox VE cannot run here, so fedi's Proxmox client is tested against a test
-double built from the official API schema (shared/reference/proxmox, from
+double built from the official API schema (test/data/proxmox, from
 pve-docs). These tests check the double itself: it rejects what the schema
 rejects, accepts valid calls, and answers as real Proxmox does for clones,
 worker tasks, lock timeouts, VMID races, authentication and TLS.

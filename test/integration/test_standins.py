@@ -4,8 +4,6 @@ They replace mastodon-tootctl, pixelfed-manage and PeerTube's reset-password on 
 hosts, so they must show the real tools' quirks (listed with sources in each script):
 these tests pin the ones a client of them has to cope with.
 """
-import importlib.machinery
-import importlib.util
 import json
 import os
 import re
@@ -13,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import types
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,13 +27,17 @@ class StandinCase(unittest.TestCase):
         # Installed copies, as on a test host: they must not need the source tree.
         cls.bin = standins.install_standins(os.path.join(cls.tmp, "bin"))
         # The test-only `standin` tool's code, loaded in-process: one process fewer for
-        # each password check (tests must stay fast on a busy machine).
+        # each password check (tests must stay fast on a busy machine). Compiled here
+        # rather than imported: the import system would cache its bytecode in
+        # bin/__pycache__ (whenever PYTHONDONTWRITEBYTECODE is unset), and the installed
+        # directory must hold only what was installed.
         sys.path.insert(0, cls.bin)
-        loader = importlib.machinery.SourceFileLoader("standin_tool", os.path.join(cls.bin, "standin"))
-        spec = importlib.util.spec_from_loader(loader.name, loader)
-        cls.tool = importlib.util.module_from_spec(spec)
-        loader.exec_module(cls.tool)
         cls.addClassCleanup(sys.path.remove, cls.bin)
+        tool_path = os.path.join(cls.bin, "standin")
+        cls.tool = types.ModuleType("standin_tool")
+        cls.tool.__file__ = tool_path
+        with open(tool_path, encoding="utf-8") as f:
+            exec(compile(f.read(), tool_path, "exec"), cls.tool.__dict__)
 
     def setUp(self):
         self.root = tempfile.mkdtemp(prefix="var-lib-", dir=self.tmp)

@@ -49,9 +49,7 @@ struct GarageServer {
             "python3",           server_script, "--port", "0",         "--admin-token-file",
             token_file.string(), "--nodes",     "3",      "--version", std::to_string(version)};
         argv.insert(argv.end(), extra.begin(), extra.end());
-        ProcessOptions options;
-        options.extra_env["FEDI_SHARED_REFERENCE_DIR"] = FEDI_SHARED_REFERENCE_DIR;
-        child = std::make_unique<ChildProcess>(argv, options);
+        child = std::make_unique<ChildProcess>(argv, ProcessOptions{});
         std::string line;
         char c;
         while (child->read_some(&c, 1) == 1 && c != '\n')

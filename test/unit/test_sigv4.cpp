@@ -1,5 +1,5 @@
 // SigV4 against published expectations only: the AWS signing test suite (aws-c-auth's
-// v4 cases, in the shared reference folder) for the generic flavour, and the examples of
+// v4 cases, vendored in test/data/sigv4) for the generic flavour, and the examples of
 // the Amazon S3 API Reference (test/data/sigv4-s3) for the S3 flavour.
 #include "storage/sigv4.hpp"
 
@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path suite_dir = fs::path(FEDI_SHARED_REFERENCE_DIR) / "sigv4" / "v4";
+const fs::path suite_dir = fs::path(FEDI_TEST_DATA_DIR) / "sigv4" / "v4";
 
 std::string read_file(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);

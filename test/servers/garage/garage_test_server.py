@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Garage admin API test server (a test double; Garage itself cannot run here).
 
-Built from Garage's official OpenAPI documents (v1 YAML, v2 JSON, read at start from the
-shared reference folder) plus the real server's behaviour the documents leave out.
+Built from Garage's official OpenAPI documents (v1 YAML, v2 JSON, read at start from
+test/data/garage) plus the real server's behaviour the documents leave out.
 It serves v2 and v1 as Garage 2.x does, or v1 only as Garage 1.x with --version 1.
 
   python3 garage_test_server.py --port 0 --admin-token-file F --nodes 3 [--version 2]

@@ -49,13 +49,9 @@ class Operation:
 
 
 def default_reference_dir():
-    """<repo>/../shared/reference/garage, derived from this file's location."""
-    env = os.environ.get("FEDI_SHARED_REFERENCE_DIR")
-    if env:
-        return os.path.join(env, "garage")
+    """test/data/garage (Garage's documents, vendored), derived from this file's location."""
     here = os.path.dirname(os.path.abspath(__file__))
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(here)))
-    return os.path.join(os.path.dirname(repo), "shared", "reference", "garage")
+    return os.path.join(os.path.dirname(os.path.dirname(here)), "data", "garage")
 
 
 def load_v1(reference_dir):

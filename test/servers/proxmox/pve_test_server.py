@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Proxmox VE REST API test server (a test double: Proxmox cannot run here).
 
-Built from the official API schema (pve-docs apidata.js) in the shared reference
+Built from the official API schema (pve-docs apidata.js) vendored in test/data/proxmox
 folder: every request is checked against it, and the emulated methods behave as
 Proxmox's own code does (see README.md in this folder for what is emulated and
 what was chosen where).
@@ -37,11 +37,10 @@ import pvetls  # noqa: E402
 
 
 def default_schema():
-    """The shared reference folder sits next to the source tree (../shared)."""
+    """test/data/proxmox/pve-api-schema.json (vendored from pve-docs); FEDI_PVE_SCHEMA overrides."""
     if os.environ.get("FEDI_PVE_SCHEMA"):
         return os.environ["FEDI_PVE_SCHEMA"]
-    repo = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-    return os.path.join(os.path.dirname(repo), "shared", "reference", "proxmox", "pve-api-schema.json")
+    return os.path.normpath(os.path.join(HERE, "..", "..", "data", "proxmox", "pve-api-schema.json"))
 
 
 def parse_args(argv):
