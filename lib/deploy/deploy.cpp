@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <map>
@@ -198,6 +199,22 @@ std::string describe_failed_activation(Goal goal, const host::ActivationOutcome&
     if (outcome.rolled_back())
         return what + "; the machine went back to its previous system";
     return what + "; the failed system was left in place (--no-rollback)";
+}
+
+// Why the built system of `m` cannot be activated, or nullopt: every goal past push runs
+// its bin/switch-to-configuration, so a system without one (not a NixOS toplevel) would
+// be pushed and set as the profile before failing.
+std::optional<std::string> not_activatable(const model::Machine& m) {
+    auto script = std::filesystem::path(m.system.out_path) / "bin" / "switch-to-configuration";
+    std::error_code ec;
+    auto st = std::filesystem::status(script, ec);
+    if (!ec && std::filesystem::is_regular_file(st) &&
+        (st.permissions() & std::filesystem::perms::owner_exec) != std::filesystem::perms::none)
+        return std::nullopt;
+    return fmt::format("machines.{}.system: {} has no executable bin/switch-to-configuration, so "
+                       "it cannot be activated (is it a NixOS system, i.e. "
+                       "config.system.build.toplevel?); nothing was sent to the machine",
+                       m.name, m.system.out_path);
 }
 
 bool up_to_date(Goal goal, const host::SystemStatus& s, const std::string& system) {
@@ -583,9 +600,26 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
         return report;
     }
 
+    // A system fedi could push but never activate is refused before anything is sent.
+    for (const auto& name : selected) {
+        const auto& m = d.machines.at(name);
+        if (failed_outs.count(m.system.out_path) || run.is_done(name))
+            continue;
+        if (auto why = not_activatable(m)) {
+            MachineReport r;
+            r.name = name;
+            r.system = m.system.out_path;
+            r.outcome = Outcome::Failed;
+            r.phase = "build";
+            r.error = *why;
+            reporter.error(name, "build failed: " + r.error);
+            run.finish(name, r);
+        }
+    }
+
     for (const auto& name : selected) {
         const auto& out = d.machines.at(name).system.out_path;
-        if (!failed_outs.count(out) && !run.closures.count(out)) {
+        if (!failed_outs.count(out) && !run.closures.count(out) && !run.is_done(name)) {
             auto closure = std::make_unique<nix::LocalClosure>(std::vector<std::string>{out});
             closure->start();
             run.closures.emplace(out, std::move(closure));
