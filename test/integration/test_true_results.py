@@ -158,7 +158,8 @@ class TrueResultsTest(unittest.TestCase):
         for extra, how, path in cases:
             with self.subTest(path=path):
                 self.write(extra=extra)
-                text = open(os.path.join(self.dir, "deployment.nix")).read()
+                with open(os.path.join(self.dir, "deployment.nix")) as f:
+                    text = f.read()
                 if "host_override" in how:
                     host = self.hosts.hosts[0]["host"]
                     text = text.replace(f'host = "{host}"', f'host = "{how["host_override"]}"')
