@@ -313,7 +313,10 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
     std::optional<PendingFailure> pending;
     if (goal_sets_profile(goal) || goal == Goal::Test)
         pending = pending_failure(run.state_snapshot(), "machines." + m.name);
-    if (pending && pending->system != system)
+    // Only what failed on the machine itself needs doing again; a build, connection or
+    // push that failed and now went through leaves nothing behind to retry.
+    if (pending && (pending->system != system ||
+                    (pending->phase != "secrets" && pending->phase != "activate")))
         pending.reset();
     if (up_to_date(goal, status, system) && !pending) {
         report.phase = "secrets";
