@@ -168,8 +168,16 @@ bool valid_ssh_user(std::string_view user) {
 bool valid_ssh_host(std::string_view host) {
     std::string text(host);
     unsigned char buf[sizeof(struct in6_addr)];
-    if (text.find(':') != std::string::npos)
+    if (text.find(':') != std::string::npos) {
+        // A link-local address may name its interface: fe80::1%eth0.
+        static const std::regex zone("%[A-Za-z0-9_.-]{1,15}$");
+        if (auto pct = text.find('%'); pct != std::string::npos) {
+            if (!std::regex_search(text, zone))
+                return false;
+            text.erase(pct);
+        }
         return ::inet_pton(AF_INET6, text.c_str(), buf) == 1;
+    }
     static const std::regex dotted_digits("^[0-9.]+$");
     if (matches(host, dotted_digits)) // 999.1.1.1 is no address and no host name either
         return ::inet_pton(AF_INET, text.c_str(), buf) == 1;
