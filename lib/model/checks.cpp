@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "model/deployment.hpp"
+#include "provider/provider.hpp"
 
 #include <arpa/inet.h>
 #include <cctype>
@@ -82,8 +83,25 @@ void check_ssh(const std::string& machine, const SshTarget& ssh) {
     }
 }
 
-// Machine names that become the same container id ("S3_1" and "s3-1").
+// Machine names that become the same container id ("S3_1" and "s3-1"), and two
+// machines that would be one Proxmox VM name (fedi finds its VMs by name; DNS names
+// compare without case).
 void check_label_collisions(const Deployment& d) {
+    std::map<std::string, std::string> vm_names; // provider/name -> machine
+    for (const auto& [name, m] : d.machines) {
+        if (!m.provision || m.provision->type != "proxmox")
+            continue;
+        auto vm = m.provision->settings->to_json().value("name", "");
+        std::string key = m.provision->provider + "/";
+        for (char c : vm)
+            key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        auto [it, fresh] = vm_names.emplace(key, name);
+        if (!fresh)
+            refuse("machines." + name + ".provision.name",
+                   fmt::format("machines {} and {} would both be the VM \"{}\" of providers.{}; "
+                               "set provision.name on one",
+                               it->second, name, vm, m.provision->provider));
+    }
     std::map<std::string, std::string> seen; // label -> machine
     for (const auto& [name, m] : d.machines) {
         if (!m.provision || m.provision->type != "container")

@@ -211,6 +211,20 @@ TEST_CASE("a deployment breaking a pre-flight rule is refused with its attribute
         CHECK(usage_message(j) == "buckets.media.keys.app.deliverTo: web would receive "
                                   "media-app.env twice (also from secrets.s.name)");
     }
+    SECTION("two machines as one Proxmox VM name") {
+        j["providers"]["pve"] = {{"type", "proxmox"},
+                                 {"endpoint", "https://pve1:8006"},
+                                 {"node", "pve1"},
+                                 {"tokenFile", "/run/secrets/pve"}};
+        json m = {{"provision", {{"provider", "pve"}, {"template", 9000}}},
+                  {"system", derivation("s")}};
+        j["machines"]["db"] = m;
+        j["machines"]["db2"] = m;
+        CHECK(usage_message(j) == "no error");
+        j["machines"]["db2"]["provision"]["name"] = "DB";
+        CHECK(usage_message(j) == "machines.db2.provision.name: machines db and db2 would both "
+                                  "be the VM \"DB\" of providers.pve; set provision.name on one");
+    }
     SECTION("container machines whose names collide after normalisation") {
         j["providers"]["local"] = {{"type", "container"}};
         json m = {{"provision", {{"provider", "local"}}}, {"system", derivation("s")}};
