@@ -1,5 +1,6 @@
 #include "account/ldap.hpp"
 
+#include "account/tls_probe.hpp"
 #include "core/error.hpp"
 
 #include <fmt/format.h>
@@ -46,7 +47,7 @@ struct Mods {
 
 } // namespace
 
-LdapConnection::LdapConnection(const LdapOptions& opts) : url_(opts.url) {
+LdapConnection::LdapConnection(const LdapOptions& opts) : url_(opts.url), opts_(opts) {
     LDAP* ld = nullptr;
     int rc = ldap_initialize(&ld, opts.url.c_str());
     if (rc != LDAP_SUCCESS)
@@ -86,6 +87,18 @@ void LdapConnection::fail(const std::string& what, int rc) {
             detail = std::string(" (") + diag + ")";
         ldap_memfree(diag);
     }
+    // A certificate libldap does not trust looks like an unreachable server; say which.
+    bool tls = opts_.start_tls || url_.rfind("ldaps://", 0) == 0;
+    if (tls && (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR))
+        if (auto why =
+                certificate_problem(url_, opts_.ca_file, opts_.start_tls, opts_.timeout_seconds))
+            throw Error(fmt::format(
+                "LDAP {} at {}: the directory's TLS certificate is not trusted: {} (checked "
+                "against {}{})",
+                what, url_, *why,
+                opts_.ca_file ? "caFile " + *opts_.ca_file : "the system's CA certificates",
+                opts_.ca_file ? ": is it the CA that signed the directory's certificate?"
+                              : "; set caFile to the CA that signed it"));
     throw Error(fmt::format("LDAP {} at {}: {}{}", what, url_, ldap_err2string(rc), detail));
 }
 

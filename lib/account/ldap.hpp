@@ -40,6 +40,7 @@ class LdapConnection {
     [[noreturn]] void fail(const std::string& what, int rc);
     void* ld_ = nullptr; // LDAP*
     std::string url_;
+    LdapOptions opts_; // to probe the certificate when the connection fails
 };
 
 } // namespace fedi::account

@@ -3,6 +3,7 @@
 #include "account/deploy_phase.hpp"
 #include "core/error.hpp"
 #include "deploy/health.hpp"
+#include "deploy/pending.hpp"
 #include "deploy/provision.hpp"
 #include "deploy/selection.hpp"
 #include "deploy/storage_phase.hpp"
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <map>
@@ -180,8 +182,40 @@ int confirmation_seconds(const DeployOptions& opts, const model::Machine& m, Goa
     return seconds;
 }
 
+// What a rollback did, from the lines the machine's activation script printed while it
+// reverted: the profile and the running system are reverted separately, and either may
+// have had nothing to go back to.
+std::string describe_revert(const std::vector<std::string>& lines) {
+    std::vector<std::string> done, not_done;
+    for (const auto& l : lines) {
+        static const std::string profile_back = "fedi: setting the profile back to generation ";
+        static const std::string activating = "fedi: activating the previous system ";
+        if (l.rfind(profile_back, 0) == 0)
+            done.push_back("the system profile was set back to generation " +
+                           l.substr(profile_back.size()));
+        else if (l.rfind("fedi: there was no earlier generation", 0) == 0)
+            not_done.push_back("the system profile still points at the failed system (it had no "
+                               "earlier generation)");
+        else if (l.rfind(activating, 0) == 0)
+            done.push_back("the previously running system " + l.substr(activating.size()) +
+                           " was activated again");
+        else if (l.rfind("fedi: no previous running system", 0) == 0)
+            not_done.push_back("what the failed system's activation changed was not undone (no "
+                               "system ran before it: the machine had no /run/current-system)");
+    }
+    if (done.empty() && not_done.empty())
+        return "the machine went back to its previous system";
+    std::string out;
+    for (const auto& d : done)
+        out += (out.empty() ? "" : "; ") + d;
+    for (const auto& n : not_done)
+        out += (out.empty() ? "" : "; but ") + n;
+    return out;
+}
+
 std::string describe_failed_activation(Goal goal, const host::ActivationOutcome& outcome,
-                                       const std::optional<std::string>& health_failure) {
+                                       const std::optional<std::string>& health_failure,
+                                       const std::vector<std::string>& revert_lines) {
     const auto& r = outcome.result;
     std::string what;
     if (health_failure)
@@ -196,8 +230,24 @@ std::string describe_failed_activation(Goal goal, const host::ActivationOutcome&
     if (r.find("rollback failed") != std::string::npos)
         return what + "; rolling back failed too: the machine needs attention";
     if (outcome.rolled_back())
-        return what + "; the machine went back to its previous system";
+        return what + "; rolled back: " + describe_revert(revert_lines);
     return what + "; the failed system was left in place (--no-rollback)";
+}
+
+// Why the built system of `m` cannot be activated, or nullopt: every goal past push runs
+// its bin/switch-to-configuration, so a system without one (not a NixOS toplevel) would
+// be pushed and set as the profile before failing.
+std::optional<std::string> not_activatable(const model::Machine& m) {
+    auto script = std::filesystem::path(m.system.out_path) / "bin" / "switch-to-configuration";
+    std::error_code ec;
+    auto st = std::filesystem::status(script, ec);
+    if (!ec && std::filesystem::is_regular_file(st) &&
+        (st.permissions() & std::filesystem::perms::owner_exec) != std::filesystem::perms::none)
+        return std::nullopt;
+    return fmt::format("machines.{}.system: {} has no executable bin/switch-to-configuration, so "
+                       "it cannot be activated (is it a NixOS system, i.e. "
+                       "config.system.build.toplevel?); nothing was sent to the machine",
+                       m.name, m.system.out_path);
 }
 
 bool up_to_date(Goal goal, const host::SystemStatus& s, const std::string& system) {
@@ -257,6 +307,37 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
         });
     }
 
+    // A machine already running this system needs no push (0 bytes sent), only its
+    // secrets; unless the last deploy of it failed, which is retried until it passes.
+    auto status = host->system_status();
+    std::optional<PendingFailure> pending;
+    if (goal_sets_profile(goal) || goal == Goal::Test)
+        pending = pending_failure(run.state_snapshot(), "machines." + m.name);
+    // Only what failed on the machine itself needs doing again; a build, connection or
+    // push that failed and now went through leaves nothing behind to retry.
+    if (pending && (pending->system != system ||
+                    (pending->phase != "secrets" && pending->phase != "activate")))
+        pending.reset();
+    if (up_to_date(goal, status, system) && !pending) {
+        report.phase = "secrets";
+        show("writing secrets");
+        auto synced = host->sync_secrets(run.secrets_for(m.name));
+        report_secret_sync(ui, m.name, synced);
+        // Nothing will activate to create the owner: it is missing from this system.
+        if (!synced.pending_owner.empty())
+            throw Error(fmt::format("the owner of secret(s) {} does not exist on the machine, "
+                                    "whose running system is this deployment's; they are owned "
+                                    "by root",
+                                    fmt::join(synced.pending_owner, ", ")));
+        report.outcome = Outcome::Unchanged;
+        report.generation = status.generation;
+        ui.info(m.name, "already running this system; nothing to push or activate");
+        return;
+    }
+    if (pending)
+        ui.warn(m.name, fmt::format("the last deploy of this system failed ({}: {}); trying again",
+                                    pending->phase, pending->error));
+
     report.phase = "push";
     show("waiting for a push slot");
     host::PushProgress pushed;
@@ -293,21 +374,17 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
 
     report.phase = "activate";
     show("activating (" + to_string(goal) + ")");
-    auto status = host->system_status();
-    if (up_to_date(goal, status, system)) {
-        report.outcome = Outcome::Unchanged;
-        report.generation = status.generation;
-        ui.info(m.name, "already running this system; nothing to activate");
-        return;
-    }
     host::ActivationRequest request;
     request.system = system;
     request.goal = to_string(goal);
     request.rollback = run.opts_.rollback;
     request.confirm_seconds = confirmation_seconds(run.opts_, m, goal);
     Tail tail;
+    std::vector<std::string> script_lines; // the activation script's own ("fedi: ...")
     request.on_line = [&](const std::string& l) {
         tail.add(l);
+        if (l.rfind("fedi: ", 0) == 0)
+            script_lines.push_back(l);
         ui.info(m.name, "| " + l);
     };
     std::optional<std::string> health_failure;
@@ -327,8 +404,8 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
                                     "time(s) and followed it to its end",
                                     outcome.reconnects));
     if (!outcome.ok())
-        throw Error(describe_failed_activation(goal, outcome, health_failure));
-    report.outcome = Outcome::Activated;
+        throw Error(describe_failed_activation(goal, outcome, health_failure, script_lines));
+    report.outcome = goal == Goal::DryActivate ? Outcome::DryActivated : Outcome::Activated;
     if (!pending_owner.empty()) {
         // The new system created the owners: give the files to them now.
         report.phase = "secrets";
@@ -449,6 +526,32 @@ void storage_phase(Run& run, const model::Deployment& d, const std::set<std::str
     }
 }
 
+// Failures stay in state until a run fixes them, so the next run retries them and does
+// not call the machine unchanged. Only goals that leave the machine on the new system
+// (switch, boot, test) settle them; build, push and dry-activate leave them as they are.
+void remember_failures(Run& run, const DeployReport& report) {
+    if (report.goal != Goal::Switch && report.goal != Goal::Boot && report.goal != Goal::Test)
+        return;
+    run.update_state([&](state::State& s) {
+        for (const auto& m : report.machines) {
+            auto key = "machines." + m.name;
+            if (m.outcome == Outcome::Failed)
+                record_failure(s, key, {m.phase, m.error, m.system, state::now_utc()});
+            else if (m.ok())
+                clear_failure(s, key);
+        }
+        for (const auto& a : report.accounts) {
+            if (a.name.empty() || a.name[0] == '(') // "(secrets)": a delivery, not an account
+                continue;
+            auto key = "accounts." + a.name;
+            if (!a.ok())
+                record_failure(s, key, {"account", a.error, "", state::now_utc()});
+            else
+                clear_failure(s, key);
+        }
+    });
+}
+
 } // namespace
 
 std::string to_string(Outcome o) {
@@ -461,6 +564,8 @@ std::string to_string(Outcome o) {
         return "pushed";
     case Outcome::Activated:
         return "deployed";
+    case Outcome::DryActivated:
+        return "dry-activated";
     case Outcome::Unchanged:
         return "unchanged";
     case Outcome::Failed:
@@ -583,9 +688,26 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
         return report;
     }
 
+    // A system fedi could push but never activate is refused before anything is sent.
+    for (const auto& name : selected) {
+        const auto& m = d.machines.at(name);
+        if (failed_outs.count(m.system.out_path) || run.is_done(name))
+            continue;
+        if (auto why = not_activatable(m)) {
+            MachineReport r;
+            r.name = name;
+            r.system = m.system.out_path;
+            r.outcome = Outcome::Failed;
+            r.phase = "build";
+            r.error = *why;
+            reporter.error(name, "build failed: " + r.error);
+            run.finish(name, r);
+        }
+    }
+
     for (const auto& name : selected) {
         const auto& out = d.machines.at(name).system.out_path;
-        if (!failed_outs.count(out) && !run.closures.count(out)) {
+        if (!failed_outs.count(out) && !run.closures.count(out) && !run.is_done(name)) {
             auto closure = std::make_unique<nix::LocalClosure>(std::vector<std::string>{out});
             closure->start();
             run.closures.emplace(out, std::move(closure));
@@ -623,6 +745,7 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
             },
             access, [&](const std::string& m) { return run.secrets_for(m); }, reporter);
     }
+    remember_failures(run, report);
     return report;
 }
 

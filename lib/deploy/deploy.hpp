@@ -29,11 +29,12 @@ struct DeployOptions {
 };
 
 enum class Outcome {
-    Planned,   // --dry-run
-    Built,     // goal build
-    Pushed,    // goal push
-    Activated, // switch/boot/test/dry-activate done
-    Unchanged, // the machine already ran this system
+    Planned,      // --dry-run
+    Built,        // goal build
+    Pushed,       // goal push
+    Activated,    // switch/boot/test done
+    DryActivated, // dry-activate done (nothing changed on the machine)
+    Unchanged,    // the machine already ran this system
     Failed,
     Skipped,    // a machine it depends on failed
     RolledBack, // `fedi rollback`: back on the previous generation

@@ -79,6 +79,22 @@ std::vector<MachineStatus> collect_status(const StatusOptions& opts) {
     return out;
 }
 
+std::optional<state::Generation>
+previous_generation(const std::vector<state::Generation>& generations) {
+    if (generations.empty())
+        return std::nullopt;
+    const auto& now = generations.back();
+    for (auto it = generations.rbegin() + 1; it != generations.rend(); ++it) {
+        if (it->system == now.system)
+            continue;
+        // After a rollback the newer generation comes earlier in the history: skip it.
+        if (now.number && it->number && *it->number >= *now.number)
+            continue;
+        return *it;
+    }
+    return std::nullopt;
+}
+
 nlohmann::json to_json(const std::vector<MachineStatus>& list) {
     nlohmann::json machines = nlohmann::json::array();
     for (const auto& s : list) {
@@ -119,10 +135,8 @@ std::string render_status(const std::vector<MachineStatus>& list, bool color) {
     for (const auto& s : list) {
         std::string gen = s.generation ? std::to_string(*s.generation) : "-";
         std::string previous = "-";
-        if (s.generations.size() >= 2) {
-            const auto& p = s.generations[s.generations.size() - 2];
-            previous = (p.number ? std::to_string(*p.number) + " " : "") + short_path(p.system);
-        }
+        if (auto p = previous_generation(s.generations))
+            previous = (p->number ? std::to_string(*p->number) + " " : "") + short_path(p->system);
         std::string last = s.generations.empty() ? "-" : s.generations.back().time;
         std::string running = s.probed ? (s.current.empty() ? "-" : short_path(s.current)) : "?";
         rows.push_back({s.name, s.verdict, gen, running, previous, last});

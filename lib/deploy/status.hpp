@@ -34,6 +34,11 @@ struct MachineStatus {
 std::vector<MachineStatus> collect_status(const StatusOptions& opts);
 
 nlohmann::json to_json(const std::vector<MachineStatus>& s);
+// The generation before the one a machine runs now (what `fedi rollback` goes to), from
+// fedi's history: the newest older one with another system; nullopt when none is known.
+std::optional<state::Generation>
+previous_generation(const std::vector<state::Generation>& generations);
+
 std::string render_status(const std::vector<MachineStatus>& s, bool color);
 
 } // namespace fedi::deploy

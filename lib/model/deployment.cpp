@@ -1,6 +1,7 @@
 #include "model/deployment.hpp"
 
 #include "model/attrs.hpp"
+#include "model/checks.hpp"
 #include "model/transport.hpp"
 #include "provider/provider.hpp"
 
@@ -255,6 +256,7 @@ Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& 
     for (const auto& [name, m] : d.machines)
         names.push_back(name);
     check_storage_references(d.storage, d.buckets, names);
+    check_deployment(d);
     d.warnings = transport_warnings(d);
     return d;
 }

@@ -76,6 +76,7 @@ Secret parse_secret(const std::string& name, AttrSet a, const std::string& base_
     s.owner = a.optional_string("owner").value_or("root");
     s.group = a.optional_string("group").value_or(s.owner == "root" ? "root" : s.owner);
     s.mode = parse_mode(a, "mode", 0400);
+    s.allow_world_readable = a.optional_bool("allowWorldReadable").value_or(false);
     s.environment_variable = a.optional_string("environmentVariable");
     if (s.environment_variable) {
         static const std::regex var_re("^[A-Za-z_][A-Za-z0-9_]*$");
@@ -140,6 +141,7 @@ nlohmann::json to_json(const Secret& s) {
                         {"owner", s.owner},
                         {"group", s.group},
                         {"mode", fmt::format("{:04o}", s.mode)},
+                        {"allowWorldReadable", s.allow_world_readable},
                         {"source", s.source.describe()}};
     j["environmentVariable"] =
         s.environment_variable ? nlohmann::json(*s.environment_variable) : nlohmann::json();

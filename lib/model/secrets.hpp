@@ -33,6 +33,7 @@ struct Secret {
     std::string owner = "root";
     std::string group = "root";
     unsigned mode = 0400;
+    bool allow_world_readable = false; // a mode readable by others is refused without it
     // Set: the file is an environment file "VARIABLE=value\n" (systemd EnvironmentFile=);
     // unset: the file holds the value alone, with no newline added.
     std::optional<std::string> environment_variable;

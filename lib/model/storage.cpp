@@ -130,6 +130,7 @@ Delivery parse_delivery(AttrSet d) {
     out.owner = d.optional_string("owner").value_or("root");
     out.group = d.optional_string("group").value_or(out.owner == "root" ? "root" : out.owner);
     out.mode = parse_mode(d, "mode", 0400);
+    out.allow_world_readable = d.optional_bool("allowWorldReadable").value_or(false);
     d.finish();
     return out;
 }
@@ -342,6 +343,7 @@ nlohmann::json to_json(const Bucket& b) {
                           {"owner", d.owner},
                           {"group", d.group},
                           {"mode", fmt::format("{:04o}", d.mode)},
+                          {"allowWorldReadable", d.allow_world_readable},
                           {"file", key_file_name(b.name, name)}});
         keys[name] = {{"read", k.read}, {"write", k.write}, {"owner", k.owner}, {"deliverTo", to}};
     }

@@ -59,6 +59,7 @@ struct Delivery {
     std::string owner = "root";
     std::string group = "root";
     unsigned mode = 0400;
+    bool allow_world_readable = false; // a mode readable by others is refused without it
 };
 
 struct BucketKey {

@@ -4,6 +4,7 @@
 // root. Containers live beside the state file (.fedi/containers/<machine>/) and keep
 // running after fedi exits, until destroyed.
 #include "core/process.hpp"
+#include "model/checks.hpp"
 #include "provider/existing.hpp"
 #include "state/state.hpp"
 
@@ -53,16 +54,10 @@ std::string container_script() {
                 "beside the fedi binary); set FEDI_CONTAINERS_SCRIPT to its path");
 }
 
-// A hostname label from a machine name ("S3_1" -> "s3-1").
+// A hostname label from a machine name ("S3_1" -> "s3-1"): the one rule, shared with the
+// pre-flight check that refuses two machines becoming the same container.
 std::string label(const std::string& machine) {
-    std::string out;
-    for (char c : machine) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-') ? c : '-';
-    }
-    if (out.empty() || !std::isalpha(static_cast<unsigned char>(out[0])))
-        out = "m-" + out;
-    return out;
+    return model::host_label(machine);
 }
 
 class ContainerProvider : public Provider {

@@ -205,16 +205,39 @@ class AccountsTest(unittest.TestCase):
         self.assertEqual({a["name"]: a["result"] for a in doc["accounts"]}["masto"], "created")
         self.assertTrue(self.password_ok("mastodon", "owner", self.revealed("masto")))
 
-    def test_reserved_mastodon_username_fails_with_a_clear_message(self):
+    def test_a_failed_account_step_fails_every_run_until_fixed(self):
+        # Mastodon refuses a second account with an e-mail address already in use.
+        self.write_deployment({
+            "first": {"machine": "web", "service": "mastodon", "username": "first",
+                      "email": "same@example.org"},
+            "second": {"machine": "web", "service": "mastodon", "username": "second",
+                       "email": "same@example.org"}})
+        for _ in range(2): # the machine is unchanged the second time
+            r, doc = self.fedi_json("deploy")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            results = {a["name"]: a["result"] for a in doc["accounts"]}
+            self.assertEqual(results["second"], "failed")
+            with open(os.path.join(self.dir, ".fedi", "state.json")) as f:
+                pending = json.load(f)["pendingFailures"]
+            self.assertEqual(pending["accounts.second"]["phase"], "account")
+        self.write_deployment({
+            "first": {"machine": "web", "service": "mastodon", "username": "first",
+                      "email": "same@example.org"},
+            "second": {"machine": "web", "service": "mastodon", "username": "second",
+                       "email": "other@example.org"}})
+        r, doc = self.fedi_json("deploy")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(self.dir, ".fedi", "state.json")) as f:
+            self.assertNotIn("pendingFailures", json.load(f))
+
+    def test_reserved_mastodon_username_is_refused_before_the_deploy(self):
         self.write_deployment({"bad": {"machine": "web", "service": "mastodon",
                                        "username": "admin", "email": "a@example.org"}})
-        r, doc = self.fedi_json("deploy")
-        self.assertEqual(r.returncode, 1)
-        self.assertEqual(doc["machines"][0]["result"], "deployed")
-        bad = doc["accounts"][0]
-        self.assertEqual(bad["result"], "failed")
-        self.assertIn("account.username reserved", bad["error"])
-        self.assertIn("choose another username", bad["error"])
+        for command in ("eval", "deploy"):
+            r = self.fedi(command)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn('accounts.bad.username: Mastodon reserves the username "admin"',
+                          r.stderr)
 
 
 if __name__ == "__main__":

@@ -163,6 +163,23 @@ class IdentityTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("StartTLS", doc["identity"][0]["error"])
 
+    def test_a_certificate_that_does_not_match_ca_file_is_named(self):
+        other_ca = os.path.join(self.dir, "other-ca.pem")
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                            "-keyout", os.path.join(self.dir, "other-ca.key"), "-out", other_ca,
+                            "-subj", "/CN=fedi test: some other CA"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for how in ({"url": self.info["ldapsUrl"]}, {"url": self.info["url"], "startTLS": True}):
+            with self.subTest(**how):
+                self.write_deployment(caFile=other_ca, **how)
+                r, doc, ids = self.deploy()
+                self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+                error = doc["identity"][0]["error"]
+                self.assertIn("TLS certificate is not trusted", error)
+                self.assertIn(f"caFile {other_ca}", error)
+                self.assertNotIn("unknown error code", error)
 
 if __name__ == "__main__":
     unittest.main()

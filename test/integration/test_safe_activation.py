@@ -75,7 +75,9 @@ class SafeActivationTest(unittest.TestCase):
         self.on("a", "touch /var/lib/fedi-test/fail-next-activation")
         r, res = self.deploy()
         self.assertEqual(r.returncode, 1)
-        self.assertIn("went back to its previous system", res["a"]["error"])
+        self.assertIn("the system profile was set back to generation", res["a"]["error"])
+        self.assertIn(f"the previously running system {v1['a']} was activated again",
+                      res["a"]["error"])
         self.assertEqual(self.profile("a"), v1["a"])
         self.assertEqual(self.current("a"), v1["a"])
         # --no-rollback keeps the failed system for debugging.
@@ -199,7 +201,8 @@ class SafeActivationTest(unittest.TestCase):
         r, res = self.deploy()
         self.assertEqual(r.returncode, 1)
         self.assertIn("health check failed", res["a"]["error"])
-        self.assertIn("went back", res["a"]["error"])
+        self.assertIn(f"the previously running system {v1['a']} was activated again",
+                      res["a"]["error"])
         self.assertEqual(self.current("a"), v1["a"])
         self.assertEqual(self.profile("a"), v1["a"])
         for n in ["b", "c"]:

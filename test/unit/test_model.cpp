@@ -5,6 +5,9 @@
 #include "model_test_util.hpp"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
 
 using namespace fedi;
 using nlohmann::json;
@@ -26,14 +29,19 @@ TEST_CASE("a valid deployment becomes the model") {
     json j = {{"machines", {{"web", machine("web")}, {"db", machine("db")}}}};
     j["machines"]["web"]["after"] = {"db"};
     j["machines"]["web"]["ssh"]["hostKey"] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB";
-    j["machines"]["web"]["ssh"]["identityFile"] = {{"__fedi", "path"}, {"value", "/k/id"}};
+    // The identity file must exist: pre-flight checks read it.
+    auto key =
+        std::filesystem::temp_directory_path() / ("fedi-model-id-" + std::to_string(::getpid()));
+    std::ofstream(key) << "key\n";
+    j["machines"]["web"]["ssh"]["identityFile"] = {{"__fedi", "path"}, {"value", key.string()}};
     auto d = model::parse_deployment(j, "/d/deployment.nix");
+    std::filesystem::remove(key);
     REQUIRE(d.machines.size() == 2);
     const auto& web = d.machines.at("web");
     CHECK(web.ssh.host == "10.0.0.1");
     CHECK(web.ssh.port == 2222);
     CHECK(web.ssh.user == "root");
-    CHECK(*web.ssh.identity_file == "/k/id");
+    CHECK(*web.ssh.identity_file == key.string());
     CHECK(web.system.drv_path == "/nix/store/aaaa-web.drv");
     CHECK(web.system.out_path == "/nix/store/bbbb-web");
     CHECK(web.after == std::vector<std::string>{"db"});
