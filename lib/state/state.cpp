@@ -16,19 +16,57 @@ namespace fedi::state {
 
 namespace fs = std::filesystem;
 
+nlohmann::json with_unknown_fields(const nlohmann::json& old, nlohmann::json fresh) {
+    if (!old.is_object() || !fresh.is_object())
+        return fresh;
+    for (const auto& [key, value] : old.items())
+        if (!fresh.contains(key))
+            fresh[key] = value;
+    return fresh;
+}
+
+nlohmann::json with_unknown_fields_of_entries(const nlohmann::json& old, nlohmann::json fresh) {
+    if (!old.is_object() || !fresh.is_object())
+        return fresh;
+    for (auto& [key, value] : fresh.items()) {
+        auto it = old.find(key);
+        if (it != old.end())
+            value = with_unknown_fields(*it, std::move(value));
+    }
+    return fresh;
+}
+
+namespace {
+// A copy of `j` (an object) without `known`: the fields a newer fedi added.
+nlohmann::json unknown_fields(const nlohmann::json& j, std::initializer_list<const char*> known) {
+    nlohmann::json out = j;
+    for (const char* k : known)
+        out.erase(k);
+    return out;
+}
+} // namespace
+
 nlohmann::json to_json(const State& s) {
-    nlohmann::json j = s.extra;
+    nlohmann::json j = s.extra.is_object() ? s.extra : nlohmann::json::object();
     j["version"] = s.version;
     nlohmann::json machines = nlohmann::json::object();
     for (const auto& [name, m] : s.machines) {
         nlohmann::json gens = nlohmann::json::array();
         for (const auto& g : m.generations) {
-            nlohmann::json gj = {{"system", g.system}, {"time", g.time}, {"goal", g.goal}};
+            nlohmann::json gj = g.extra.is_object() ? g.extra : nlohmann::json::object();
+            gj["system"] = g.system;
+            gj["time"] = g.time;
+            gj["goal"] = g.goal;
             if (g.number)
                 gj["number"] = *g.number;
+            else
+                gj.erase("number");
             gens.push_back(gj);
         }
-        machines[name] = {{"hostKeys", m.host_keys}, {"generations", gens}};
+        nlohmann::json mj = m.extra.is_object() ? m.extra : nlohmann::json::object();
+        mj["hostKeys"] = m.host_keys;
+        mj["generations"] = gens;
+        machines[name] = mj;
     }
     j["machines"] = machines;
     return j;
@@ -41,37 +79,52 @@ State from_json(const nlohmann::json& j, const std::string& file) {
     if (!j.is_object())
         throw bad("not a JSON object");
     State s;
-    s.version = j.value("version", 1);
-    if (s.version != 1)
-        throw Error(fmt::format("state file {} has version {}, which this fedi does not know", file,
-                                s.version));
+    if (auto v = j.find("version"); v != j.end()) {
+        if (!v->is_number_integer() || v->get<long long>() < 1 || v->get<long long>() > 1000000)
+            throw bad(fmt::format("\"version\" is {}, not a format version", v->dump()));
+        s.version = v->get<int>();
+    }
+    if (s.version > format_version)
+        throw Error(fmt::format("state file {} was written by a newer fedi (state format version "
+                                "{}); this fedi reads format version {} only and leaves the file "
+                                "as it is: upgrade fedi",
+                                file, s.version, format_version));
+    s.version = format_version;
     try {
         static const nlohmann::json empty_object = nlohmann::json::object();
         static const nlohmann::json empty_array = nlohmann::json::array();
         const auto mit = j.find("machines");
         const nlohmann::json& machines = mit != j.end() ? *mit : empty_object;
+        if (!machines.is_object())
+            throw bad("\"machines\" is not an object");
         for (const auto& [name, m] : machines.items()) {
+            if (!m.is_object())
+                throw bad(fmt::format("machines.{} is not an object", name));
             MachineState ms;
             ms.host_keys = m.value("hostKeys", std::vector<std::string>{});
             const auto git = m.find("generations");
             const nlohmann::json& gens = git != m.end() ? *git : empty_array;
+            if (!gens.is_array())
+                throw bad(fmt::format("machines.{}.generations is not an array", name));
             for (const auto& g : gens) {
+                if (!g.is_object())
+                    throw bad(fmt::format("a generation of machines.{} is not an object", name));
                 Generation gen;
                 gen.system = g.at("system").get<std::string>();
                 gen.time = g.value("time", "");
                 gen.goal = g.value("goal", "");
                 if (g.contains("number") && g["number"].is_number_integer())
                     gen.number = g["number"].get<int>();
+                gen.extra = unknown_fields(g, {"system", "time", "goal", "number"});
                 ms.generations.push_back(gen);
             }
+            ms.extra = unknown_fields(m, {"hostKeys", "generations"});
             s.machines[name] = ms;
         }
     } catch (const nlohmann::json::exception& e) {
         throw bad(e.what());
     }
-    s.extra = j;
-    s.extra.erase("machines");
-    s.extra.erase("version");
+    s.extra = unknown_fields(j, {"machines", "version"});
     return s;
 }
 

@@ -1,6 +1,9 @@
+#include "account/records.hpp"
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "provider/provider.hpp"
 #include "state/state.hpp"
+#include "storage/storage_state.hpp"
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -67,5 +70,73 @@ TEST_CASE("the lock is exclusive and names its holder") {
                           Catch::Contains("fedi deploy --on web"));
     lock.reset();
     CHECK_NOTHROW(state::Lock::acquire(file, "third"));
+    fs::remove_all(dir);
+}
+
+TEST_CASE("fields a newer fedi wrote survive a write by this one, at every level") {
+    auto dir = temp_dir();
+    auto file = (dir / "state.json").string();
+    std::ofstream(file) << R"({
+      "version": 1, "futureTop": {"a": 1},
+      "machines": {"web": {"hostKeys": ["k"], "futureMachine": "m",
+        "generations": [{"system": "/nix/store/x", "time": "t", "goal": "switch",
+                         "futureGeneration": [1, 2]}]}},
+      "secrets": {"s": {"value": "v", "created": "c", "futureSecret": true}},
+      "accounts": {"a": {"service": "svc", "machine": "web", "username": "u", "password": "p",
+                         "present": true, "created": "c", "passwordChanged": "c",
+                         "futureAccount": 3}},
+      "identity": {"ldap": {"users.x": {"dn": "uid=x", "password": "p", "present": true,
+                                        "futureIdentity": 4}}},
+      "storage": {"futureStorage": 5, "buckets": {"b": {"storage": "g", "id": "i", "futureBucket": 6,
+        "keys": {"k": {"id": "ki", "secret": "ks", "futureKey": 7}}}}},
+      "provisioned": {"web": {"provider": "p", "type": "existing", "id": "1", "futureRecord": 8,
+                              "outputs": {"host": "h", "futureOutput": 9}}}
+    })";
+    auto s = state::load(file);
+    // Each writer puts back what it read, as the deploy phases do.
+    s.machines["web"].generations.push_back({"/nix/store/y", "t2", "switch", 2});
+    account::store_records(s, account::load_records(s));
+    storage::set_storage_state(s, storage::storage_state_of(s));
+    provider::set_record(s, "web", *provider::find_record(s, "web"));
+    state::save(file, s);
+    nlohmann::json j;
+    std::ifstream(file) >> j;
+    CHECK(j["futureTop"]["a"] == 1);
+    CHECK(j["machines"]["web"]["futureMachine"] == "m");
+    CHECK(j["machines"]["web"]["generations"][0]["futureGeneration"] == nlohmann::json{1, 2});
+    CHECK(j["machines"]["web"]["generations"][1]["system"] == "/nix/store/y");
+    CHECK(j["secrets"]["s"]["futureSecret"] == true);
+    CHECK(j["accounts"]["a"]["futureAccount"] == 3);
+    CHECK(j["identity"]["ldap"]["users.x"]["futureIdentity"] == 4);
+    CHECK(j["storage"]["futureStorage"] == 5);
+    CHECK(j["storage"]["buckets"]["b"]["futureBucket"] == 6);
+    CHECK(j["storage"]["buckets"]["b"]["keys"]["k"]["futureKey"] == 7);
+    CHECK(j["provisioned"]["web"]["futureRecord"] == 8);
+    CHECK(j["provisioned"]["web"]["outputs"]["futureOutput"] == 9);
+
+    // A record this fedi removes stays removed: unknown fields do not bring it back.
+    auto records = account::load_records(s);
+    records.secrets.clear();
+    account::store_records(s, records);
+    auto st = storage::storage_state_of(s);
+    st.buckets["b"].keys.clear();
+    storage::set_storage_state(s, st);
+    CHECK(s.extra["secrets"].empty());
+    CHECK(s.extra["storage"]["buckets"]["b"]["keys"].empty());
+    CHECK(s.extra["storage"]["buckets"]["b"]["futureBucket"] == 6);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("a state from a newer format version is refused, naming both versions") {
+    auto dir = temp_dir();
+    auto file = (dir / "state.json").string();
+    std::ofstream(file) << R"({"version": 7, "machines": {}})";
+    CHECK_THROWS_WITH(state::load(file), Catch::Contains("format version 7") &&
+                                             Catch::Contains("format version 1") &&
+                                             Catch::Contains("newer fedi"));
+    std::ofstream(file) << R"({"version": "2", "machines": {}})";
+    CHECK_THROWS_WITH(state::load(file), Catch::Contains("is damaged"));
+    std::ofstream(file) << R"({"version": 1, "machines": []})";
+    CHECK_THROWS_WITH(state::load(file), Catch::Contains("is damaged"));
     fs::remove_all(dir);
 }
