@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
@@ -128,7 +129,8 @@ State from_json(const nlohmann::json& j, const std::string& file) {
     return s;
 }
 
-State load(const std::string& file) {
+State load(const std::string& given) {
+    const std::string file = real_state_path(given);
     std::error_code ec;
     if (!fs::exists(file, ec))
         return {};
@@ -162,20 +164,81 @@ void write_all(int fd, const std::string& data, const std::string& file) {
     }
 }
 
+// Creates the state's directory and each missing parent with mode 0700 (not the umask's):
+// state holds secrets. An existing `.fedi` directory of ours is tightened to 0700 too; any
+// other existing directory (a --state in /tmp, a home) is the user's and left as it is.
 void ensure_dir(const fs::path& dir) {
     if (dir.empty())
         return;
-    std::error_code ec;
-    if (fs::exists(dir, ec))
+    struct stat st;
+    if (::stat(dir.c_str(), &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            throw Error(fmt::format("cannot use {} for state: not a directory", dir.string()));
+        if (dir.filename() == ".fedi" && st.st_uid == ::geteuid() && (st.st_mode & 0077) != 0 &&
+            ::chmod(dir.c_str(), 0700) != 0)
+            throw Error(fmt::format("cannot make {} private (mode 0700): {}", dir.string(),
+                                    std::strerror(errno)));
         return;
-    fs::create_directories(dir, ec);
-    if (ec)
-        throw Error(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
-    ::chmod(dir.c_str(), 0700);
+    }
+    ensure_dir(dir.parent_path() == dir ? fs::path() : dir.parent_path());
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        throw Error(fmt::format("cannot create {}: {}", dir.string(), std::strerror(errno)));
+    ::chmod(dir.c_str(), 0700); // whatever the umask
+}
+
+// Removes temporary state files (`<file>.tmp.<pid>`) that no write in progress owns: their
+// process is gone, or they are older than the lock this process now holds (every writer
+// renames its file before giving the lock up).
+void remove_stale_temporaries(const fs::path& file, const fs::path& lock_file) {
+    struct stat lock_st;
+    if (::stat(lock_file.c_str(), &lock_st) != 0)
+        return;
+    auto prefix = file.filename().string() + ".tmp.";
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(file.parent_path(), ec)) {
+        auto name = e.path().filename().string();
+        if (name.rfind(prefix, 0) != 0)
+            continue;
+        auto pid_text = name.substr(prefix.size());
+        if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos ||
+            pid_text.size() > 9)
+            continue;
+        auto pid = static_cast<pid_t>(std::stol(pid_text));
+        if (pid == ::getpid())
+            continue;
+        struct stat st;
+        if (::lstat(e.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        bool gone = ::kill(pid, 0) != 0 && errno == ESRCH;
+        bool older = st.st_mtim.tv_sec < lock_st.st_mtim.tv_sec ||
+                     (st.st_mtim.tv_sec == lock_st.st_mtim.tv_sec &&
+                      st.st_mtim.tv_nsec < lock_st.st_mtim.tv_nsec);
+        if (gone || older)
+            ::unlink(e.path().c_str());
+    }
 }
 } // namespace
 
-void save(const std::string& file, const State& s) {
+std::string real_state_path(const std::string& file) {
+    fs::path p = fs::absolute(file).lexically_normal();
+    for (int hops = 0; hops < 40; ++hops) {
+        std::error_code ec;
+        auto dir = fs::weakly_canonical(p.parent_path(), ec);
+        if (!ec)
+            p = dir / p.filename();
+        if (!fs::is_symlink(fs::symlink_status(p, ec)))
+            return p.string();
+        auto target = fs::read_symlink(p, ec);
+        if (ec)
+            throw Error(
+                fmt::format("cannot read the symbolic link {}: {}", p.string(), ec.message()));
+        p = (target.is_absolute() ? target : p.parent_path() / target).lexically_normal();
+    }
+    throw Error(fmt::format("state file {}: too many levels of symbolic links", file));
+}
+
+void save(const std::string& given, const State& s) {
+    const std::string file = real_state_path(given);
     fs::path path(file);
     fs::path dir = path.parent_path();
     ensure_dir(dir);
@@ -205,7 +268,9 @@ void save(const std::string& file, const State& s) {
     }
 }
 
-std::unique_ptr<Lock> Lock::acquire(const std::string& state_file, const std::string& command) {
+std::unique_ptr<Lock> Lock::acquire(const std::string& given, const std::string& command) {
+    // The real path: a --state given through a symbolic link takes the same lock.
+    const std::string state_file = real_state_path(given);
     std::string path = state_file + ".lock";
     ensure_dir(fs::path(path).parent_path());
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -232,6 +297,7 @@ std::unique_ptr<Lock> Lock::acquire(const std::string& state_file, const std::st
         fmt::format("pid {} on {}, `{}`, since {}\n", getpid(), host, command, now_utc());
     if (::ftruncate(fd, 0) == 0)
         (void)!::pwrite(fd, info.data(), info.size(), 0);
+    remove_stale_temporaries(state_file, path);
     return std::unique_ptr<Lock>(new Lock(fd, path));
 }
 

@@ -53,7 +53,9 @@ State from_json(const nlohmann::json& j, const std::string& file);
 State load(const std::string& file);
 
 // Writes atomically: temporary file in the same directory (0600), fsync, rename,
-// fsync of the directory. Creates the directory (0700) when needed.
+// fsync of the directory. Creates the directory and missing parents (0700) when needed,
+// and tightens an existing `.fedi` directory to 0700. Writes through a symbolic link to
+// the file it names.
 void save(const std::string& file, const State& s);
 
 // An exclusive lock on a deployment's state, held for the life of the object.
@@ -61,6 +63,7 @@ class Lock {
   public:
     // Takes the lock or throws at once with a message naming the holder (pid, command,
     // since when). `command` describes this process for the next one who finds it.
+    // Removes the temporary files of writes that died (see save).
     static std::unique_ptr<Lock> acquire(const std::string& state_file, const std::string& command);
     ~Lock();
     Lock(const Lock&) = delete;
@@ -71,6 +74,10 @@ class Lock {
     int fd_;
     std::string path_;
 };
+
+// The state file a path names, with symbolic links resolved (the file's own and its
+// directories'), so that every way of naming one state takes one lock and writes one file.
+std::string real_state_path(const std::string& file);
 
 // The default state file for a deployment file: .fedi/state.json beside it.
 std::string default_state_file(const std::string& deployment_file);
