@@ -77,9 +77,19 @@ void store_records(state::State& s, const Records& r) {
     for (const auto& [dir, entries] : r.identity)
         for (const auto& [key, e] : entries)
             identity[dir][key] = {{"dn", e.dn}, {"password", e.password}, {"present", e.present}};
-    s.extra["secrets"] = secrets;
-    s.extra["accounts"] = accounts;
-    s.extra["identity"] = identity;
+    // Fields a newer fedi added to a record that still exists stay as they were.
+    const auto old = [&](const char* key) {
+        auto it = s.extra.find(key);
+        return it != s.extra.end() ? *it : nlohmann::json::object();
+    };
+    auto old_identity = old("identity");
+    for (auto& [dir, entries] : identity.items())
+        if (old_identity.contains(dir))
+            entries = state::with_unknown_fields_of_entries(old_identity[dir], std::move(entries));
+    s.extra["secrets"] = state::with_unknown_fields_of_entries(old("secrets"), std::move(secrets));
+    s.extra["accounts"] =
+        state::with_unknown_fields_of_entries(old("accounts"), std::move(accounts));
+    s.extra["identity"] = std::move(identity);
 }
 
 } // namespace fedi::account

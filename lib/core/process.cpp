@@ -2,11 +2,15 @@
 
 #include "core/error.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <mutex>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,7 +124,75 @@ void emit_lines(std::string& pending, const std::function<void(const std::string
 
 } // namespace
 
+int local_job_limit() {
+    static const int limit = [] {
+        // Each child costs this process six descriptors while it starts and three while it
+        // runs; machines in flight need theirs too (SSH sockets, files being sent). A
+        // quarter of the descriptors, at 24 a job, and never more than 16 jobs at once.
+        rlimit rl{};
+        long fds = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                       ? static_cast<long>(rl.rlim_cur)
+                       : 1024;
+        return static_cast<int>(std::clamp(fds / 4 / 24, 1L, 16L));
+    }();
+    return limit;
+}
+
+namespace {
+// Holds one of the local_job_limit() slots while a child runs.
+class LocalJobSlot {
+  public:
+    LocalJobSlot() {
+        std::unique_lock lock(mutex());
+        cv().wait(lock, [] { return running() < local_job_limit(); });
+        ++running();
+    }
+    ~LocalJobSlot() {
+        {
+            std::lock_guard lock(mutex());
+            --running();
+        }
+        cv().notify_one();
+    }
+    LocalJobSlot(const LocalJobSlot&) = delete;
+    LocalJobSlot& operator=(const LocalJobSlot&) = delete;
+    static int peak() {
+        std::lock_guard lock(mutex());
+        return peak_value();
+    }
+    static void note_peak() {
+        std::lock_guard lock(mutex());
+        peak_value() = std::max(peak_value(), running());
+    }
+
+  private:
+    static std::mutex& mutex() {
+        static std::mutex m;
+        return m;
+    }
+    static std::condition_variable& cv() {
+        static std::condition_variable c;
+        return c;
+    }
+    static int& running() {
+        static int n = 0;
+        return n;
+    }
+    static int& peak_value() {
+        static int n = 0;
+        return n;
+    }
+};
+} // namespace
+
+int local_jobs_peak() {
+    return LocalJobSlot::peak();
+}
+
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& opts) {
+    // However many machines or systems call at once, only so many children run.
+    LocalJobSlot slot;
+    LocalJobSlot::note_peak();
     Pipe in, out, err;
     int pid = spawn(argv, opts, in, out, err);
     int in_fd = in.fd[1], out_fd = out.fd[0], err_fd = err.fd[0];

@@ -30,8 +30,15 @@ struct ProcessResult {
 };
 
 // Runs argv[0] (looked up in PATH) to completion, capturing stdout and stderr.
-// Throws fedi::Error only when the program cannot be started.
+// Throws fedi::Error only when the program cannot be started. At most local_job_limit()
+// run at once in this process (callers beyond wait): one call per machine or system
+// must not exhaust file descriptors.
 ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& opts = {});
+
+// How many run_process children may run at once: from RLIMIT_NOFILE (read once), 1 to 16.
+int local_job_limit();
+// The most run_process children that ran at once so far (for tests).
+int local_jobs_peak();
 
 // A running child whose stdin and stdout are streams, for protocols spoken over pipes
 // (e.g. `nix-store --serve`). stderr is collected and available after wait().

@@ -31,9 +31,9 @@ void apply_outputs(model::Machine& m, const provider::Record& r) {
 } // namespace
 
 std::string resolve_state_file(const ProjectOptions& opts) {
-    if (opts.state_file)
-        return std::filesystem::absolute(*opts.state_file).lexically_normal().string();
-    return state::default_state_file(opts.deployment_file);
+    // The real path: a state named through a symbolic link is the same state, one lock.
+    return state::real_state_path(
+        opts.state_file ? *opts.state_file : state::default_state_file(opts.deployment_file));
 }
 
 Project load_project(const ProjectOptions& opts) {

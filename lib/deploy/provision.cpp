@@ -51,9 +51,9 @@ provider::Request make_request(const Project& project, const model::Machine& m) 
 }
 
 std::unique_ptr<provider::Provider>
-make_provider(const model::Deployment& d, const std::string& provider_name,
-              const std::string& machine, ui::Reporter& reporter,
-              std::function<void(const provider::Record&)> save) {
+make_provider(const Project& project, const std::string& provider_name, const std::string& machine,
+              ui::Reporter& reporter, std::function<void(const provider::Record&)> save) {
+    const auto& d = project.deployment;
     auto it = d.providers.find(provider_name);
     if (it == d.providers.end())
         throw usage_error(fmt::format("machine {} was provisioned by provider \"{}\", which the "
@@ -63,6 +63,7 @@ make_provider(const model::Deployment& d, const std::string& provider_name,
     ctx.info = [&reporter, machine](const std::string& t) { reporter.info(machine, t); };
     ctx.detail = [&reporter, machine](const std::string& t) { reporter.detail(machine, t); };
     ctx.save = std::move(save);
+    ctx.state_dir = std::filesystem::path(project.state_file).parent_path().string();
     return provider::find_provider_type(it->second.type)->make(*it->second.settings, ctx);
 }
 
@@ -75,7 +76,7 @@ void converge_machine(const Project& project, const model::Machine& m, bool dry_
         r.provider = prov.provider;
         shared.save(m.name, r);
     };
-    auto provider = make_provider(project.deployment, prov.provider, m.name, ui, save);
+    auto provider = make_provider(project, prov.provider, m.name, ui, save);
     auto req = make_request(project, m);
     auto rec = shared.record(m.name);
     if (rec && rec->provider != prov.provider)
@@ -266,7 +267,7 @@ ProvisionReport destroy_machine(const ProvisionOptions& opts, const std::string&
                                       "`fedi provision --on {}` first",
                                       machine, machine));
     auto provider =
-        make_provider(d, rec->provider, machine, reporter, [](const provider::Record&) {});
+        make_provider(project, rec->provider, machine, reporter, [](const provider::Record&) {});
     auto what = provider->describe(*rec);
     ProvisionReport report;
     ProvisionedMachine out;

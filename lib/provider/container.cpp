@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <unistd.h>
 
 namespace fedi::provider {
@@ -60,27 +61,77 @@ std::string label(const std::string& machine) {
     return model::host_label(machine);
 }
 
+// The file in a container's directory that proves fedi made it: it holds a random id that
+// the state records too (provisioned.<m>.data.marker). fedi removes, starts or writes into
+// a container directory only when both agree.
+constexpr const char* marker_file = ".fedi-container";
+
+std::string random_id() {
+    unsigned char buf[16];
+    std::ifstream in("/dev/urandom", std::ios::binary);
+    if (!in.read(reinterpret_cast<char*>(buf), sizeof buf))
+        throw Error("cannot read /dev/urandom");
+    std::string out;
+    for (unsigned char c : buf)
+        out += fmt::format("{:02x}", c);
+    return out;
+}
+
+std::string read_small_file(const fs::path& file) {
+    std::ifstream in(file);
+    std::string text(std::istreambuf_iterator<char>(in), {});
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+        text.pop_back();
+    return text;
+}
+
+// Whether a mount point lies at or under `dir` (seen from this process): removing such a
+// tree would reach into another file system.
+std::optional<std::string> mount_under(const fs::path& dir) {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    auto prefix = dir.string() + "/";
+    while (std::getline(in, line)) {
+        // "id parent major:minor root mount-point options ..."; octal escapes for spaces.
+        std::istringstream fields(line);
+        std::string id, parent, dev, root, point;
+        fields >> id >> parent >> dev >> root >> point;
+        if (point == dir.string() || point.rfind(prefix, 0) == 0)
+            return point;
+    }
+    return std::nullopt;
+}
+
 class ContainerProvider : public Provider {
   public:
     ContainerProvider(const ContainerProviderSettings& cfg, Context ctx)
         : cfg_(cfg), ctx_(std::move(ctx)) {}
 
+    // Side-effect free: probes the container and its directory, changes nothing (this runs
+    // under --dry-run too).
     std::optional<Record> read(const Request&, const std::optional<Record>& rec) override {
         if (!rec)
             return std::nullopt;
         auto dir = rec->data.value("dir", "");
-        auto r = script({"exec", "--dir", dir, rec->id, "--", "true"});
-        if (r.ok())
-            return rec;
-        // Gone (the machine rebooted, or someone stopped it): clean up, make it again.
-        script({"stop", "--dir", dir});
         std::error_code ec;
-        fs::remove_all(dir, ec);
-        return std::nullopt;
+        if (dir.empty() || !fs::exists(fs::symlink_status(dir, ec)))
+            return std::nullopt; // gone with its data: nothing to keep, make a new one
+        if (running(*rec))
+            return rec;
+        // Stopped (the deployer rebooted, or someone stopped it): start it again with its
+        // data, in update(); only in a directory fedi can prove it made.
+        if (auto why = not_ours(*rec))
+            throw Error(fmt::format("the container of machine {} is not running and fedi will not "
+                                    "start it again: {}",
+                                    rec->id.empty() ? dir : rec->id, *why));
+        stopped_ = true;
+        return rec;
     }
 
     Plan diff(const Request& req, const Record& rec) override {
         Plan plan;
+        if (stopped_)
+            plan.changes.push_back({"container", "stopped", "running (with its data)"});
         auto want = settings_of(req).ssh_keys;
         auto have = rec.data.value("sshKeys", std::vector<std::string>{});
         if (want != have)
@@ -91,40 +142,49 @@ class ContainerProvider : public Provider {
 
     Record create(const Request& req) override {
         require_root();
-        auto dir = fs::path(cfg_.dir.value_or((fs::path(req.state_dir) / "containers").string())) /
-                   req.machine;
+        auto root = containers_root();
+        auto dir = root / req.machine;
         std::error_code ec;
-        fs::remove_all(dir, ec); // leftovers of a failed start
-        fs::create_directories(dir, ec);
-        if (ec)
-            throw Error(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
-        ctx_.info(fmt::format("starting a container in {}", dir.string()));
-        auto r = script(
-            {"start", "--dir", dir.string(), "--count", "1", "--prefix", label(req.machine)});
-        if (!r.ok())
-            throw Error(
-                fmt::format("cannot start a container for {}: {}", req.machine, last_line(r.err)));
-        auto hosts = nlohmann::json::parse(r.out, nullptr, false);
-        if (!hosts.is_array() || hosts.empty())
-            throw Error(fmt::format("the container script printed no host for {}", req.machine));
-        const auto& h = hosts.back();
+        if (fs::exists(fs::symlink_status(dir, ec)))
+            throw Error(fmt::format(
+                "cannot create a container for {}: {} already exists and state records no "
+                "container of fedi's there; fedi does not use or remove a directory it did not "
+                "create. Move it away (or remove it yourself) and run again",
+                req.machine, dir.string()));
+        fs::create_directories(root, ec);
+        if (ec || !fs::create_directory(dir, ec) || ec)
+            throw Error(fmt::format("cannot create {}: {}", dir.string(),
+                                    ec ? ec.message() : "it appeared meanwhile"));
         Record rec;
         rec.type = "container";
-        rec.id = h.value("name", "");
         rec.created = state::now_utc();
-        rec.data = {{"dir", dir.string()}};
-        rec.outputs.host = h.value("host", "127.0.0.1");
-        rec.outputs.port = h.value("port", 22);
-        rec.outputs.user = "root";
-        rec.outputs.host_keys = {h.value("hostKey", ""), h.value("hostKeyRsa", "")};
-        rec.outputs.identity_file = (dir / "client_ed25519").string();
-        rec.outputs.extra = {{"container", rec.id}};
-        return update(req, rec, {});
+        rec.data = {{"dir", dir.string()}, {"marker", random_id()}};
+        {
+            std::ofstream marker(dir / marker_file, std::ios::trunc);
+            marker << rec.data["marker"].get<std::string>() << "\n";
+            if (!marker.flush())
+                throw Error(fmt::format("cannot write {}", (dir / marker_file).string()));
+        }
+        // Recorded before the container starts: a crash from here on leaves a record (and a
+        // directory fedi can prove it made) that the next run starts instead of a second one.
+        if (ctx_.save)
+            ctx_.save(rec);
+        ctx_.info(fmt::format("starting a container in {}", dir.string()));
+        return update(req, start(req, rec), {});
     }
 
     Record update(const Request& req, const Record& rec, const Plan&) override {
         auto out = rec;
-        auto dir = fs::path(rec.data.value("dir", ""));
+        if (stopped_ || !rec.complete) {
+            if (!running(rec)) {
+                if (auto why = not_ours(rec))
+                    throw Error(fmt::format("will not start the container of machine {}: {}",
+                                            req.machine, *why));
+                out = start(req, rec);
+            }
+            stopped_ = false;
+        }
+        auto dir = fs::path(out.data.value("dir", ""));
         // The key fedi made plus the deployment's keys.
         std::string keys;
         for (const char* k : {"client_ed25519.pub", "client_rsa.pub"}) {
@@ -146,11 +206,22 @@ class ContainerProvider : public Provider {
     void destroy(const Record& rec) override {
         require_root();
         auto dir = rec.data.value("dir", "");
+        std::error_code ec;
+        if (dir.empty() || !fs::exists(fs::symlink_status(dir, ec)))
+            return; // already gone
+        if (auto why = not_ours(rec))
+            throw Error(fmt::format("fedi will not remove {}: {}", dir, *why));
         auto r = script({"stop", "--dir", dir});
         if (!r.ok())
             throw Error(fmt::format("cannot stop the container in {}: {}", dir, last_line(r.err)));
-        std::error_code ec;
-        fs::remove_all(dir, ec);
+        auto real = fs::canonical(dir, ec);
+        if (ec)
+            throw Error(fmt::format("cannot resolve {}: {}", dir, ec.message()));
+        if (auto point = mount_under(real))
+            throw Error(fmt::format("fedi will not remove {}: {} is mounted there", dir, *point));
+        fs::remove_all(real, ec);
+        if (ec)
+            throw Error(fmt::format("cannot remove {}: {}", dir, ec.message()));
     }
 
     std::string describe(const Record& rec) const override {
@@ -159,6 +230,93 @@ class ContainerProvider : public Provider {
     }
 
   private:
+    // Where this provider's containers live: providers.<name>.dir, else containers/ beside
+    // the state file.
+    fs::path containers_root() const {
+        if (cfg_.dir)
+            return *cfg_.dir;
+        return fs::path(ctx_.state_dir) / "containers";
+    }
+
+    // Why the record's directory is not one fedi can prove it made (nullopt when it is):
+    // it must be a direct child of the containers directory (after resolving symlinks) and
+    // hold the marker file with the id recorded in state.
+    std::optional<std::string> not_ours(const Record& rec) const {
+        auto dir = rec.data.value("dir", "");
+        auto marker = rec.data.value("marker", "");
+        std::error_code ec;
+        auto root = fs::canonical(containers_root(), ec);
+        if (ec)
+            return fmt::format("the containers directory {} cannot be resolved: {}",
+                               containers_root().string(), ec.message());
+        auto real = fs::canonical(dir, ec);
+        if (ec)
+            return fmt::format("{} cannot be resolved: {}", dir, ec.message());
+        if (real.parent_path() != root)
+            return fmt::format("{} (really {}) is not a directory directly inside fedi's "
+                               "containers directory {}",
+                               dir, real.string(), root.string());
+        if (marker.empty())
+            return fmt::format("state records no marker for {} (made by an older fedi?); stop "
+                               "and remove it yourself if it is not needed",
+                               dir);
+        auto file = real / marker_file;
+        if (!fs::is_regular_file(fs::symlink_status(file, ec)))
+            return fmt::format("{} has no {} file: fedi did not make it", dir, marker_file);
+        if (read_small_file(file) != marker)
+            return fmt::format("the id in {} is not the one state records: fedi did not make "
+                               "this directory for this state",
+                               file.string());
+        return std::nullopt;
+    }
+
+    bool running(const Record& rec) {
+        if (rec.id.empty())
+            return false;
+        return script({"exec", "--dir", rec.data.value("dir", ""), rec.id, "--", "true"}).ok();
+    }
+
+    // Starts the container of `rec`: the recorded one again, with its /nix, /var/lib,
+    // /root and host keys, when its files are there; else a new one in the same directory
+    // (a start that never finished). Returns the record with fresh outputs.
+    Record start(const Request& req, const Record& rec) {
+        require_root();
+        auto dir = fs::path(rec.data.value("dir", ""));
+        std::error_code ec;
+        bool again = !rec.id.empty() && fs::exists(dir / rec.id / "ssh_host_ed25519_key", ec);
+        ProcessResult r;
+        if (again) {
+            ctx_.info(fmt::format("starting the stopped container {} again with its data", rec.id));
+            r = script({"restart", "--dir", dir.string(), rec.id});
+        } else {
+            // A start that never finished may have left a host running in this directory
+            // (fedi's, with no data yet): end it before making the new one.
+            script({"stop", "--dir", dir.string()});
+            r = script(
+                {"start", "--dir", dir.string(), "--count", "1", "--prefix", label(req.machine)});
+        }
+        if (!r.ok())
+            throw Error(
+                fmt::format("cannot start a container for {}: {}", req.machine, last_line(r.err)));
+        auto hosts = nlohmann::json::parse(r.out, nullptr, false);
+        if (!hosts.is_array() || hosts.empty())
+            throw Error(fmt::format("the container script printed no host for {}", req.machine));
+        nlohmann::json h = hosts.back();
+        if (again)
+            for (const auto& each : hosts)
+                if (each.value("name", "") == rec.id)
+                    h = each;
+        auto out = rec;
+        out.id = h.value("name", "");
+        out.outputs.host = h.value("host", "127.0.0.1");
+        out.outputs.port = h.value("port", 22);
+        out.outputs.user = "root";
+        out.outputs.host_keys = {h.value("hostKey", ""), h.value("hostKeyRsa", "")};
+        out.outputs.identity_file = (dir / "client_ed25519").string();
+        out.outputs.extra = {{"container", out.id}};
+        return out;
+    }
+
     static const ContainerMachineSettings& settings_of(const Request& req) {
         const auto* s = dynamic_cast<const ContainerMachineSettings*>(req.settings);
         if (!s)
@@ -188,6 +346,7 @@ class ContainerProvider : public Provider {
 
     ContainerProviderSettings cfg_;
     Context ctx_;
+    bool stopped_ = false; // read() found the container stopped (one machine per provider)
 };
 
 } // namespace

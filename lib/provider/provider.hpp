@@ -103,6 +103,9 @@ struct Context {
     // Saves a record at once (e.g. right after a clone, before its outputs are known), so
     // that a crash leaves a record the next run finds instead of a second machine.
     std::function<void(const Record&)> save;
+    // The directory of the state file: providers that keep files there confine what they
+    // remove to it.
+    std::string state_dir;
 };
 
 class Provider {

@@ -96,7 +96,9 @@ std::optional<Record> find_record(const state::State& s, const std::string& mach
 void set_record(state::State& s, const std::string& machine, const Record& r) {
     if (!s.extra.contains(kStateKey) || !s.extra[kStateKey].is_object())
         s.extra[kStateKey] = nlohmann::json::object();
-    s.extra[kStateKey][machine] = to_json(r);
+    // Fields a newer fedi added to this record stay as they were.
+    auto& slot = s.extra[kStateKey][machine];
+    slot = state::with_unknown_fields(slot, to_json(r));
 }
 
 void erase_record(state::State& s, const std::string& machine) {

@@ -15,21 +15,37 @@ struct Generation {
     std::string time;          // UTC, ISO 8601
     std::string goal;          // switch, boot, ...
     std::optional<int> number; // the profile generation number on the machine
+    // Fields this version does not know (a newer fedi wrote them): written back as read.
+    nlohmann::json extra = nlohmann::json::object();
 };
 
 struct MachineState {
-    std::vector<std::string> host_keys;  // trusted through --accept-new-host-keys
-    std::vector<Generation> generations; // oldest first
+    std::vector<std::string> host_keys;              // trusted through --accept-new-host-keys
+    std::vector<Generation> generations;             // oldest first
+    nlohmann::json extra = nlohmann::json::object(); // fields this version does not know
 };
 
+// The state format version this fedi writes and reads. A newer fedi may add fields (kept
+// as read, see `extra`); it raises the version only when an older fedi would misread the
+// file, and an older fedi then refuses it.
+constexpr int format_version = 1;
+
 struct State {
-    int version = 1;
+    int version = format_version;
     std::map<std::string, MachineState> machines;
     // Kept as read for parts of the file this version does not know (forward compatible).
     nlohmann::json extra = nlohmann::json::object();
 };
 
 nlohmann::json to_json(const State& s);
+// `fresh` (a record as this fedi writes it) with the fields of `old` (the same record as
+// read) that `fresh` lacks: what a newer fedi recorded survives a write by this one. Both
+// must be objects, else `fresh` is returned as is. Shallow on purpose: a nested map whose
+// entries this fedi removed must not get them back.
+nlohmann::json with_unknown_fields(const nlohmann::json& old, nlohmann::json fresh);
+// with_unknown_fields for each entry of `fresh` (a map of records) that `old` has too.
+nlohmann::json with_unknown_fields_of_entries(const nlohmann::json& old, nlohmann::json fresh);
+
 State from_json(const nlohmann::json& j, const std::string& file);
 
 // Reads the state file; a missing file is an empty state. A corrupt file is an error
@@ -37,7 +53,9 @@ State from_json(const nlohmann::json& j, const std::string& file);
 State load(const std::string& file);
 
 // Writes atomically: temporary file in the same directory (0600), fsync, rename,
-// fsync of the directory. Creates the directory (0700) when needed.
+// fsync of the directory. Creates the directory and missing parents (0700) when needed,
+// and tightens an existing `.fedi` directory to 0700. Writes through a symbolic link to
+// the file it names.
 void save(const std::string& file, const State& s);
 
 // An exclusive lock on a deployment's state, held for the life of the object.
@@ -45,6 +63,7 @@ class Lock {
   public:
     // Takes the lock or throws at once with a message naming the holder (pid, command,
     // since when). `command` describes this process for the next one who finds it.
+    // Removes the temporary files of writes that died (see save).
     static std::unique_ptr<Lock> acquire(const std::string& state_file, const std::string& command);
     ~Lock();
     Lock(const Lock&) = delete;
@@ -55,6 +74,10 @@ class Lock {
     int fd_;
     std::string path_;
 };
+
+// The state file a path names, with symbolic links resolved (the file's own and its
+// directories'), so that every way of naming one state takes one lock and writes one file.
+std::string real_state_path(const std::string& file);
 
 // The default state file for a deployment file: .fedi/state.json beside it.
 std::string default_state_file(const std::string& deployment_file);

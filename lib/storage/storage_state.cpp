@@ -52,7 +52,27 @@ StorageState storage_state_of(const state::State& s) {
 }
 
 void set_storage_state(state::State& s, const StorageState& st) {
-    s.extra["storage"] = to_json(st);
+    // Fields a newer fedi added (to the storage record, a bucket or a key that still
+    // exists) stay as they were.
+    auto fresh = to_json(st);
+    auto it = s.extra.find("storage");
+    if (it != s.extra.end() && it->is_object()) {
+        const auto& old = *it;
+        if (old.contains("buckets") && old["buckets"].is_object()) {
+            const auto& old_buckets = old["buckets"];
+            for (auto& [name, b] : fresh["buckets"].items()) {
+                if (!old_buckets.contains(name))
+                    continue;
+                const auto& ob = old_buckets[name];
+                if (ob.is_object() && ob.contains("keys"))
+                    b["keys"] = state::with_unknown_fields_of_entries(ob["keys"], b["keys"]);
+            }
+            fresh["buckets"] =
+                state::with_unknown_fields_of_entries(old_buckets, std::move(fresh["buckets"]));
+        }
+        fresh = state::with_unknown_fields(old, std::move(fresh));
+    }
+    s.extra["storage"] = std::move(fresh);
 }
 
 } // namespace fedi::storage

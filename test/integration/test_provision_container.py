@@ -1,12 +1,16 @@
 """The container provider, end to end, on README's main example: `fedi deploy` of
 examples/local creates its three local containers itself, deploys them, sees their
-addresses through `resources`, converges on a re-run, and destroys on request."""
+addresses through `resources`, converges on a re-run, starts a stopped container again
+with its data, never touches a directory it did not make, and destroys on request."""
 
 import json
+import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 import unittest
 
 from fedi_testlib import KEEP_DIRS, SOURCE_DIR, TESTHOSTS, isolated_env, run_fedi
@@ -64,14 +68,82 @@ class LocalExample(unittest.TestCase):
         self.assertEqual({m["result"] for m in json.loads(r.stdout)["machines"]}, {"unchanged"})
         self.assertEqual(self.state()["provisioned"], before)
 
-    def test_03_a_vanished_container_is_made_again(self):
+    def reboot(self, machine):
+        """What a reboot of this machine does to a container: its processes die, its files
+        (and the stale hosts.json) stay."""
+        d = pathlib.Path(self.state()["provisioned"][machine]["data"]["dir"])
+        for h in json.loads((d / "hosts.json").read_text()):
+            try:
+                os.kill(h["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for _ in range(200):
+            if self.exec(machine, "true").returncode != 0:
+                return
+            time.sleep(0.05)
+        self.fail(f"the container of {machine} still runs after its processes were killed")
+
+    def tree(self):
+        return sorted(str(p) for p in (self.tmp / "containers").rglob("*") if "nix" not in p.parts)
+
+    def test_03_a_stopped_container_starts_again_with_its_data(self):
         rec = self.state()["provisioned"]["video"]
+        self.assertEqual(self.exec("video", "sh", "-c", "echo kept > /var/lib/precious").returncode, 0)
+        generation = self.exec("video", "readlink", "/nix/var/nix/profiles/system").stdout.strip()
+        self.assertTrue(generation)
+        self.reboot("video")
+        # --dry-run says what it would do and changes nothing: no directory, no container.
+        before = self.tree()
+        r = self.fedi("deploy", "--dry-run", "--on", "video")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("stopped -> running", r.stderr)
+        self.assertEqual(self.tree(), before)
+        self.assertNotEqual(self.exec("video", "true").returncode, 0)
+        # A deploy starts it again: same files, same host keys, nothing recreated.
+        r = self.fedi("--json", "deploy", "--on", "video")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("making a new one", r.stderr)
+        self.assertIn("again with its data", r.stderr)
+        self.assertEqual(self.exec("video", "cat", "/var/lib/precious").stdout, "kept\n")
+        self.assertEqual(self.exec("video", "readlink", "/nix/var/nix/profiles/system").stdout.strip(),
+                         generation)
+        after = self.state()["provisioned"]["video"]
+        self.assertEqual(after["outputs"]["hostKeys"], rec["outputs"]["hostKeys"])
+        self.assertEqual(after["data"]["marker"], rec["data"]["marker"])
+        # `testhosts stop` (which forgets its hosts.json entries) keeps the data too.
         subprocess.run([str(TESTHOSTS), "stop", "--dir", rec["data"]["dir"]], check=True, capture_output=True)
         r = self.fedi("--json", "deploy", "--on", "video")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("is gone; making a new one", r.stderr)
-        self.assertEqual(json.loads(r.stdout)["machines"][0]["result"], "deployed")
-        self.assertEqual(self.exec("video", "true").returncode, 0)
+        self.assertEqual(self.exec("video", "cat", "/var/lib/precious").stdout, "kept\n")
+
+    def test_03b_a_path_in_state_that_fedi_did_not_make_is_never_touched(self):
+        victim = self.tmp / "victim"
+        victim.mkdir()
+        (victim / "data").write_text("mine")
+        st = self.state()
+        saved = json.dumps(st)
+        st["provisioned"]["video"]["data"]["dir"] = str(victim)
+        st["provisioned"]["video"]["id"] = "nothing1"
+        self.state_file.write_text(json.dumps(st))
+        try:
+            for args in (["deploy", "--dry-run", "--on", "video"], ["deploy", "--on", "video"],
+                         ["--yes", "provision", "--destroy", "video"]):
+                r = self.fedi(*args)
+                self.assertNotEqual(r.returncode, 0, args)
+                self.assertIn(str(victim), r.stderr)
+                self.assertEqual((victim / "data").read_text(), "mine")
+            # Inside the containers directory but without fedi's marker: the same.
+            fake = self.tmp / "containers" / "fake"
+            fake.mkdir()
+            (fake / "data").write_text("mine")
+            st["provisioned"]["video"]["data"]["dir"] = str(fake)
+            self.state_file.write_text(json.dumps(st))
+            r = self.fedi("--yes", "provision", "--destroy", "video")
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("did not make", r.stderr)
+            self.assertEqual((fake / "data").read_text(), "mine")
+        finally:
+            self.state_file.write_text(saved)
 
     def test_04_destroy(self):
         rec = self.state()["provisioned"]["s3"]
@@ -81,6 +153,16 @@ class LocalExample(unittest.TestCase):
         r = self.fedi("--yes", "provision", "--destroy", "s3")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertFalse(pathlib.Path(rec["data"]["dir"]).exists())
+        self.assertNotIn("s3", self.state()["provisioned"])
+
+    def test_05_create_refuses_a_directory_it_did_not_make(self):
+        d = self.tmp / "containers" / "s3"
+        d.mkdir()
+        (d / "data").write_text("mine")
+        r = self.fedi("provision", "--on", "s3")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(f"{d} already exists", r.stderr)
+        self.assertEqual((d / "data").read_text(), "mine")
         self.assertNotIn("s3", self.state()["provisioned"])
 
 

@@ -1,7 +1,13 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+#include <vector>
 
 using namespace fedi;
 
@@ -47,4 +53,38 @@ TEST_CASE("shell_quote survives the shell") {
     auto r = run_process({"sh", "-c", "printf %s " + shell_quote(tricky)});
     CHECK(r.out == tricky);
     CHECK(shell_quote("plain-word_1.2") == "plain-word_1.2");
+}
+
+TEST_CASE("run_process runs a bounded number of children however many threads call it") {
+    // Each child marks itself live in a directory and notes how many are live with it:
+    // seen from outside, not through fedi's own counter.
+    char tmpl[] = "/tmp/fedi-jobs-XXXXXX";
+    std::string dir = mkdtemp(tmpl);
+    const int callers = 48;
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < callers; ++i)
+        threads.emplace_back([&, i] {
+            auto r = run_process({"sh", "-c",
+                                  "d=$0; touch $d/live.$1; sleep 0.05; ls $d | grep -c '^live' "
+                                  ">> $d/seen.$1; rm $d/live.$1",
+                                  dir, std::to_string(i)});
+            if (r.ok())
+                ++ok;
+        });
+    for (auto& t : threads)
+        t.join();
+    CHECK(ok == callers);
+    int most = 0;
+    for (int i = 0; i < callers; ++i) {
+        std::ifstream in(dir + "/seen." + std::to_string(i));
+        int n = 0;
+        in >> n;
+        most = std::max(most, n);
+    }
+    CHECK(most >= 1);
+    CHECK(most <= local_job_limit());
+    CHECK(local_job_limit() >= 1);
+    CHECK(local_job_limit() <= 16);
+    std::filesystem::remove_all(dir);
 }
