@@ -322,6 +322,8 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
     };
     auto outcome = host->activate(request);
     report.log_tail = tail.lines();
+    for (const auto& w : outcome.warnings)
+        ui.warn(m.name, w);
     if (outcome.reconnects > 0)
         ui.warn(m.name, fmt::format("the connection dropped during activation; reconnected {} "
                                     "time(s) and followed it to its end",

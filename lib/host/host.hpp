@@ -71,6 +71,9 @@ struct ActivationOutcome {
     bool ok() const { return result == "ok"; }
     bool rolled_back() const;
     std::size_t reconnects = 0; // times the connection was lost and taken up again
+    // What the operator should know although the outcome is clear (e.g. the machine's
+    // /var/lib could not be written, so the log and result were kept under /run).
+    std::vector<std::string> warnings;
 };
 
 // The one place a deployment's machine becomes connection settings: its SSH target
