@@ -226,6 +226,32 @@ void report_secret_sync(ui::Reporter& ui, const std::string& machine,
                                        fmt::join(r.pending_owner, ", ")));
 }
 
+// Records the machine's new generation in state. The machine runs it whatever happens
+// here: a state that cannot be written is an error of the run, not of the machine, and
+// the next run records what it finds (late = true).
+void record_generation(Run& run, const std::string& machine, MachineReport& report, Goal goal,
+                       bool late) {
+    try {
+        run.update_state([&](state::State& s) {
+            s.machines[machine].generations.push_back(
+                {report.system, state::now_utc(), to_string(goal), report.generation});
+        });
+        if (late)
+            run.reporter_.info(
+                machine, fmt::format("recorded generation {} in state: an earlier "
+                                     "run deployed it without recording it",
+                                     report.generation ? std::to_string(*report.generation) : "?"));
+    } catch (const Error& e) {
+        report.state_error = fmt::format(
+            "the machine runs {} (generation {}), but the state file could not record it: {}; "
+            "the next deploy records it",
+            report.system, report.generation ? std::to_string(*report.generation) : "?",
+            e.describe());
+        report.error = report.state_error;
+        run.reporter_.error(machine, report.state_error);
+    }
+}
+
 host::ConnectSettings connect_settings(Run& run, const model::Machine& m) {
     auto settings = host::settings_for(m, run.trusted_keys(m.name));
     settings.accept_new_host_key = run.opts_.accept_new_host_keys;
@@ -298,6 +324,13 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
         report.outcome = Outcome::Unchanged;
         report.generation = status.generation;
         ui.info(m.name, "already running this system; nothing to activate");
+        // Deployed by a run that could not write its state (or died just before): say
+        // so in state now, so rollback and status know the generation.
+        const auto& recorded = run.state_snapshot().machines;
+        auto it = recorded.find(m.name);
+        if (goal_sets_profile(goal) && (it == recorded.end() || it->second.generations.empty() ||
+                                        it->second.generations.back().system != system))
+            record_generation(run, m.name, report, goal, true);
         return;
     }
     host::ActivationRequest request;
@@ -343,10 +376,7 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
     }
     if (goal_sets_profile(goal)) {
         report.generation = host->system_status().generation;
-        run.update_state([&](state::State& s) {
-            s.machines[m.name].generations.push_back(
-                {system, state::now_utc(), to_string(goal), report.generation});
-        });
+        record_generation(run, m.name, report, goal, false);
     }
 }
 
@@ -478,7 +508,7 @@ std::string to_string(Outcome o) {
 bool DeployReport::ok() const {
     return storage_ok &&
            std::all_of(machines.begin(), machines.end(),
-                       [](const MachineReport& m) { return m.ok(); }) &&
+                       [](const MachineReport& m) { return m.ok() && m.state_error.empty(); }) &&
            std::all_of(accounts.begin(), accounts.end(),
                        [](const account::AccountResult& a) { return a.ok(); }) &&
            std::all_of(identity.begin(), identity.end(),
@@ -670,6 +700,8 @@ std::string render_summary(const DeployReport& r, bool color) {
             detail = m.phase + ": " + m.error.substr(0, m.error.find('\n'));
         else if (m.outcome == Outcome::Skipped)
             detail = m.error;
+        else if (!m.state_error.empty())
+            detail = "not recorded in state: " + m.state_error.substr(0, m.state_error.find('\n'));
         else if (m.generation)
             detail = fmt::format("generation {}", *m.generation);
         rows.push_back({m.name, to_string(m.outcome), std::to_string(m.paths_sent),

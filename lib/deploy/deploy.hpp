@@ -52,6 +52,8 @@ struct MachineReport {
     std::uint64_t nar_bytes = 0;  // store path contents
     double seconds = 0;
     std::optional<int> generation;
+    // Deployed, but the state file could not record it (the run fails; the machine is fine).
+    std::string state_error;
     bool ok() const { return outcome != Outcome::Failed && outcome != Outcome::Skipped; }
 };
 
