@@ -252,6 +252,28 @@ void record_generation(Run& run, const std::string& machine, MachineReport& repo
     }
 }
 
+// What the machine runs once no earlier activation waits for its confirmation: one
+// whose fedi died is let run out (it reverts), so the machine is judged on what it keeps.
+host::SystemStatus settled_status(host::Host& host, ui::Reporter& ui, const std::string& machine) {
+    auto status = host.system_status();
+    if (!status.reverts_in)
+        return status;
+    ui.warn(machine, fmt::format("an earlier activation waits for a confirmation that will not "
+                                 "come (it reverts in {} s); waiting for it to end",
+                                 std::max(0L, *status.reverts_in)));
+    // Its window, then time for the revert itself.
+    auto until = Clock::now() + std::chrono::seconds(std::max(0L, *status.reverts_in) + 120);
+    while (status.reverts_in) {
+        if (Clock::now() > until)
+            throw Error("an earlier activation on the machine is still reverting after its "
+                        "confirmation window and 120 s more; see /var/lib/fedi/activations "
+                        "there");
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        status = host.system_status();
+    }
+    return status;
+}
+
 host::ConnectSettings connect_settings(Run& run, const model::Machine& m) {
     auto settings = host::settings_for(m, run.trusted_keys(m.name));
     settings.accept_new_host_key = run.opts_.accept_new_host_keys;
@@ -319,7 +341,7 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
 
     report.phase = "activate";
     show("activating (" + to_string(goal) + ")");
-    auto status = host->system_status();
+    auto status = settled_status(*host, ui, m.name);
     if (up_to_date(goal, status, system)) {
         report.outcome = Outcome::Unchanged;
         report.generation = status.generation;

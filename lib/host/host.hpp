@@ -41,6 +41,9 @@ struct SystemStatus {
     std::string profile;           // what /nix/var/nix/profiles/system resolves to ("" if none)
     std::optional<int> generation; // its generation number
     std::string current;           // what /run/current-system resolves to ("" if none)
+    // An activation waits for its confirmation (or fedi died before it came): the machine
+    // reverts to what ran before in this many seconds (<= 0: it is reverting now).
+    std::optional<long> reverts_in;
 };
 
 using LineHandler = std::function<void(const std::string&)>;

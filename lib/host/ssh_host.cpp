@@ -105,6 +105,14 @@ class SshHost : public Host {
             s.profile.clear();
         if (s.current.rfind("/nix/store/", 0) != 0)
             s.current.clear();
+        // Read from the activation's own state file, never from its log.
+        auto waiting = session_->run(pending_confirmations_command());
+        if (waiting.exit_status != 0)
+            throw Error(fmt::format("cannot list the activations waiting for confirmation in {}: "
+                                    "{}",
+                                    kRuntimeActivationDir, waiting.err));
+        for (const auto& p : parse_pending_confirmations(waiting.out))
+            s.reverts_in = s.reverts_in ? std::min(*s.reverts_in, p.seconds_left) : p.seconds_left;
         return s;
     }
 
