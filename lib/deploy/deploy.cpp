@@ -7,6 +7,7 @@
 #include "deploy/selection.hpp"
 #include "deploy/storage_phase.hpp"
 #include "host/host.hpp"
+#include "host/prune.hpp"
 #include "nix/build.hpp"
 #include "nix/store.hpp"
 #include "state/state.hpp"
@@ -226,6 +227,27 @@ void report_secret_sync(ui::Reporter& ui, const std::string& machine,
                                        fmt::join(r.pending_owner, ", ")));
 }
 
+// Keeps the machine's history bounded (--keep-generations) and says what went. A
+// failure here leaves only more history than wanted: a warning, not a failed machine.
+void prune_history(Run& run, host::Host& host, const std::string& machine) {
+    int keep = run.opts_.keep_generations;
+    if (keep <= 0)
+        return;
+    try {
+        auto removed = host::prune_machine(host, keep);
+        if (!removed.generations.empty())
+            run.reporter_.info(machine, fmt::format("removed system generation(s) {} (keeping "
+                                                    "the last {})",
+                                                    fmt::join(removed.generations, ", "), keep));
+        if (removed.activation_logs > 0)
+            run.reporter_.info(machine, fmt::format("removed {} old activation log(s) (keeping "
+                                                    "the last {})",
+                                                    removed.activation_logs, keep));
+    } catch (const Error& e) {
+        run.reporter_.warn(machine, "could not remove old generations: " + e.describe());
+    }
+}
+
 // Records the machine's new generation in state. The machine runs it whatever happens
 // here: a state that cannot be written is an error of the run, not of the machine, and
 // the next run records what it finds (late = true).
@@ -353,6 +375,8 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
         if (goal_sets_profile(goal) && (it == recorded.end() || it->second.generations.empty() ||
                                         it->second.generations.back().system != system))
             record_generation(run, m.name, report, goal, true);
+        if (goal_sets_profile(goal))
+            prune_history(run, *host, m.name);
         return;
     }
     host::ActivationRequest request;
@@ -399,6 +423,7 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
     if (goal_sets_profile(goal)) {
         report.generation = host->system_status().generation;
         record_generation(run, m.name, report, goal, false);
+        prune_history(run, *host, m.name);
     }
 }
 
