@@ -29,6 +29,11 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
     cmd->add_flag(
         "--no-rollback", [opts](std::int64_t) { opts->rollback = false; },
         "Keep a system whose activation failed (for debugging)");
+    cmd->add_option("--keep-generations", opts->keep_generations,
+                    "System generations and activation logs kept on each deployed machine; "
+                    "older ones are removed (never the running or booted one; 0: keep all)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--confirm-timeout", opts->confirm_seconds,
                     "Seconds a machine waits, after switch/test, for fedi to confirm over a new "
                     "SSH connection before it reverts by itself (0: no confirmation)")

@@ -8,6 +8,7 @@
 #include "deploy/selection.hpp"
 #include "deploy/storage_phase.hpp"
 #include "host/host.hpp"
+#include "host/prune.hpp"
 #include "nix/build.hpp"
 #include "nix/store.hpp"
 #include "state/state.hpp"
@@ -276,11 +277,108 @@ void report_secret_sync(ui::Reporter& ui, const std::string& machine,
                                        fmt::join(r.pending_owner, ", ")));
 }
 
+// Keeps the machine's history bounded (--keep-generations) and says what went. A
+// failure here leaves only more history than wanted: a warning, not a failed machine.
+void prune_history(Run& run, host::Host& host, const std::string& machine) {
+    int keep = run.opts_.keep_generations;
+    if (keep <= 0)
+        return;
+    try {
+        auto removed = host::prune_machine(host, keep);
+        if (!removed.generations.empty())
+            run.reporter_.info(machine, fmt::format("removed system generation(s) {} (keeping "
+                                                    "the last {})",
+                                                    fmt::join(removed.generations, ", "), keep));
+        if (removed.activation_logs > 0)
+            run.reporter_.info(machine, fmt::format("removed {} old activation log(s) (keeping "
+                                                    "the last {})",
+                                                    removed.activation_logs, keep));
+    } catch (const Error& e) {
+        run.reporter_.warn(machine, "could not remove old generations: " + e.describe());
+    }
+}
+
+// Records the machine's new generation in state. The machine runs it whatever happens
+// here: a state that cannot be written is an error of the run, not of the machine, and
+// the next run records what it finds (late = true).
+void record_generation(Run& run, const std::string& machine, MachineReport& report, Goal goal,
+                       bool late) {
+    try {
+        run.update_state([&](state::State& s) {
+            s.machines[machine].generations.push_back(
+                {report.system, state::now_utc(), to_string(goal), report.generation});
+        });
+        if (late)
+            run.reporter_.info(
+                machine, fmt::format("recorded generation {} in state: an earlier "
+                                     "run deployed it without recording it",
+                                     report.generation ? std::to_string(*report.generation) : "?"));
+    } catch (const Error& e) {
+        report.state_error = fmt::format(
+            "the machine runs {} (generation {}), but the state file could not record it: {}; "
+            "the next deploy records it",
+            report.system, report.generation ? std::to_string(*report.generation) : "?",
+            e.describe());
+        report.error = report.state_error;
+        run.reporter_.error(machine, report.state_error);
+    }
+}
+
+// What the machine runs once no earlier activation waits for its confirmation: one
+// whose fedi died is let run out (it reverts), so the machine is judged on what it keeps.
+host::SystemStatus settled_status(host::Host& host, ui::Reporter& ui, const std::string& machine) {
+    auto status = host.system_status();
+    if (!status.reverts_in)
+        return status;
+    ui.warn(machine, fmt::format("an earlier activation waits for a confirmation that will not "
+                                 "come (it reverts in {} s); waiting for it to end",
+                                 std::max(0L, *status.reverts_in)));
+    // Its window, then time for the revert itself.
+    auto until = Clock::now() + std::chrono::seconds(std::max(0L, *status.reverts_in) + 120);
+    while (status.reverts_in) {
+        if (Clock::now() > until)
+            throw Error("an earlier activation on the machine is still reverting after its "
+                        "confirmation window and 120 s more; see /var/lib/fedi/activations "
+                        "there");
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        status = host.system_status();
+    }
+    return status;
+}
+
 host::ConnectSettings connect_settings(Run& run, const model::Machine& m) {
     auto settings = host::settings_for(m, run.trusted_keys(m.name));
     settings.accept_new_host_key = run.opts_.accept_new_host_keys;
     settings.compress = run.opts_.compress;
     return settings;
+}
+
+// A machine already running the deployment's system: its secrets are written, and a
+// generation a run could not record (its state write failed, or it died just before) is
+// recorded now, so rollback and status know it.
+void finish_unchanged(Run& run, host::Host& host, const std::string& machine, MachineReport& report,
+                      const host::SystemStatus& status) {
+    auto& ui = run.reporter_;
+    Goal goal = run.opts_.goal;
+    auto synced = host.sync_secrets(run.secrets_for(machine));
+    report_secret_sync(ui, machine, synced);
+    // Nothing will activate to create the owner: it is missing from this system.
+    if (!synced.pending_owner.empty())
+        throw Error(fmt::format("the owner of secret(s) {} does not exist on the machine, "
+                                "whose running system is this deployment's; they are owned "
+                                "by root",
+                                fmt::join(synced.pending_owner, ", ")));
+    report.outcome = Outcome::Unchanged;
+    report.generation = status.generation;
+    ui.info(machine, "already running this system; nothing to push or activate");
+    if (!goal_sets_profile(goal))
+        return;
+    const auto& recorded = run.state_snapshot().machines;
+    auto it = recorded.find(machine);
+    if (it == recorded.end() || it->second.generations.empty() ||
+        it->second.generations.back().system != status.profile)
+        record_generation(run, machine, report, goal, true);
+    prune_history(run, host, machine);
 }
 
 void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
@@ -309,7 +407,7 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
 
     // A machine already running this system needs no push (0 bytes sent), only its
     // secrets; unless the last deploy of it failed, which is retried until it passes.
-    auto status = host->system_status();
+    auto status = settled_status(*host, ui, m.name);
     std::optional<PendingFailure> pending;
     if (goal_sets_profile(goal) || goal == Goal::Test)
         pending = pending_failure(run.state_snapshot(), "machines." + m.name);
@@ -321,17 +419,7 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
     if (up_to_date(goal, status, system) && !pending) {
         report.phase = "secrets";
         show("writing secrets");
-        auto synced = host->sync_secrets(run.secrets_for(m.name));
-        report_secret_sync(ui, m.name, synced);
-        // Nothing will activate to create the owner: it is missing from this system.
-        if (!synced.pending_owner.empty())
-            throw Error(fmt::format("the owner of secret(s) {} does not exist on the machine, "
-                                    "whose running system is this deployment's; they are owned "
-                                    "by root",
-                                    fmt::join(synced.pending_owner, ", ")));
-        report.outcome = Outcome::Unchanged;
-        report.generation = status.generation;
-        ui.info(m.name, "already running this system; nothing to push or activate");
+        finish_unchanged(run, *host, m.name, report, status);
         return;
     }
     if (pending)
@@ -399,6 +487,8 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
     };
     auto outcome = host->activate(request);
     report.log_tail = tail.lines();
+    for (const auto& w : outcome.warnings)
+        ui.warn(m.name, w);
     if (outcome.reconnects > 0)
         ui.warn(m.name, fmt::format("the connection dropped during activation; reconnected {} "
                                     "time(s) and followed it to its end",
@@ -418,10 +508,8 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
     }
     if (goal_sets_profile(goal)) {
         report.generation = host->system_status().generation;
-        run.update_state([&](state::State& s) {
-            s.machines[m.name].generations.push_back(
-                {system, state::now_utc(), to_string(goal), report.generation});
-        });
+        record_generation(run, m.name, report, goal, false);
+        prune_history(run, *host, m.name);
     }
 }
 
@@ -581,7 +669,7 @@ std::string to_string(Outcome o) {
 bool DeployReport::ok() const {
     return storage_ok &&
            std::all_of(machines.begin(), machines.end(),
-                       [](const MachineReport& m) { return m.ok(); }) &&
+                       [](const MachineReport& m) { return m.ok() && m.state_error.empty(); }) &&
            std::all_of(accounts.begin(), accounts.end(),
                        [](const account::AccountResult& a) { return a.ok(); }) &&
            std::all_of(identity.begin(), identity.end(),
@@ -791,6 +879,8 @@ std::string render_summary(const DeployReport& r, bool color) {
             detail = m.phase + ": " + m.error.substr(0, m.error.find('\n'));
         else if (m.outcome == Outcome::Skipped)
             detail = m.error;
+        else if (!m.state_error.empty())
+            detail = "not recorded in state: " + m.state_error.substr(0, m.state_error.find('\n'));
         else if (m.generation)
             detail = fmt::format("generation {}", *m.generation);
         rows.push_back({m.name, to_string(m.outcome), std::to_string(m.paths_sent),

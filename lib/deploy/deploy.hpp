@@ -25,6 +25,8 @@ struct DeployOptions {
     bool compress = false;    // zlib on the SSH connections (slow links)
     bool rollback = true;     // a failed activation puts the previous generation back
     int confirm_seconds = 30; // switch/test: revert unless confirmed within this (0: off)
+    // Generations and activation logs kept on each machine deployed (0: all).
+    int keep_generations = 10;
     std::string command_line; // recorded in the lock for whoever finds it held
 };
 
@@ -53,6 +55,8 @@ struct MachineReport {
     std::uint64_t nar_bytes = 0;  // store path contents
     double seconds = 0;
     std::optional<int> generation;
+    // Deployed, but the state file could not record it (the run fails; the machine is fine).
+    std::string state_error;
     bool ok() const { return outcome != Outcome::Failed && outcome != Outcome::Skipped; }
 };
 

@@ -25,6 +25,12 @@ std::string verdict(const MachineStatus& s) {
     if (!s.probed)
         return s.probe_error.empty() ? (s.generations.empty() ? "never deployed" : "not probed")
                                      : "unreachable";
+    // Whatever it runs, it will not keep it unless someone confirms (a deploy in progress,
+    // or one whose fedi died).
+    if (s.reverts_in)
+        return *s.reverts_in > 0
+                   ? fmt::format("awaiting confirmation (reverts in {} s)", *s.reverts_in)
+                   : "reverting an unconfirmed activation";
     if (s.current.empty() && s.profile.empty())
         return "never deployed";
     if (s.current == s.wanted && s.profile == s.wanted)
@@ -63,6 +69,7 @@ std::vector<MachineStatus> collect_status(const StatusOptions& opts) {
                 s.profile = sys.profile;
                 s.current = sys.current;
                 s.generation = sys.generation;
+                s.reverts_in = sys.reverts_in;
                 s.secrets = h->list_secrets();
                 s.probed = true;
             } catch (const Error& e) {
@@ -113,6 +120,7 @@ nlohmann::json to_json(const std::vector<MachineStatus>& list) {
             j["profile"] = s.profile;
             j["current"] = s.current;
             j["generation"] = s.generation ? nlohmann::json(*s.generation) : nlohmann::json();
+            j["revertsInSeconds"] = s.reverts_in ? nlohmann::json(*s.reverts_in) : nlohmann::json();
         }
         if (!s.probe_error.empty())
             j["error"] = s.probe_error;

@@ -26,8 +26,10 @@ struct MachineStatus {
     std::string profile;     // what the machine's profile points at
     std::optional<int> generation;
     std::string current;                   // what it runs now
+    std::optional<long> reverts_in;        // an unconfirmed activation reverts in this many seconds
     std::vector<host::SecretInfo> secrets; // files in /var/lib/fedi/secrets (no contents)
-    // "up to date", "outdated", "never deployed", "unreachable", "not probed", "drifted"
+    // "up to date", "outdated", "never deployed", "unreachable", "not probed", "drifted",
+    // "awaiting confirmation (reverts in N s)", "reverting an unconfirmed activation"
     std::string verdict;
 };
 

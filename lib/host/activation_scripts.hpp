@@ -6,24 +6,47 @@ namespace fedi::host {
 
 // Where activations keep their logs and results on the machine (root only).
 constexpr const char* kActivationDir = "/var/lib/fedi/activations";
+// Where an activation's runtime state lives (a tmpfs: a reboot ends any wait): ID.waiting,
+// ID.confirm, ID.abort; and the log and result when kActivationDir cannot be written
+// (a full or read-only /var/lib), so fedi still learns the outcome, and why.
+constexpr const char* kRuntimeActivationDir = "/run/fedi/activations";
 
 // activate.sh ID SYSTEM GOAL ROLLBACK(0|1) CONFIRM_SECONDS
 // (GOAL "rollback": the profile's previous generation, activated with switch.)
 // Runs detached (systemd-run or setsid). Sets the profile (switch, boot), runs
 // switch-to-configuration, and on failure (ROLLBACK=1) puts the previous generation
-// back and activates it. With CONFIRM_SECONDS > 0 (switch, test) it then waits for
-// ID.confirm, written by fedi over a new SSH connection; ID.abort or no confirmation in
-// time reverts to what ran before. The last act is writing ID.result:
+// back and activates it. With CONFIRM_SECONDS > 0 (switch, test) it then writes
+// ID.waiting (the time it reverts at) and waits for ID.confirm, written by fedi over a
+// new SSH connection; ID.abort or no confirmation in time reverts to what ran before.
+// The last act is writing ID.result:
 // ok | failed RC | failed RC, rolled back | unconfirmed, rolled back |
 // aborted, rolled back | ... rollback failed
+// Nothing the activated system prints is read as protocol (see follow.sh).
 constexpr const char* kActivateScript = R"sh(#!/bin/sh
 set -u
 id=$1 system=$2 goal=$3 rollback=$4 confirm=$5
 dir=/var/lib/fedi/activations
+run=/run/fedi/activations
 profile=/nix/var/nix/profiles/system
+(umask 077; mkdir -p "$run" "$dir" 2>/dev/null)
+# A full or read-only /var/lib must not hide the outcome: the log and the result go to
+# the runtime directory then, and follow.sh says so.
+if ! printf 'fedi: activation %s: %s %s\n' "$id" "$goal" "$system" > "$dir/$id.log" 2>/dev/null; then
+  rm -f "$dir/$id.log" 2>/dev/null
+  dir=$run
+  printf 'fedi: activation %s: %s %s\n' "$id" "$goal" "$system" > "$dir/$id.log"
+  echo "fedi: /var/lib/fedi/activations cannot be written (full or read-only?); logging to $run" >> "$dir/$id.log"
+fi
+# write_result TEXT DIR: atomically, and only whole (a full disk leaves no empty file).
+write_result() {
+  { printf '%s\n' "$1" > "$2/$id.result.tmp" && [ -s "$2/$id.result.tmp" ] &&
+    mv -f "$2/$id.result.tmp" "$2/$id.result"; } 2>/dev/null && return 0
+  rm -f "$2/$id.result.tmp" 2>/dev/null
+  return 1
+}
 finish() {
-  printf '%s\n' "$1" > "$dir/$id.result.tmp"
-  mv -f "$dir/$id.result.tmp" "$dir/$id.result"
+  write_result "$1" "$dir" || write_result "$1" "$run"
+  rm -f "$run/$id.waiting" "$run/$id.confirm" "$run/$id.abort"
   exit 0
 }
 if [ "$goal" = rollback ]; then
@@ -34,7 +57,7 @@ if [ "$goal" = rollback ]; then
     echo "fedi: activating $system"
     "$system/bin/switch-to-configuration" switch || finish "failed $?"
     finish ok
-  } > "$dir/$id.log" 2>&1 < /dev/null
+  } >> "$dir/$id.log" 2>&1 < /dev/null
 fi
 sets_profile=0
 case "$goal" in switch|boot) sets_profile=1 ;; esac
@@ -65,7 +88,6 @@ revert() {
   return $ok
 }
 {
-  echo "fedi: activation $id: $goal $system"
   if [ "$sets_profile" = 1 ]; then
     nix-env -p "$profile" --set "$system" || finish "failed 1 (setting the profile)"
   fi
@@ -80,45 +102,72 @@ revert() {
   fi
   case "$goal" in switch|test) ;; *) confirm=0 ;; esac
   if [ "$confirm" -gt 0 ]; then
+    deadline=$(($(date +%s) + confirm))
+    if ! { printf '%s\n' "$deadline" > "$run/$id.waiting.tmp" && mv -f "$run/$id.waiting.tmp" "$run/$id.waiting"; }; then
+      echo "fedi: cannot write $run/$id.waiting; no one can confirm: rolling back"
+      if revert; then finish "unconfirmed, rolled back"; else finish "unconfirmed, rollback failed"; fi
+    fi
     echo "fedi: waiting ${confirm}s for confirmation"
-    waited=0
-    while [ "$waited" -lt $((confirm * 10)) ]; do
-      [ -e "$dir/$id.confirm" ] && { echo "fedi: confirmed"; finish ok; }
-      if [ -e "$dir/$id.abort" ]; then
-        echo "fedi: aborted: $(cat "$dir/$id.abort")"
+    while [ "$(date +%s)" -lt "$deadline" ]; do
+      [ -e "$run/$id.confirm" ] && { echo "fedi: confirmed"; finish ok; }
+      if [ -e "$run/$id.abort" ]; then
+        echo "fedi: aborted: $(cat "$run/$id.abort")"
         if revert; then finish "aborted, rolled back"; else finish "aborted, rollback failed"; fi
       fi
       sleep 0.1
-      waited=$((waited + 1))
     done
     echo "fedi: no confirmation within ${confirm}s; rolling back"
     if revert; then finish "unconfirmed, rolled back"; else finish "unconfirmed, rollback failed"; fi
   fi
   finish ok
-} > "$dir/$id.log" 2>&1 < /dev/null
+} >> "$dir/$id.log" 2>&1 < /dev/null
 )sh";
 
-// follow.sh ID LINES: prints the activation's log from line LINES+1 on as it grows,
-// then "@@fedi-result RESULT" once the result is there. Safe to run again after a
-// dropped connection: fedi passes the number of lines it already has.
+// follow.sh ID LINES, with a token on its first line of stdin: prints the activation's
+// log from line LINES+1 on as it grows, each line framed as "| LINE", and its own records
+// as "@TOKEN KIND [ARG]" (activation_protocol.hpp): "waiting SECONDS_LEFT" once the
+// machine waits for confirmation, "tick" every second, "result RESULT" (or
+// "result-empty FILE") at the end, "fallback DIR" when the log is under /run, "unknown"
+// when there is no such activation. Safe to run again after a dropped connection: fedi
+// passes the number of lines it already has.
 constexpr const char* kFollowScript = R"sh(#!/bin/sh
 set -u
 id=$1 n=$2
+IFS= read -r token || exit 2
 dir=/var/lib/fedi/activations
-[ -e "$dir/$id.log" ] || [ -e "$dir/$id.result" ] || { sleep 0.5; }
-[ -e "$dir/$id.log" ] || [ -e "$dir/$id.result" ] || { echo "@@fedi-unknown"; exit 3; }
+run=/run/fedi/activations
+say() { printf '@%s %s\n' "$token" "$*"; }
+where=
+tries=0
+# A just-started activation may not have made its log yet.
+while [ -z "$where" ] && [ "$tries" -lt 10 ]; do
+  if [ -e "$run/$id.log" ]; then where=$run
+  elif [ -e "$dir/$id.log" ] || [ -e "$dir/$id.result" ]; then where=$dir
+  else sleep 0.2; tries=$((tries + 1)); fi
+done
+[ -n "$where" ] || { say unknown; exit 3; }
+[ "$where" = "$run" ] && say fallback "$dir"
+said_waiting=0 beat=0
 while :; do
-  done=0
-  [ -e "$dir/$id.result" ] && done=1
-  total=$(wc -l < "$dir/$id.log" 2>/dev/null || echo 0)
+  result=
+  for f in "$dir/$id.result" "$run/$id.result"; do
+    [ -e "$f" ] && { result=$f; break; }
+  done
+  total=$(wc -l < "$where/$id.log" 2>/dev/null || echo 0)
   if [ "$total" -gt "$n" ]; then
-    sed -n "$((n + 1)),${total}p" "$dir/$id.log"
+    sed -n "$((n + 1)),${total}s/^/| /p" "$where/$id.log"
     n=$total
   fi
-  if [ "$done" = 1 ]; then
-    echo "@@fedi-result $(cat "$dir/$id.result")"
+  if [ -n "$result" ]; then
+    if [ -s "$result" ]; then say result "$(head -n 1 "$result")"; else say result-empty "$result"; fi
     exit 0
   fi
+  if [ "$said_waiting" = 0 ] && [ -s "$run/$id.waiting" ]; then
+    said_waiting=1
+    say waiting $(($(head -n 1 "$run/$id.waiting") - $(date +%s)))
+  fi
+  beat=$((beat + 1))
+  [ "$beat" -ge 5 ] && { say tick; beat=0; }
   sleep 0.2
 done
 )sh";

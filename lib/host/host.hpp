@@ -41,6 +41,9 @@ struct SystemStatus {
     std::string profile;           // what /nix/var/nix/profiles/system resolves to ("" if none)
     std::optional<int> generation; // its generation number
     std::string current;           // what /run/current-system resolves to ("" if none)
+    // An activation waits for its confirmation (or fedi died before it came): the machine
+    // reverts to what ran before in this many seconds (<= 0: it is reverting now).
+    std::optional<long> reverts_in;
 };
 
 using LineHandler = std::function<void(const std::string&)>;
@@ -71,6 +74,9 @@ struct ActivationOutcome {
     bool ok() const { return result == "ok"; }
     bool rolled_back() const;
     std::size_t reconnects = 0; // times the connection was lost and taken up again
+    // What the operator should know although the outcome is clear (e.g. the machine's
+    // /var/lib could not be written, so the log and result were kept under /run).
+    std::vector<std::string> warnings;
 };
 
 // The one place a deployment's machine becomes connection settings: its SSH target

@@ -3,6 +3,7 @@
 // is reused for the whole deploy of that machine.
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "host/activation_protocol.hpp"
 #include "host/activation_scripts.hpp"
 #include "host/host.hpp"
 #include "nix/serve.hpp"
@@ -18,6 +19,11 @@
 namespace fedi::host {
 
 namespace {
+
+// The activation's outcome cannot be learnt, and trying again would not change that.
+struct ActivationUnknowable : Error {
+    using Error::Error;
+};
 
 constexpr const char* kSystemProfile = "/nix/var/nix/profiles/system";
 
@@ -99,6 +105,14 @@ class SshHost : public Host {
             s.profile.clear();
         if (s.current.rfind("/nix/store/", 0) != 0)
             s.current.clear();
+        // Read from the activation's own state file, never from its log.
+        auto waiting = session_->run(pending_confirmations_command());
+        if (waiting.exit_status != 0)
+            throw Error(fmt::format("cannot list the activations waiting for confirmation in {}: "
+                                    "{}",
+                                    kRuntimeActivationDir, waiting.err));
+        for (const auto& p : parse_pending_confirmations(waiting.out))
+            s.reverts_in = s.reverts_in ? std::min(*s.reverts_in, p.seconds_left) : p.seconds_left;
         return s;
     }
 
@@ -179,6 +193,11 @@ class SshHost : public Host {
         ActivationOutcome outcome;
         std::size_t lines = 0;
         bool answered = false;
+        std::optional<std::optional<std::string>> health_verdict; // on_waiting's, once
+        // A fresh token per follow: only the script that got it on stdin can write
+        // records; everything the activated system prints arrives framed as a log line.
+        std::string token = new_follow_token();
+        auto stall = follow_stall_timeout(confirm_seconds);
         // How long to keep trying to get back in after a drop: the machine may be busy
         // reverting, which takes up to the confirmation time and an activation.
         auto budget = std::chrono::seconds(confirm_seconds + 120);
@@ -186,30 +205,65 @@ class SshHost : public Host {
         for (;;) {
             std::string follow_error;
             try {
-                std::string result;
-                auto r = session_->run(shell_join({"sh", follow, id, std::to_string(lines)}), {},
-                                       [&](const std::string& line) {
-                                           if (line.rfind("@@fedi-result ", 0) == 0) {
-                                               result = line.substr(14);
-                                               return;
-                                           }
-                                           ++lines;
-                                           if (on_line)
-                                               on_line(line);
-                                           if (!answered && line.rfind("fedi: waiting ", 0) == 0) {
-                                               answered = true;
-                                               answer_confirmation(id, on_waiting);
-                                           }
-                                       });
-                if (!result.empty()) {
-                    outcome.result = result;
+                std::optional<FollowRecord> end;
+                session_->set_idle_timeout(stall);
+                auto r = session_->run(
+                    shell_join({"sh", follow, id, std::to_string(lines)}), token + "\n",
+                    [&](const std::string& line) {
+                        auto rec = parse_follow_line(line, token);
+                        switch (rec.kind) {
+                        case FollowRecord::Kind::Log:
+                            ++lines;
+                            if (on_line)
+                                on_line(rec.text);
+                            break;
+                        case FollowRecord::Kind::Waiting:
+                            // Once written, never again; a confirmation that could not
+                            // be written is tried again after a reconnect (the follow
+                            // says "waiting" again) while the window lasts.
+                            if (!answered)
+                                answered = answer_confirmation(id, on_waiting, health_verdict);
+                            break;
+                        case FollowRecord::Kind::Fallback:
+                            if (outcome.warnings.empty())
+                                outcome.warnings.push_back(fmt::format(
+                                    "{} on the machine cannot be written (full or read-only?); "
+                                    "the activation's log and result were kept in {}",
+                                    rec.text, kRuntimeActivationDir));
+                            break;
+                        case FollowRecord::Kind::Result:
+                        case FollowRecord::Kind::EmptyResult:
+                        case FollowRecord::Kind::Unknown:
+                            end = rec;
+                            break;
+                        case FollowRecord::Kind::Tick:
+                        case FollowRecord::Kind::Noise:
+                            break;
+                        }
+                    });
+                session_->set_idle_timeout(options_.idle_timeout);
+                if (end && end->kind == FollowRecord::Kind::Result) {
+                    outcome.result = end->text;
                     return outcome;
                 }
-                if (r.exit_status == 3)
-                    throw Error(fmt::format("the machine has no record of activation {}", id));
+                // Answers that another try would not change: said at once, not after the
+                // reconnect budget.
+                if (end && end->kind == FollowRecord::Kind::EmptyResult)
+                    throw ActivationUnknowable(fmt::format(
+                        "activation {} left an empty result file ({}) on the machine: its "
+                        "disk is most likely full{}; the machine is on its old or its new "
+                        "generation (see the log beside it)",
+                        id, end->text, disk_usage_note()));
+                if (end && end->kind == FollowRecord::Kind::Unknown)
+                    throw ActivationUnknowable(fmt::format(
+                        "the machine has no record of activation {} (neither {} nor {} holds "
+                        "its log): it did not start, or the machine lost it{}",
+                        id, kActivationDir, kRuntimeActivationDir, disk_usage_note()));
                 follow_error = fmt::format("following the activation ended without a result "
                                            "(exit status {}): {}",
                                            r.exit_status, r.err);
+            } catch (const ActivationUnknowable&) {
+                throw;
             } catch (const Error& e) {
                 follow_error = e.describe();
             }
@@ -227,27 +281,44 @@ class SshHost : public Host {
         }
     }
 
+    // "; /var/lib has N% in use ..." when the machine says so (best effort, for messages).
+    std::string disk_usage_note() {
+        try {
+            auto r = session_->run("df -P /var/lib /run 2>/dev/null | awk 'NR > 1 "
+                                   "{ printf \"%s%s %s in use\", sep, $6, $5; sep = \", \" }'");
+            if (r.exit_status == 0 && !r.out.empty())
+                return " (" + r.out + ")";
+        } catch (const Error&) {
+        }
+        return "";
+    }
+
     // Confirms over a NEW connection: that the new system still lets fedi in is the
     // point. A failed connection confirms nothing, and the machine reverts by itself.
-    void answer_confirmation(const std::string& id,
-                             const std::function<std::optional<std::string>()>& on_waiting) {
-        std::optional<std::string> abort_reason;
-        if (on_waiting)
-            abort_reason = on_waiting();
-        std::string dir = kActivationDir;
+    // Returns whether the answer (confirm or abort) was written. on_waiting (the health
+    // checks) runs once; `verdict` keeps its answer for a second try.
+    bool answer_confirmation(const std::string& id,
+                             const std::function<std::optional<std::string>()>& on_waiting,
+                             std::optional<std::optional<std::string>>& verdict) {
+        if (!verdict)
+            verdict.emplace(on_waiting ? on_waiting() : std::nullopt);
+        const std::optional<std::string>& abort_reason = *verdict;
+        std::string dir = kRuntimeActivationDir;
         try {
             auto fresh = ssh::Session::connect(options_);
-            if (abort_reason) {
-                fresh->run(fmt::format("cat > {}/{}.abort", dir, id), *abort_reason);
-            } else {
-                auto r = fresh->run(fmt::format("touch {}/{}.confirm", dir, id));
-                if (r.exit_status != 0)
-                    throw Error("cannot write the confirmation: " + r.err);
-            }
+            auto r = abort_reason
+                         ? fresh->run(fmt::format("cat > {}/{}.abort", dir, id), *abort_reason)
+                         : fresh->run(fmt::format("touch {}/{}.confirm", dir, id));
+            return r.exit_status == 0;
         } catch (const Error&) {
-            if (abort_reason) // the old connection can still ask for the revert
-                session_->run(fmt::format("cat > {}/{}.abort", dir, id), *abort_reason);
-            // else: not confirmed; the machine reverts when its wait runs out.
+            if (!abort_reason)
+                return false; // not confirmed; the machine reverts when its wait runs out
+            try {             // the old connection can still ask for the revert
+                return session_->run(fmt::format("cat > {}/{}.abort", dir, id), *abort_reason)
+                           .exit_status == 0;
+            } catch (const Error&) {
+                return false;
+            }
         }
     }
 

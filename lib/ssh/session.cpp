@@ -83,6 +83,10 @@ std::string Session::compression() const {
     return method ? method : "none";
 }
 
+void Session::set_idle_timeout(std::chrono::seconds timeout) {
+    conn_->opts.idle_timeout = timeout;
+}
+
 const std::string& Session::where() const {
     return conn_->where;
 }

@@ -131,6 +131,10 @@ class Session {
     // Starts a command and returns its streams. The channel keeps the connection alive.
     std::unique_ptr<Channel> exec(const std::string& command);
 
+    // Changes how long a read or write may make no progress from now on (e.g. shorter
+    // while following a command that prints a heartbeat).
+    void set_idle_timeout(std::chrono::seconds timeout);
+
   private:
     Session() = default;
     std::shared_ptr<detail::Connection> conn_;
