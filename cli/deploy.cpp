@@ -1,6 +1,7 @@
 #include "deploy/deploy.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
+#include "options.hpp"
 
 namespace fedi::cli {
 
@@ -16,8 +17,9 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
                 "are made once their machine runs.\n"
                 "Converges: machines that already run their system are left alone.\n"
                 "Each machine's closure is sent in one stream, only the paths it lacks.");
-    cmd->add_option("--on", opts->on,
-                    "Select machines by NAME, GLOB or @TAG (repeatable; default: all)")
+    one_value_each(
+        cmd->add_option("--on", opts->on,
+                        "Select machines by NAME, GLOB or @TAG (repeatable; default: all)"))
         ->option_text("NAME|GLOB|@TAG");
     cmd->add_option("--goal", *goal, "build, push, switch (default), boot, test or dry-activate")
         ->check(CLI::IsMember({"build", "push", "switch", "boot", "test", "dry-activate"}));

@@ -70,6 +70,30 @@ class CliConventionsTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)  # no storage declared: a usage error
 
 
+class ExecWordsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.hosts = lib.TestHosts(1)
+        cls.addClassCleanup(cls.hosts.stop)
+        cls.dir = tempfile.mkdtemp(prefix="fedi-cli-exec-")
+        cls.addClassCleanup(shutil.rmtree, cls.dir, True)
+        cls.env = lib.isolated_env(cls.dir)
+        h = cls.hosts.hosts[0]
+        lib.write_file(os.path.join(cls.dir, "deployment.nix"), lib.render_deployment(
+            {"web": lib.machine(h, identity_file=cls.hosts.identity_file())}))
+
+    def test_words_after_double_dash_are_the_remote_command(self):
+        r = lib.run_fedi(["exec", "--on", "web", "--", "echo", "-la", "--json", "-q"],
+                         cwd=self.dir, env=self.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "web | -la --json -q")
+
+    def test_global_option_before_double_dash_still_counts(self):
+        r = lib.run_fedi(["exec", "--on", "web", "--json", "--", "ls", "-la", "/"],
+                         cwd=self.dir, env=self.env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('"exitStatus": 0', r.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
