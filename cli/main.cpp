@@ -4,8 +4,11 @@
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "nix/tool_version.hpp"
+#include "version.hpp"
 
 #include <csignal>
+#include <fmt/format.h>
 #include <iostream>
 #include <unistd.h>
 
@@ -60,6 +63,14 @@ int main(int argc, char** argv) {
     // this setting when they are created, hence before the register_* calls.
     app.fallthrough();
     app.footer("Global options may come before or after the subcommand.");
+    app.set_version_flag(
+        "--version",
+        [] {
+            auto nix = fedi::nix::installed_nix_version();
+            return fmt::format("fedi {} (commit {})\n{}", FEDI_VERSION, FEDI_COMMIT,
+                               nix ? *nix : "nix: not found on PATH");
+        },
+        "Print fedi's version and commit and the Nix version found, then exit");
     app.add_option("-f,--file", g.file, "Deployment file")
         ->capture_default_str()
         ->option_text("FILE");

@@ -69,6 +69,23 @@ class CliConventionsTest(unittest.TestCase):
         self.assertParsed(r)
         self.assertEqual(r.returncode, 2, r.stderr)  # no storage declared: a usage error
 
+    # ---- --version ----
+
+    def test_version_names_fedi_its_commit_and_nix(self):
+        r = self.fedi("--version")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        first, second = r.stdout.splitlines()
+        self.assertRegex(first, r"^fedi \d+\.\d+\.\d+ \(commit \S+\)$")
+        nix = subprocess.run(["nix", "--version"], capture_output=True, text=True).stdout
+        self.assertEqual(second, nix.splitlines()[0])
+
+    def test_version_says_when_nix_is_not_found(self):
+        env = dict(self.env, PATH="/nonexistent")
+        r = subprocess.run([os.environ["FEDI_BIN"], "--version"], env=env, capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines()[1], "nix: not found on PATH")
+
 
 class ExecWordsTest(unittest.TestCase):
     @classmethod
