@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "nix/tool_version.hpp"
+#include "parse_errors.hpp"
 #include "version.hpp"
 
 #include <csignal>
@@ -99,8 +100,10 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
         return action ? action() : 0;
     } catch (const CLI::ParseError& e) {
-        int rc = app.exit(e);
-        return rc == 0 ? 0 : 2;
+        if (e.get_exit_code() == 0) // --help, --version
+            return app.exit(e);
+        std::cerr << describe_parse_error(app, e);
+        return 2;
     } catch (const fedi::Error& e) {
         std::cerr << "error: " << e.describe() << "\n";
         return e.kind() == fedi::ErrorKind::Usage ? 2 : 1;

@@ -86,6 +86,31 @@ class CliConventionsTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.splitlines()[1], "nix: not found on PATH")
 
+    # ---- did you mean ----
+
+    def test_mistyped_subcommand_gets_a_suggestion(self):
+        r = self.fedi("deplyo")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("'deplyo' is not a subcommand of `fedi`; did you mean 'deploy'?", r.stderr)
+        r = self.fedi("account", "lsit")
+        self.assertIn("did you mean 'list'?", r.stderr)
+        r = self.fedi("bucket", "key", "craete", "b", "k")
+        self.assertIn("did you mean 'create'?", r.stderr)
+
+    def test_unlike_subcommand_lists_the_subcommands(self):
+        r = self.fedi("zzzzzz")
+        self.assertEqual(r.returncode, 2)
+        self.assertNotIn("did you mean", r.stderr)
+        self.assertRegex(r.stderr, r"it has: deploy, eval, status")
+
+    def test_mistyped_option_gets_a_suggestion(self):
+        r = self.fedi("deploy", "--paralel", "3")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown option '--paralel' for `fedi deploy`; did you mean '--parallel'?",
+                      r.stderr)
+        r = self.fedi("status", "--jsno")  # a global option, after the subcommand
+        self.assertIn("did you mean '--json'?", r.stderr)
+
 
 class ExecWordsTest(unittest.TestCase):
     @classmethod
