@@ -20,7 +20,7 @@ void register_exec(CLI::App& app, GlobalOptions& g, Action& action) {
         cmd->add_option("--on", opts->on, "Select machines by NAME, GLOB or @TAG (repeatable)"))
         ->option_text("NAME|GLOB|@TAG");
     cmd->add_option("--parallel", opts->parallel, "Machines at once (default 16)")
-        ->check(CLI::PositiveNumber);
+        ->check(at_least(1));
     cmd->add_option("command", *words,
                     "The command, after `--`; its words are joined with spaces and run by the "
                     "machine's login shell, as ssh does")

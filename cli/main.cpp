@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "nix/tool_version.hpp"
+#include "options.hpp"
 #include "parse_errors.hpp"
 #include "version.hpp"
 
@@ -74,9 +75,11 @@ int main(int argc, char** argv) {
         "Print fedi's version and commit and the Nix version found, then exit");
     app.add_option("-f,--file", g.file, "Deployment file")
         ->capture_default_str()
-        ->option_text("FILE");
+        ->option_text("FILE")
+        ->check(names_a_file());
     app.add_option("--state", g.state_file,
-                   "State file (default: .fedi/state.json beside the deployment file)");
+                   "State file (default: .fedi/state.json beside the deployment file)")
+        ->check(names_a_file());
     app.add_flag("--json", g.json, "Print results as one JSON document on stdout");
     app.add_flag("-v,--verbose", g.verbose, "More progress output (build logs, SSH steps)");
     app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr");

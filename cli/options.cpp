@@ -1,10 +1,33 @@
 #include "options.hpp"
 
+#include <fmt/format.h>
+
 namespace fedi::cli {
 
 CLI::Option* one_value_each(CLI::Option* option) {
     return option->expected(1)->allow_extra_args(false)->multi_option_policy(
         CLI::MultiOptionPolicy::TakeAll);
+}
+
+CLI::Validator at_least(long long min) {
+    return CLI::Validator(
+        [min](std::string& value) -> std::string {
+            long long n = 0;
+            if (!CLI::detail::lexical_cast(value, n))
+                return fmt::format("must be a whole number, not '{}'", value);
+            if (n < min)
+                return fmt::format("must be at least {}, not {}", min, value);
+            return {};
+        },
+        fmt::format("INT>={}", min));
+}
+
+CLI::Validator names_a_file() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            return value.empty() ? std::string("must name a file, not ''") : std::string();
+        },
+        "FILE");
 }
 
 } // namespace fedi::cli

@@ -111,6 +111,25 @@ class CliConventionsTest(unittest.TestCase):
         r = self.fedi("status", "--jsno")  # a global option, after the subcommand
         self.assertIn("did you mean '--json'?", r.stderr)
 
+    # ---- readable option errors ----
+
+    def test_range_errors_name_the_option_and_the_bound(self):
+        r = self.fedi("deploy", "--parallel", "0")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--parallel: must be at least 1, not 0", r.stderr)
+        self.assertNotIn("179769", r.stderr)
+        r = self.fedi("exec", "--parallel", "many", "--", "true")
+        self.assertIn("--parallel: must be a whole number, not 'many'", r.stderr)
+        r = self.fedi("deploy", "--confirm-timeout", "-1")
+        self.assertIn("--confirm-timeout: must be at least 0, not -1", r.stderr)
+
+    def test_empty_file_names_are_refused_by_name(self):
+        for args in (["-f", "", "eval"], ["eval", "--state", ""]):
+            r = self.fedi(*args)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertRegex(r.stderr, r"--(file|state): must name a file")
+            self.assertNotIn("filesystem error", r.stderr)
+
 
 class ExecWordsTest(unittest.TestCase):
     @classmethod
