@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
     register_account(app, g, action);
     register_bucket(app, g, action);
     register_provision(app, g, action);
+    register_completion(app, g, action);
 
     try {
         app.parse(argc, argv);

@@ -130,6 +130,55 @@ class CliConventionsTest(unittest.TestCase):
             self.assertRegex(r.stderr, r"--(file|state): must name a file")
             self.assertNotIn("filesystem error", r.stderr)
 
+    # ---- completion ----
+
+    def complete_bash(self, *words):
+        """What bash completes for `fedi WORDS...` (the last word is being typed)."""
+        script = self.fedi("completion", "bash").stdout
+        path = os.path.join(self.dir, "fedi.bash")
+        lib.write_file(path, script)
+        words = ["fedi", *words]
+        quoted = " ".join("'" + w + "'" for w in words)
+        r = subprocess.run(["bash", "-c", f'source "$1"; COMP_WORDS=({quoted}); '
+                            f'COMP_CWORD={len(words) - 1}; _fedi; printf "%s\\n" "${{COMPREPLY[@]}}"',
+                            "complete", path], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return sorted(w for w in r.stdout.splitlines() if w)
+
+    def test_bash_completion_follows_the_command_tree(self):
+        help_text = self.fedi("--help").stdout
+        listed = re.findall(r"^  (\w[\w-]*)\s", help_text.split("Subcommands:")[1], re.M)
+        self.assertIn("deploy", listed)
+        self.assertEqual(self.complete_bash(""), sorted(listed))
+        self.assertEqual(self.complete_bash("acc"), ["account"])
+        self.assertEqual(self.complete_bash("account", "de"), ["delete"])
+        self.assertEqual(self.complete_bash("bucket", "key", "c"), ["create"])
+        # Options of the command and the global ones; the value of an option is skipped.
+        self.assertEqual(self.complete_bash("deploy", "--on", "web", "--par"), ["--parallel"])
+        self.assertIn("--json", self.complete_bash("deploy", "--"))
+        self.assertEqual(self.complete_bash("status", "--color", "a"), ["always", "auto"])
+        self.assertEqual(self.complete_bash("deploy", "--goal", "dry"), ["dry-activate"])
+        # After `--` the words are a remote command: nothing to offer.
+        self.assertEqual(self.complete_bash("exec", "--", "l"), [])
+
+    def test_completion_scripts_for_each_shell(self):
+        for shell, marker in (("bash", "complete -o default -F _fedi fedi"),
+                              ("zsh", "compdef _fedi fedi"),
+                              ("fish", "complete -c fedi -f -n '__fedi_path_is \"\"' -a deploy")):
+            r = self.fedi("completion", shell)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(marker, r.stdout)
+        r = self.fedi("completion", "tcsh")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("tcsh", r.stderr)
+        if shutil.which("zsh"):
+            script = lib.write_file(os.path.join(self.dir, "fedi.zsh"),
+                                    self.fedi("completion", "zsh").stdout)
+            self.assertEqual(subprocess.run(["zsh", "-n", str(script)]).returncode, 0)
+        bash = lib.write_file(os.path.join(self.dir, "fedi.bash"),
+                              self.fedi("completion", "bash").stdout)
+        self.assertEqual(subprocess.run(["bash", "-n", str(bash)]).returncode, 0)
+
 
 class ExecWordsTest(unittest.TestCase):
     @classmethod
