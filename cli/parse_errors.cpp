@@ -76,6 +76,10 @@ std::string describe_parse_error(const CLI::App& app, const CLI::ParseError& e) 
     for (const auto& word : about_words ? app.remaining(true) : std::vector<std::string>{})
         if (auto line = about_word(at, word); !line.empty())
             lines.push_back("error: " + line);
+    if (lines.empty() && about_words && at->get_subcommands().empty() &&
+        !subcommand_names(at).empty() && at->get_require_subcommand_min() > 0)
+        lines.push_back(fmt::format("error: `{}` needs a subcommand: {}", command_path(at),
+                                    fmt::join(subcommand_names(at), ", ")));
     if (lines.empty())
         lines.push_back(std::string("error: ") + e.what());
     return fmt::format("{}\nRun `{} --help` for more information.\n", fmt::join(lines, "\n"),

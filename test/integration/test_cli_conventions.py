@@ -103,6 +103,13 @@ class CliConventionsTest(unittest.TestCase):
         self.assertNotIn("did you mean", r.stderr)
         self.assertRegex(r.stderr, r"it has: deploy, eval, status")
 
+    def test_missing_subcommand_lists_the_subcommands(self):
+        r = self.fedi()
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("`fedi` needs a subcommand: deploy, eval, status", r.stderr)
+        r = self.fedi("bucket", "key")
+        self.assertIn("`fedi bucket key` needs a subcommand: list, create, delete", r.stderr)
+
     def test_mistyped_option_gets_a_suggestion(self):
         r = self.fedi("deploy", "--paralel", "3")
         self.assertEqual(r.returncode, 2)
