@@ -61,8 +61,12 @@ std::vector<std::string> option_names(const Node& n) {
 // The case-statement tables bash and zsh share: per command path, its subcommands, its
 // options, the options that take a value, and each option's fixed choices.
 std::string posix_tables(const std::string& prog, const std::vector<Node>& nodes) {
-    std::string subs, opts, valued, choices;
+    std::string subs, opts, valued, choices, arguments;
     for (const auto& n : nodes) {
+        if (!n.command->argument_choices.empty())
+            arguments +=
+                fmt::format("        '{}') echo '{}' ;;\n", n.path,
+                            plain(fmt::format("{}", fmt::join(n.command->argument_choices, " "))));
         if (!n.command->subcommands.empty())
             subs +=
                 fmt::format("        '{}') echo '{}' ;;\n", n.path, fmt::join(sub_names(n), " "));
@@ -94,6 +98,10 @@ _{0}_choices() {{
     case "$1" in
 {4}    esac
 }}
+_{0}_arguments() {{
+    case "$1" in
+{5}    esac
+}}
 # The command path of the words before the cursor ("" for the program itself); words
 # after an option that takes a value are that value, and `--` ends fedi's own words.
 _{0}_path() {{
@@ -111,7 +119,7 @@ _{0}_path() {{
     echo "$path"
 }}
 )SH",
-                       prog, subs, opts, valued, choices);
+                       prog, subs, opts, valued, choices, arguments);
 }
 
 std::string bash_script(const std::string& prog, const std::vector<Node>& nodes) {
@@ -136,7 +144,7 @@ _{0}() {{
     fi
     case "$cur" in
         -*) COMPREPLY=($(compgen -W "$(_{0}_options "$path")" -- "$cur")) ;;
-        *) COMPREPLY=($(compgen -W "$(_{0}_subcommands "$path")" -- "$cur")) ;;
+        *) COMPREPLY=($(compgen -W "$(_{0}_subcommands "$path") $(_{0}_arguments "$path")" -- "$cur")) ;;
     esac
 }}
 complete -o default -F _{0} {0}
@@ -181,6 +189,8 @@ _{0}() {{
     else
         _{0}_described "$path"
         (( ${{#reply}} )) && _describe 'command' reply
+        choices=$(_{0}_arguments "$path")
+        [[ -n "$choices" ]] && compadd -- ${{=choices}}
     fi
 }}
 compdef _{0} {0}
@@ -196,6 +206,10 @@ std::string fish_script(const std::string& prog, const std::vector<Node>& nodes)
             lines += fmt::format("complete -c {} -f -n '__{}_path_is \"{}\"' -a {} -d '{}'\n", prog,
                                  prog, n.path, s.name, plain(s.description));
         }
+        if (!n.command->argument_choices.empty())
+            lines += fmt::format(
+                "complete -c {} -f -n '__{}_path_is \"{}\"' -a '{}'\n", prog, prog, n.path,
+                plain(fmt::format("{}", fmt::join(n.command->argument_choices, " "))));
         for (const auto& o : n.options) {
             std::string spec;
             for (const auto& name : o.names) {

@@ -18,6 +18,7 @@ struct CompletionCommand {
     std::string description;
     std::vector<CompletionOption> options;
     std::vector<CompletionCommand> subcommands;
+    std::vector<std::string> argument_choices; // values its positional arguments accept
 };
 
 // The shells `fedi completion` supports.

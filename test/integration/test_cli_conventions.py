@@ -165,6 +165,7 @@ class CliConventionsTest(unittest.TestCase):
         self.assertIn("--json", self.complete_bash("deploy", "--"))
         self.assertEqual(self.complete_bash("status", "--color", "a"), ["always", "auto"])
         self.assertEqual(self.complete_bash("deploy", "--goal", "dry"), ["dry-activate"])
+        self.assertEqual(self.complete_bash("completion", ""), ["bash", "fish", "zsh"])
         # After `--` the words are a remote command: nothing to offer.
         self.assertEqual(self.complete_bash("exec", "--", "l"), [])
 

@@ -20,7 +20,8 @@ CompletionCommand sample_tree() {
     CompletionCommand key{"key", "keys", {}, {}};
     key.subcommands.push_back({"create", "makes one", {{{"--read"}, "r", false, {}}}, {}});
     key.subcommands.push_back({"delete", "removes one", {}, {}});
-    root.subcommands = {run, key};
+    CompletionCommand shell{"shell", "a shell", {}, {}, {"bash", "fish"}};
+    root.subcommands = {run, key, shell};
     return root;
 }
 
@@ -53,14 +54,15 @@ std::vector<std::string> bash_offers(const std::vector<std::string>& words) {
 
 TEST_CASE("bash completion offers the subcommands and options of the path typed so far") {
     using V = std::vector<std::string>;
-    CHECK(bash_offers({""}) == V{"key", "run"});
+    CHECK(bash_offers({""}) == V{"key", "run", "shell"});
+    CHECK(bash_offers({"shell", ""}) == V{"bash", "fish"});
     CHECK(bash_offers({"key", ""}) == V{"create", "delete"});
     CHECK(bash_offers({"run", "--"}) == V{"--color", "--fast", "--file", "--json"});
     // Options of a command above are valid below it; a subcommand's are not above it.
     CHECK(bash_offers({"key", "create", "--"}) == V{"--color", "--file", "--json", "--read"});
     CHECK(bash_offers({"--"}) == V{"--color", "--file", "--json"});
     // An option's value is not taken for a subcommand; fixed choices are offered.
-    CHECK(bash_offers({"--file", "key", ""}) == V{"key", "run"});
+    CHECK(bash_offers({"--file", "key", ""}) == V{"key", "run", "shell"});
     CHECK(bash_offers({"run", "--color", ""}) == V{"auto", "never"});
 }
 
@@ -75,6 +77,8 @@ TEST_CASE("zsh and fish scripts list every command and option of the tree") {
           std::string::npos);
     CHECK(fish.find("-s f -l file -r") != std::string::npos);
     CHECK(fish.find("-l color -x -a 'auto never'") != std::string::npos);
+    CHECK(fish.find("complete -c tool -f -n '__tool_path_is \"shell\"' -a 'bash fish'") !=
+          std::string::npos);
 }
 
 TEST_CASE("completion_script refuses a shell it does not know, naming it") {
