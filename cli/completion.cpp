@@ -1,5 +1,6 @@
 #include "ui/completion.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 
 #include <iostream>
 #include <regex>
@@ -8,8 +9,8 @@ namespace fedi::cli {
 
 namespace {
 
-// The values an option accepts when they are a fixed set: CLI::IsMember shows them in the
-// type name as "{a,b,c}".
+// The values an option accepts when they are a fixed set: one_of (like CLI::IsMember)
+// shows them in the type name as "{a,b,c}".
 std::vector<std::string> member_set(const CLI::Option& opt) {
     static const std::regex braces(R"(\{([^}]*)\})");
     std::vector<std::string> values;
@@ -62,7 +63,7 @@ void register_completion(CLI::App& app, GlobalOptions&, Action& action) {
                 "fish: fedi completion fish | source");
     cmd->add_option("SHELL", *shell, "bash, zsh or fish")
         ->required()
-        ->check(CLI::IsMember(ui::completion_shells()));
+        ->check(one_of(ui::completion_shells()));
     cmd->callback([&app, &action, shell] {
         action = [&app, shell] {
             std::cout << ui::completion_script(describe(app), *shell);

@@ -22,7 +22,7 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
                         "Select machines by NAME, GLOB or @TAG (repeatable; default: all)"))
         ->option_text("NAME|GLOB|@TAG");
     cmd->add_option("--goal", *goal, "build, push, switch (default), boot, test or dry-activate")
-        ->check(CLI::IsMember({"build", "push", "switch", "boot", "test", "dry-activate"}));
+        ->check(one_of({"build", "push", "switch", "boot", "test", "dry-activate"}));
     cmd->add_option("--parallel", opts->parallel, "Machines deployed at once (default 16)")
         ->check(at_least(1));
     cmd->add_option("--max-pushes", opts->max_pushes,

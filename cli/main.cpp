@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
     app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr");
     app.add_option("--color", g.color,
                    "Colour output: auto, always or never (NO_COLOR is honoured)")
-        ->check(CLI::IsMember({"auto", "always", "never"}))
+        ->check(one_of({"auto", "always", "never"}))
         ->capture_default_str();
     app.add_flag("-y,--yes", g.yes, "Answer yes to confirmations (for scripts)");
 

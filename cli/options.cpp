@@ -1,6 +1,10 @@
 #include "options.hpp"
 
+#include "ui/suggest.hpp"
+
+#include <algorithm>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace fedi::cli {
 
@@ -20,6 +24,19 @@ CLI::Validator at_least(long long min) {
             return {};
         },
         fmt::format("INT>={}", min));
+}
+
+CLI::Validator one_of(std::vector<std::string> values) {
+    auto description = fmt::format("{{{}}}", fmt::join(values, ","));
+    return CLI::Validator(
+        [values](std::string& value) -> std::string {
+            if (std::find(values.begin(), values.end(), value) != values.end())
+                return {};
+            auto guess = ui::closest_match(value, values);
+            return fmt::format("must be one of {}, not '{}'{}", fmt::join(values, ", "), value,
+                               guess ? fmt::format("; did you mean '{}'?", *guess) : "");
+        },
+        description);
 }
 
 CLI::Validator names_a_file() {

@@ -12,6 +12,10 @@ CLI::Option* one_value_each(CLI::Option* option);
 // An integer of at least `min`: "--parallel: must be at least 1, not 0".
 CLI::Validator at_least(long long min);
 
+// One of `values`: "--goal: must be one of build, push, ..., not 'swtich'; did you mean
+// 'switch'?". Its type name lists them as "{a,b,c}", which completion reads.
+CLI::Validator one_of(std::vector<std::string> values);
+
 // A file name that is not empty: "-f,--file: must name a file, not ''".
 CLI::Validator names_a_file();
 

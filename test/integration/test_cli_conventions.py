@@ -120,6 +120,14 @@ class CliConventionsTest(unittest.TestCase):
 
     # ---- readable option errors ----
 
+    def test_mistyped_value_gets_a_suggestion(self):
+        r = self.fedi("deploy", "--goal", "swtich")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--goal: must be one of build, push, switch, boot, test, dry-activate, "
+                      "not 'swtich'; did you mean 'switch'?", r.stderr)
+        r = self.fedi("status", "--color", "nevr")
+        self.assertIn("did you mean 'never'?", r.stderr)
+
     def test_range_errors_name_the_option_and_the_bound(self):
         r = self.fedi("deploy", "--parallel", "0")
         self.assertEqual(r.returncode, 2)
