@@ -191,6 +191,25 @@ class CliConventionsTest(unittest.TestCase):
             script = lib.write_file(os.path.join(self.dir, "fedi.zsh"),
                                     self.fedi("completion", "zsh").stdout)
             self.assertEqual(subprocess.run(["zsh", "-n", str(script)]).returncode, 0)
+        if shutil.which("zsh"):
+            # The tables and the path walk, as zsh runs them (compdef needs compinit).
+            r = subprocess.run(["zsh", "-c", 'autoload -U compinit; compinit -u -d "$2"; '
+                                'source "$1"; _fedi_path -f x.nix account delete nosuch; '
+                                '_fedi_choices "deploy|--goal"', "zsh", str(script),
+                                os.path.join(self.dir, "zcompdump")],
+                               capture_output=True, text=True)
+            self.assertEqual(r.stdout.splitlines(),
+                             ["account delete", "build push switch boot test dry-activate"],
+                             r.stderr)
+        if shutil.which("fish"):
+            script = lib.write_file(os.path.join(self.dir, "fedi.fish"),
+                                    self.fedi("completion", "fish").stdout)
+            r = subprocess.run(["fish", "--no-config", "-c",
+                                'source $argv[1]; complete -C"fedi account de"; '
+                                'complete -C"fedi -f x.nix deploy --goal dr"', str(script)],
+                               capture_output=True, text=True)
+            self.assertEqual([l.split("\t")[0] for l in r.stdout.splitlines()],
+                             ["delete", "dry-activate"], r.stderr)
         bash = lib.write_file(os.path.join(self.dir, "fedi.bash"),
                               self.fedi("completion", "bash").stdout)
         self.assertEqual(subprocess.run(["bash", "-n", str(bash)]).returncode, 0)
