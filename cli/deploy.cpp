@@ -1,6 +1,7 @@
 #include "deploy/deploy.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
+#include "options.hpp"
 
 namespace fedi::cli {
 
@@ -16,16 +17,17 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
                 "are made once their machine runs.\n"
                 "Converges: machines that already run their system are left alone.\n"
                 "Each machine's closure is sent in one stream, only the paths it lacks.");
-    cmd->add_option("--on", opts->on,
-                    "Select machines by NAME, GLOB or @TAG (repeatable; default: all)")
+    one_value_each(
+        cmd->add_option("--on", opts->on,
+                        "Select machines by NAME, GLOB or @TAG (repeatable; default: all)"))
         ->option_text("NAME|GLOB|@TAG");
     cmd->add_option("--goal", *goal, "build, push, switch (default), boot, test or dry-activate")
-        ->check(CLI::IsMember({"build", "push", "switch", "boot", "test", "dry-activate"}));
+        ->check(one_of({"build", "push", "switch", "boot", "test", "dry-activate"}));
     cmd->add_option("--parallel", opts->parallel, "Machines deployed at once (default 16)")
-        ->check(CLI::PositiveNumber);
+        ->check(at_least(1));
     cmd->add_option("--max-pushes", opts->max_pushes,
                     "Closures sent at once, within --parallel (default 4)")
-        ->check(CLI::PositiveNumber);
+        ->check(at_least(1));
     cmd->add_flag(
         "--no-rollback", [opts](std::int64_t) { opts->rollback = false; },
         "Keep a system whose activation failed (for debugging)");
@@ -38,7 +40,7 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
                     "Seconds a machine waits, after switch/test, for fedi to confirm over a new "
                     "SSH connection before it reverts by itself (0: no confirmation)")
         ->capture_default_str()
-        ->check(CLI::NonNegativeNumber);
+        ->check(at_least(0));
     cmd->add_flag("--dry-run", opts->dry_run, "Evaluate and show the plan; change nothing");
     cmd->add_flag("--accept-new-host-keys", opts->accept_new_host_keys,
                   "Trust a machine's unknown SSH host key and record it in state "

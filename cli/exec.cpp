@@ -1,6 +1,7 @@
 #include "deploy/exec.hpp"
 #include "commands.hpp"
 #include "core/process.hpp"
+#include "options.hpp"
 
 #include <iostream>
 #include <mutex>
@@ -15,10 +16,11 @@ void register_exec(CLI::App& app, GlobalOptions& g, Action& action) {
     cmd->footer("stdout lines go to stdout, stderr lines to stderr, each as `machine | line`.\n"
                 "Exit 1 when any machine fails or cannot be reached.\n"
                 "Example: fedi exec --on @web -- systemctl is-failed mastodon-web");
-    cmd->add_option("--on", opts->on, "Select machines by NAME, GLOB or @TAG (repeatable)")
+    one_value_each(
+        cmd->add_option("--on", opts->on, "Select machines by NAME, GLOB or @TAG (repeatable)"))
         ->option_text("NAME|GLOB|@TAG");
     cmd->add_option("--parallel", opts->parallel, "Machines at once (default 16)")
-        ->check(CLI::PositiveNumber);
+        ->check(at_least(1));
     cmd->add_option("command", *words,
                     "The command, after `--`; its words are joined with spaces and run by the "
                     "machine's login shell, as ssh does")

@@ -5,8 +5,13 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "core/secret_memory.hpp"
+#include "nix/tool_version.hpp"
+#include "options.hpp"
+#include "parse_errors.hpp"
+#include "version.hpp"
 
 #include <csignal>
+#include <fmt/format.h>
 #include <iostream>
 #include <unistd.h>
 
@@ -63,17 +68,32 @@ int main(int argc, char** argv) {
                  "Exit codes: 0 converged, 1 something failed, 2 usage or deployment error."};
     app.name("fedi");
     app.require_subcommand(1);
+    // Global options are defined once, on the app; subcommands pass what they do not know
+    // up to it, so `fedi status -q` and `fedi -q status` mean the same. Subcommands inherit
+    // this setting when they are created, hence before the register_* calls.
+    app.fallthrough();
+    app.footer("Global options may come before or after the subcommand.");
+    app.set_version_flag(
+        "--version",
+        [] {
+            auto nix = fedi::nix::installed_nix_version();
+            return fmt::format("fedi {} (commit {})\n{}", FEDI_VERSION, FEDI_COMMIT,
+                               nix ? *nix : "nix: not found on PATH");
+        },
+        "Print fedi's version and commit and the Nix version found, then exit");
     app.add_option("-f,--file", g.file, "Deployment file")
         ->capture_default_str()
-        ->option_text("FILE");
+        ->option_text("FILE")
+        ->check(names_a_file());
     app.add_option("--state", g.state_file,
-                   "State file (default: .fedi/state.json beside the deployment file)");
+                   "State file (default: .fedi/state.json beside the deployment file)")
+        ->check(names_a_file());
     app.add_flag("--json", g.json, "Print results as one JSON document on stdout");
     app.add_flag("-v,--verbose", g.verbose, "More progress output (build logs, SSH steps)");
     app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr");
     app.add_option("--color", g.color,
                    "Colour output: auto, always or never (NO_COLOR is honoured)")
-        ->check(CLI::IsMember({"auto", "always", "never"}))
+        ->check(one_of({"auto", "always", "never"}))
         ->capture_default_str();
     app.add_flag("-y,--yes", g.yes, "Answer yes to confirmations (for scripts)");
 
@@ -86,13 +106,16 @@ int main(int argc, char** argv) {
     register_account(app, g, action);
     register_bucket(app, g, action);
     register_provision(app, g, action);
+    register_completion(app, g, action);
 
     try {
         app.parse(argc, argv);
         return action ? action() : 0;
     } catch (const CLI::ParseError& e) {
-        int rc = app.exit(e);
-        return rc == 0 ? 0 : 2;
+        if (e.get_exit_code() == 0) // --help, --version
+            return app.exit(e);
+        std::cerr << describe_parse_error(app, e);
+        return 2;
     } catch (const fedi::Error& e) {
         std::cerr << "error: " << e.describe() << "\n";
         return e.kind() == fedi::ErrorKind::Usage ? 2 : 1;

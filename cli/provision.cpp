@@ -1,6 +1,7 @@
 #include "deploy/provision.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
+#include "options.hpp"
 
 #include <fmt/format.h>
 #include <iostream>
@@ -38,8 +39,9 @@ void register_provision(CLI::App& app, GlobalOptions& g, Action& action) {
     cmd->footer("Machines with `provision` are created on their provider (or changed in place "
                 "where they drifted)\nand recorded in state; the deployment sees their outputs "
                 "as resources.machines.<name>.");
-    cmd->add_option("--on", opts->on,
-                    "Select machines by NAME, GLOB or @TAG (repeatable; default: all)")
+    one_value_each(
+        cmd->add_option("--on", opts->on,
+                        "Select machines by NAME, GLOB or @TAG (repeatable; default: all)"))
         ->option_text("NAME|GLOB|@TAG");
     cmd->add_flag("--dry-run", opts->dry_run, "Show what would be created or changed");
     cmd->add_option("--destroy", *destroy,

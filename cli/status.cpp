@@ -1,5 +1,6 @@
 #include "deploy/status.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 
 #include <iostream>
 
@@ -10,7 +11,8 @@ void register_status(CLI::App& app, GlobalOptions& g, Action& action) {
     auto offline = std::make_shared<bool>(false);
     auto* cmd = app.add_subcommand("status",
                                    "Show what state records for each machine and what it runs now");
-    cmd->add_option("--on", opts->on, "Select machines by NAME, GLOB or @TAG (repeatable)")
+    one_value_each(
+        cmd->add_option("--on", opts->on, "Select machines by NAME, GLOB or @TAG (repeatable)"))
         ->option_text("NAME|GLOB|@TAG");
     cmd->add_flag("--offline", *offline, "Do not contact the machines; state only");
     cmd->callback([&g, &action, opts, offline] {

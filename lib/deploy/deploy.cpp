@@ -385,8 +385,7 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
                     Clock::time_point start) {
     auto& ui = run.reporter_;
     auto show = [&](const std::string& text, bool force = true) {
-        ui.status(m.name, fmt::format("{:<40} {}", text, ui::human_duration(seconds_since(start))),
-                  force);
+        ui.status_since(m.name, text, start, force);
     };
     Goal goal = run.opts_.goal;
     std::string system = m.system.out_path;
@@ -547,8 +546,10 @@ void machine_thread(Run& run, const model::Machine& m, const std::vector<std::st
         true);
     if (report.outcome == Outcome::Failed) {
         run.reporter_.error(m.name, fmt::format("{} failed: {}", report.phase, report.error));
-        for (const auto& l : report.log_tail)
-            run.reporter_.error(m.name, "| " + l);
+        // The activation log was streamed as it came (info); repeat it only where it was not.
+        if (!run.reporter_.shows(ui::Level::Info))
+            for (const auto& l : report.log_tail)
+                run.reporter_.error(m.name, "| " + l);
     } else {
         report.phase.clear();
     }
@@ -721,7 +722,15 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
         "", fmt::format("building {} system(s) for {} machine(s)", drvs.size(), selected.size()));
     auto build_start = Clock::now();
     auto built = nix::build_systems(
-        drvs, outs, [&](const std::string& line) { reporter.detail("build", line); });
+        drvs, outs, [&](const std::string& line) { reporter.detail("build", line); }, 25,
+        [&](const nix::BuildProgress& p) {
+            reporter.status_since(
+                "build",
+                fmt::format("building: {}/{} derivations{}", p.done, p.expected,
+                            p.running ? fmt::format(", {} running", p.running) : ""),
+                build_start, false);
+        });
+    reporter.remove_status("build");
     std::set<std::string> failed_outs(built.failed.begin(), built.failed.end());
 
     state::State st = state::load(project.state_file);
@@ -757,7 +766,9 @@ DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
         if (r.error.empty())
             r.error = fmt::format("the system {} was not built", m.system.drv_path);
         reporter.error(name, "build failed: " + r.error);
-        for (const auto& l : r.log_tail)
+        // With -v the build log was streamed already (detail).
+        for (const auto& l :
+             reporter.shows(ui::Level::Detail) ? std::vector<std::string>{} : r.log_tail)
             reporter.error(name, "| " + l);
         run.finish(name, r);
     }

@@ -3,10 +3,12 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -16,12 +18,26 @@ namespace {
 
 // Activity and result types of Nix's internal-json log format (libmain/progress-bar,
 // libutil/logging.hh): stable since Nix 2.3.
+constexpr int kActBuilds = 104; // the whole build; its progress counts derivations
 constexpr int kActBuild = 105;
 constexpr int kResBuildLogLine = 101;
+constexpr int kResProgress = 105;
 
 std::string strip_ansi(const std::string& s) {
     static const std::regex ansi("\x1b\\[[0-9;]*[A-Za-z]");
     return std::regex_replace(s, ansi, "");
+}
+
+// "foo-1.0" for "/nix/store/<hash>-foo-1.0.drv": how `nix build -L` prefixes log lines.
+std::string derivation_name(const std::string& drv_path) {
+    auto slash = drv_path.rfind('/');
+    std::string base = slash == std::string::npos ? drv_path : drv_path.substr(slash + 1);
+    auto dash = base.find('-');
+    if (dash != std::string::npos)
+        base = base.substr(dash + 1);
+    if (base.size() > 4 && base.compare(base.size() - 4, 4, ".drv") == 0)
+        base.resize(base.size() - 4);
+    return base;
 }
 
 } // namespace
@@ -51,7 +67,8 @@ std::set<std::string> invalid_paths(const std::vector<std::string>& paths) {
 BuildOutcome build_systems(const std::vector<std::string>& drv_paths,
                            const std::vector<std::string>& out_paths,
                            const std::function<void(const std::string&)>& on_log,
-                           std::size_t log_tail_lines) {
+                           std::size_t log_tail_lines,
+                           const std::function<void(const BuildProgress&)>& on_progress) {
     BuildOutcome outcome;
     if (drv_paths.empty())
         return outcome;
@@ -78,6 +95,7 @@ BuildOutcome build_systems(const std::vector<std::string>& drv_paths,
     std::map<long long, std::string> activity_drv;           // build activity id -> drv
     std::map<std::string, std::deque<std::string>> log_tail; // drv -> last log lines
     std::vector<std::string> error_messages;
+    std::optional<long long> builds_activity; // the activity that counts derivations
 
     ProcessOptions opts;
     opts.on_stderr_line = [&](const std::string& line) {
@@ -91,7 +109,22 @@ BuildOutcome build_systems(const std::vector<std::string>& drv_paths,
         if (ev.is_discarded())
             return;
         std::string action = ev.value("action", "");
-        if (action == "start" && ev.value("type", 0) == kActBuild) {
+        if (action == "start" && ev.value("type", 0) == kActBuilds) {
+            builds_activity = ev.value("id", 0LL);
+        } else if (action == "result" && ev.value("type", 0) == kResProgress &&
+                   builds_activity == ev.value("id", 0LL)) {
+            auto fields = ev.value("fields", nlohmann::json::array());
+            if (on_progress && fields.size() >= 4 &&
+                std::all_of(fields.begin(), fields.begin() + 4,
+                            [](const auto& f) { return f.is_number_integer(); })) {
+                BuildProgress p;
+                p.done = fields[0].get<long long>();
+                p.expected = fields[1].get<long long>();
+                p.running = fields[2].get<long long>();
+                p.failed = fields[3].get<long long>();
+                on_progress(p);
+            }
+        } else if (action == "start" && ev.value("type", 0) == kActBuild) {
             auto fields = ev.value("fields", nlohmann::json::array());
             if (!fields.empty() && fields[0].is_string()) {
                 activity_drv[ev.value("id", 0LL)] = fields[0].get<std::string>();
@@ -104,6 +137,8 @@ BuildOutcome build_systems(const std::vector<std::string>& drv_paths,
             if (it != activity_drv.end() && !fields.empty() && fields[0].is_string()) {
                 auto& tail = log_tail[it->second];
                 tail.push_back(strip_ansi(fields[0].get<std::string>()));
+                if (on_log)
+                    on_log(derivation_name(it->second) + "> " + tail.back());
                 if (tail.size() > log_tail_lines)
                     tail.pop_front();
             }

@@ -2,8 +2,11 @@
 line per machine below the log and removes them at the end; the log lines survive intact.
 The pty output is replayed through a minimal terminal model (cursor up, erase line,
 newline) to see the screen an operator would see."""
+import fcntl
 import os
 import pty
+import struct
+import termios
 import re
 import select
 import shutil
@@ -17,6 +20,7 @@ import fedi_testlib as lib
 SGR = re.compile(rb"\x1b\[[0-9;]*m")
 LIVE = re.compile(r"^(m\d)\s{2,}(connecting|waiting|pushing|writing secrets|activating|"
                   r"deployed|unchanged|failed)")
+CLEAR = re.compile(rb"(\x1b\[1A|\x1b\[2K)")
 
 
 def replay(data):
@@ -71,19 +75,25 @@ class TtyProgressTest(unittest.TestCase):
         self.env = lib.isolated_env(self.dir)
         self.env["TERM"] = "xterm"
         self.env.pop("NO_COLOR", None)
+        self.env.pop("COLUMNS", None)
         lib.reset_hosts(self.hosts)
+        self.write_deployment()
+
+    def write_deployment(self, **system_args):
         machines = {}
         for i, h in enumerate(self.hosts.hosts):
-            machines[f"m{i}"] = lib.machine(
-                h, identity_file=self.hosts.identity_file(),
-                system=lib.system_expr(f"m{i}", message=f"tty {time.time_ns()}",
-                                       payloadSize=256 * 1024))
+            args = dict(dict(message=f"tty {time.time_ns()}", payloadSize=256 * 1024),
+                        **system_args)
+            machines[f"m{i}"] = lib.machine(h, identity_file=self.hosts.identity_file(),
+                                            system=lib.system_expr(f"m{i}", **args))
         lib.write_file(os.path.join(self.dir, "deployment.nix"), lib.render_deployment(machines))
 
-    def deploy_on_pty(self, extra_env=None):
+    def deploy_on_pty(self, extra_env=None, columns=None, args=()):
         env = dict(self.env, **(extra_env or {}))
         master, slave = pty.openpty()
-        proc = subprocess.Popen([os.environ["FEDI_BIN"], "deploy"], cwd=self.dir, env=env,
+        if columns:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+        proc = subprocess.Popen([os.environ["FEDI_BIN"], "deploy", *args], cwd=self.dir, env=env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
         os.close(slave)
         data = b""
@@ -102,6 +112,7 @@ class TtyProgressTest(unittest.TestCase):
                 break
         os.close(master)
         out = proc.stdout.read().decode()
+        proc.stdout.close()
         proc.wait(timeout=30)
         return proc.returncode, data, out
 
@@ -133,6 +144,59 @@ class TtyProgressTest(unittest.TestCase):
         self.assertEqual(rc, 0, data.decode(errors="replace"))
         self.assertIsNone(SGR.search(data), "colour codes despite NO_COLOR")
         self.assertRegex(data.decode(errors="replace"), r"m0\s+pushing")
+
+    def test_build_shows_derivations_done_of_total(self):
+        rc, data, _ = self.deploy_on_pty()
+        self.assertEqual(rc, 0, data.decode(errors="replace"))
+        plain = SGR.sub(b"", data).decode(errors="replace")
+        counts = [(int(a), int(b)) for a, b in
+                  re.findall(r"build\s+building: (\d+)/(\d+) derivations", plain)]
+        self.assertTrue(counts, plain)
+        self.assertTrue(all(done <= total for done, total in counts), counts)
+        self.assertGreater(max(total for _, total in counts), 0)
+        screen, _ = self.replay_checked(data)
+        self.assertFalse([l for l in screen if "derivations" in l], "\n".join(screen))
+
+    def test_live_clock_advances_while_activation_is_silent(self):
+        self.write_deployment(delay=3)
+        rc, data, _ = self.deploy_on_pty()
+        self.assertEqual(rc, 0, data.decode(errors="replace"))
+        plain = SGR.sub(b"", data).decode(errors="replace")
+        clocks = {float(t) for t in
+                  re.findall(r"m0\s+activating \(switch\)\s+(\d+\.\d)s", plain)}
+        # Activation sleeps 3 s printing nothing: the clock is redrawn meanwhile.
+        self.assertGreaterEqual(max(clocks) - min(clocks), 2.0, sorted(clocks))
+
+    def test_dumb_terminal_gets_plain_lines(self):
+        rc, data, _ = self.deploy_on_pty({"TERM": "dumb"})
+        self.assertEqual(rc, 0, data.decode(errors="replace"))
+        self.assertNotIn(b"\x1b", data)
+        text = data.decode(errors="replace")
+        self.assertIn("m0: sent ", text)
+        self.assertFalse([l for l in text.splitlines() if LIVE.match(l)], text)
+
+    def test_narrow_terminal_lines_never_wrap(self):
+        columns = 30
+        rc, data, _ = self.deploy_on_pty(columns=columns)
+        self.assertEqual(rc, 0, data.decode(errors="replace"))
+        live_rows = 0
+        for row in data.split(b"\n"):
+            row = CLEAR.sub(b"", SGR.sub(b"", row)).replace(b"\r", b"").decode(errors="replace")
+            if LIVE.match(row) or row.startswith("build "):
+                live_rows += 1
+                self.assertLess(len(row), columns, repr(row))
+        self.assertGreater(live_rows, 0)
+
+    def test_failed_activation_log_is_shown_once(self):
+        for extra in ([], ["-q"]):
+            # A new system each run: the activation log comes from a real activation.
+            marker = f"once-marker-{time.time_ns()}"
+            self.write_deployment(onActivate=f"echo {marker}; exit 1")
+            proc = subprocess.run([os.environ["FEDI_BIN"], "deploy", "--on", "m0", *extra],
+                                  cwd=self.dir, env=self.env, stdin=subprocess.DEVNULL,
+                                  capture_output=True, text=True, timeout=300)
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+            self.assertEqual(proc.stderr.count(marker), 1, proc.stderr)
 
     def replay_checked(self, data):
         screen, duplicates = replay(data)
