@@ -61,19 +61,26 @@ bool agent_enabled(const std::string& value) {
     return property(value, "enabled").value_or("0") == "1";
 }
 
-// net0 with its bridge replaced.
+// net0 with its bridge replaced. Built by appending, not `"," + temporary`: GCC 12's -O2
+// inlining of operator+(const char*, string&&) trips a false -Wrestrict (GCC bug 105651).
 std::string with_bridge(const std::string& net, const std::string& bridge) {
     std::string out;
     bool done = false;
-    for (auto& part : split(net, ',')) {
+    auto append = [&out](const std::string& part) {
+        if (!out.empty())
+            out += ',';
+        out += part;
+    };
+    for (const auto& part : split(net, ',')) {
         if (part.rfind("bridge=", 0) == 0) {
-            part = "bridge=" + bridge;
+            append("bridge=" + bridge);
             done = true;
+        } else {
+            append(part);
         }
-        out += (out.empty() ? "" : ",") + part;
     }
     if (!done)
-        out += (out.empty() ? "" : ",") + std::string("bridge=") + bridge;
+        append("bridge=" + bridge);
     return out;
 }
 

@@ -27,8 +27,13 @@ void append_utf8(std::string& out, std::uint32_t cp) {
 
 std::vector<std::string_view> elements(std::string_view doc, std::string_view tag) {
     std::vector<std::string_view> out;
-    std::string open = "<" + std::string(tag);
-    std::string close = "</" + std::string(tag) + ">";
+    // Appended, not `"<" + temporary`: GCC 12's -O2 inlining of operator+(const char*,
+    // string&&) trips a false -Wrestrict (GCC bug 105651).
+    std::string open = "<";
+    open += tag;
+    std::string close = "</";
+    close += tag;
+    close += '>';
     std::size_t pos = 0;
     while ((pos = doc.find(open, pos)) != std::string_view::npos) {
         auto after = pos + open.size();
