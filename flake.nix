@@ -16,7 +16,7 @@
           src = self;
           # Every library CMake looks for (find_package, pkg_check_modules); the test
           # test/integration/test_flake.py keeps this list and CMake's in step.
-          nativeBuildInputs = [ pkgs.cmake pkgs.pkg-config pkgs.python3 ];
+          nativeBuildInputs = [ pkgs.cmake pkgs.git pkgs.pkg-config pkgs.python3 ];
           buildInputs = [ pkgs.cli11 pkgs.nlohmann_json pkgs.libssh2 pkgs.curl pkgs.fmt
                           pkgs.catch2 pkgs.openssl pkgs.openldap ];
           # The integration tests start sshd test hosts in Linux namespaces as root;

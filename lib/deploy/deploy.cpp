@@ -618,9 +618,7 @@ void storage_phase(Run& run, const model::Deployment& d, const std::set<std::str
 // Failures stay in state until a run fixes them, so the next run retries them and does
 // not call the machine unchanged. Only goals that leave the machine on the new system
 // (switch, boot, test) settle them; build, push and dry-activate leave them as they are.
-void remember_failures(Run& run, const DeployReport& report) {
-    if (report.goal != Goal::Switch && report.goal != Goal::Boot && report.goal != Goal::Test)
-        return;
+void record_outcomes(Run& run, const DeployReport& report) {
     run.update_state([&](state::State& s) {
         for (const auto& m : report.machines) {
             auto key = "machines." + m.name;
@@ -639,6 +637,20 @@ void remember_failures(Run& run, const DeployReport& report) {
                 clear_failure(s, key);
         }
     });
+}
+
+void remember_failures(Run& run, DeployReport& report) {
+    if (report.goal != Goal::Switch && report.goal != Goal::Boot && report.goal != Goal::Test)
+        return;
+    try {
+        record_outcomes(run, report);
+    } catch (const Error& e) {
+        // The results above stand; only the record of them for the next run is missing.
+        report.errors.push_back("the state file could not record this run's failures (the next "
+                                "deploy may call a failed machine unchanged): " +
+                                e.describe());
+        run.reporter_.error("", report.errors.back());
+    }
 }
 
 } // namespace
@@ -668,7 +680,7 @@ std::string to_string(Outcome o) {
 }
 
 bool DeployReport::ok() const {
-    return storage_ok &&
+    return storage_ok && errors.empty() &&
            std::all_of(machines.begin(), machines.end(),
                        [](const MachineReport& m) { return m.ok() && m.state_error.empty(); }) &&
            std::all_of(accounts.begin(), accounts.end(),
@@ -878,6 +890,8 @@ nlohmann::json to_json(const DeployReport& r) {
     }
     if (!r.storage.is_null())
         j["storage"] = r.storage;
+    if (!r.errors.empty())
+        j["errors"] = r.errors;
     return j;
 }
 
@@ -927,6 +941,8 @@ std::string render_summary(const DeployReport& r, bool color) {
             ids.push_back({i.directory, i.dn, i.result, i.error.substr(0, i.error.find('\n'))});
         out += "\n" + ui::render_table(ids, color);
     }
+    for (const auto& e : r.errors)
+        out += "error: " + e + "\n";
     return out;
 }
 

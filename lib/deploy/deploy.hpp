@@ -67,6 +67,7 @@ struct DeployReport {
     std::vector<account::IdentityResult> identity; // directory entries
     nlohmann::json storage;                        // the storage phase (storage::to_json), or null
     bool storage_ok = true;
+    std::vector<std::string> errors; // of the run itself, e.g. a state file it could not write
     bool ok() const;
 };
 

@@ -69,10 +69,16 @@ class StateFaults(unittest.TestCase):
     def test_sigkill_during_state_writes(self):
         state = self.dir / "state" / "state.json"
         self.write_deployment(1000)
-        start = time.time()
         r = lib.run_fedi(["--state", state, "provision"], cwd=self.dir, env=self.env)
-        full = time.time() - start
         self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        # How long a run takes once Nix's evaluation cache is warm: the shortest of a few,
+        # so that a loaded machine's slow first run does not put the kills after the end.
+        full = float("inf")
+        for _ in range(3):
+            start = time.time()
+            r = lib.run_fedi(["--state", state, "provision"], cwd=self.dir, env=self.env)
+            full = min(full, time.time() - start)
+            self.assertEqual(r.returncode, 0, r.stderr[-2000:])
         self.assertEqual(len(json.loads(state.read_text())["provisioned"]), MACHINES)
         rng = random.Random(int(os.environ.get("FEDI_FAULTS_SEED", "11")))
         port = 1000
@@ -82,7 +88,7 @@ class StateFaults(unittest.TestCase):
             self.write_deployment(port)
             p = self.start_fedi(state, "provision")
             # Mostly within the part of the run that writes (after the evaluation).
-            time.sleep(rng.uniform(full * 0.3, full * 1.05))
+            time.sleep(rng.uniform(full * 0.3, full * 0.95))
             p.send_signal(signal.SIGKILL)
             p.communicate()
             if p.returncode == -signal.SIGKILL:

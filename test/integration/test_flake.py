@@ -30,7 +30,7 @@ LIBRARIES = {  # CMake package or "pkg-config:<module>" -> nixpkgs attribute (bu
     "pkg-config:libssh2": "libssh2",
     "pkg-config:ldap": "openldap",
 }
-TOOLS = {"PkgConfig": "pkg-config", "Python3": "python3"}  # -> nativeBuildInputs
+TOOLS = {"Git": "git", "PkgConfig": "pkg-config", "Python3": "python3"}  # -> nativeBuildInputs
 PROVIDED_BY_STDENV = {"Threads"}  # the C library's threads
 
 PKG_CHECK_KEYWORDS = {"REQUIRED", "QUIET", "IMPORTED_TARGET", "GLOBAL", "NO_CMAKE_PATH",

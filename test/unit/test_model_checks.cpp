@@ -182,7 +182,7 @@ TEST_CASE("a deployment breaking a pre-flight rule is refused with its attribute
     }
     SECTION("bucket key delivered world-readable") {
         j["storage"]["g"] = {{"type", "rgw"},
-                             {"s3Endpoint", "http://rgw:7480"},
+                             {"s3Endpoint", "https://rgw:7480"},
                              {"region", "r"},
                              {"accessKeyFile", "/a"},
                              {"secretKeyFile", "/s"}};
@@ -199,7 +199,7 @@ TEST_CASE("a deployment breaking a pre-flight rule is refused with its attribute
     }
     SECTION("a secret and a bucket key in the same file") {
         j["storage"]["g"] = {{"type", "rgw"},
-                             {"s3Endpoint", "http://rgw:7480"},
+                             {"s3Endpoint", "https://rgw:7480"},
                              {"region", "r"},
                              {"accessKeyFile", "/a"},
                              {"secretKeyFile", "/s"}};
