@@ -43,6 +43,10 @@ struct SystemStatus {
     std::string current;           // what /run/current-system resolves to ("" if none)
 };
 
+// The output of the command system_status() runs on the machine ("profile=...",
+// "link=...", "current=..." lines), parsed.
+SystemStatus parse_system_status(const std::string& out);
+
 using LineHandler = std::function<void(const std::string&)>;
 
 struct CommandResult {

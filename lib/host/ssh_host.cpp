@@ -79,27 +79,7 @@ class SshHost : public Host {
                         kSystemProfile));
         if (r.exit_status != 0)
             throw Error(fmt::format("cannot read the machine's system profile: {}", r.err));
-        SystemStatus s;
-        std::smatch m;
-        static const std::regex profile_re("profile=(.*)"), link_re("link=system-([0-9]+)-link"),
-            current_re("current=(.*)");
-        std::size_t pos = 0, nl;
-        while ((nl = r.out.find('\n', pos)) != std::string::npos) {
-            std::string line = r.out.substr(pos, nl - pos);
-            pos = nl + 1;
-            if (std::regex_match(line, m, link_re))
-                s.generation = std::stoi(m[1]);
-            else if (std::regex_match(line, m, profile_re))
-                s.profile = m[1];
-            else if (std::regex_match(line, m, current_re))
-                s.current = m[1];
-        }
-        // readlink -f of a missing profile prints nothing; of an existing one, a store path.
-        if (s.profile.rfind("/nix/store/", 0) != 0)
-            s.profile.clear();
-        if (s.current.rfind("/nix/store/", 0) != 0)
-            s.current.clear();
-        return s;
+        return parse_system_status(r.out);
     }
 
     SecretSyncResult sync_secrets(const std::vector<SecretFile>& files) override {
@@ -289,6 +269,30 @@ class SshHost : public Host {
 };
 
 } // namespace
+
+SystemStatus parse_system_status(const std::string& out) {
+    SystemStatus s;
+    std::smatch m;
+    static const std::regex profile_re("profile=(.*)"), link_re("link=system-([0-9]+)-link"),
+        current_re("current=(.*)");
+    std::size_t pos = 0, nl;
+    while ((nl = out.find('\n', pos)) != std::string::npos) {
+        std::string line = out.substr(pos, nl - pos);
+        pos = nl + 1;
+        if (std::regex_match(line, m, link_re))
+            s.generation = std::stoi(m[1]);
+        else if (std::regex_match(line, m, profile_re))
+            s.profile = m[1];
+        else if (std::regex_match(line, m, current_re))
+            s.current = m[1];
+    }
+    // readlink -f of a missing profile prints nothing; of an existing one, a store path.
+    if (s.profile.rfind("/nix/store/", 0) != 0)
+        s.profile.clear();
+    if (s.current.rfind("/nix/store/", 0) != 0)
+        s.current.clear();
+    return s;
+}
 
 PushProgress Host::push_closure(const std::vector<std::string>& roots,
                                 const std::function<void(const PushProgress&)>& progress) {

@@ -31,6 +31,8 @@ struct State {
 
 nlohmann::json to_json(const State& s);
 State from_json(const nlohmann::json& j, const std::string& file);
+// The state from the text of a state file; errors name `file`.
+State parse(const std::string& text, const std::string& file);
 
 // Reads the state file; a missing file is an empty state. A corrupt file is an error
 // naming the file (never silently replaced).
