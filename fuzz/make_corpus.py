@@ -34,6 +34,24 @@ write("fuzz_state", "full", {
         "db": {"generations": []}},
     "buckets": {"media": {"id": "b1"}},
     "future": [1, 2.5, None, True]})
+write("fuzz_state", "records", {
+    "version": 1, "machines": {},
+    "provisioned": {"s3-1": {
+        "provider": "pve", "type": "proxmox", "id": "pve1/105",
+        "data": {"vmid": 105, "node": "pve1", "name": "s3-1", "template": 9000, "full": True},
+        "outputs": {"host": "10.0.0.5", "port": 22, "user": "root",
+                    "hostKeys": ["ssh-ed25519 AAAA s3-1"], "identityFile": "/k/id", "mac": "bc"},
+        "created": "2026-11-27T02:25:09Z", "complete": True, "protect": False}},
+    "secrets": {"api": {"value": "x", "created": "2026-11-27T02:25:09Z"}},
+    "accounts": {"masto": {"service": "mastodon", "machine": "web", "username": "owner",
+                           "password": "p", "present": True, "created": "c",
+                           "passwordChanged": "d"}},
+    "identity": {"dir": {"users.alice": {"dn": "uid=alice,dc=example,dc=org",
+                                         "password": "p", "present": True}}},
+    "storage": {"buckets": {"media": {"storage": "garage", "id": "afa8", "ownerUser": "",
+                                      "adhoc": False,
+                                      "keys": {"app": {"id": "GK1", "secret": "s",
+                                                       "adhoc": True}}}}}})
 write("fuzz_state", "damaged", '{"version": 1, "machines": {"web": {"generations": [{}]}}}')
 
 # --- evaluated model -----------------------------------------------------------------
