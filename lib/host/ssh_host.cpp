@@ -10,6 +10,7 @@
 #include "state/state.hpp"
 
 #include <atomic>
+#include <charconv>
 #include <fmt/format.h>
 #include <regex>
 #include <thread>
@@ -279,9 +280,17 @@ SystemStatus parse_system_status(const std::string& out) {
     while ((nl = out.find('\n', pos)) != std::string::npos) {
         std::string line = out.substr(pos, nl - pos);
         pos = nl + 1;
-        if (std::regex_match(line, m, link_re))
-            s.generation = std::stoi(m[1]);
-        else if (std::regex_match(line, m, profile_re))
+        if (std::regex_match(line, m, link_re)) {
+            int generation = 0;
+            const std::string digits = m[1];
+            auto [end, ec] =
+                std::from_chars(digits.data(), digits.data() + digits.size(), generation);
+            if (ec != std::errc() || end != digits.data() + digits.size())
+                throw Error(fmt::format("the machine's system profile points to \"{}\", whose "
+                                        "generation number is out of range",
+                                        line.substr(5)));
+            s.generation = generation;
+        } else if (std::regex_match(line, m, profile_re))
             s.profile = m[1];
         else if (std::regex_match(line, m, current_re))
             s.current = m[1];

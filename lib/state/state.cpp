@@ -41,6 +41,8 @@ State from_json(const nlohmann::json& j, const std::string& file) {
     if (!j.is_object())
         throw bad("not a JSON object");
     State s;
+    if (j.contains("version") && !j["version"].is_number_integer())
+        throw bad(fmt::format("\"version\" is {}, not an integer", j["version"].dump()));
     s.version = j.value("version", 1);
     if (s.version != 1)
         throw Error(fmt::format("state file {} has version {}, which this fedi does not know", file,
