@@ -23,9 +23,11 @@ BeforeMachines before_machines(const model::Deployment& d, const std::set<std::s
     for (const auto& [name, dir] : d.identity) {
         ui.info("identity", fmt::format("converging directory {} at {}", name, dir.url));
         auto results = converge_directory(dir, records);
+        // A named copy: clang 14 cannot capture a structured binding in a lambda.
+        const std::string& directory = name;
         st.change([&](state::State& s) {
             auto now = load_records(s);
-            now.identity[name] = records.identity[name];
+            now.identity[directory] = records.identity[directory];
             store_records(s, now);
         });
         for (auto& r : results) {

@@ -169,8 +169,10 @@ MachineSecrets secret_files(const model::Deployment& d, const std::set<std::stri
             wanted = wanted || machines.count(m);
         if (!wanted)
             continue;
-        auto value =
-            with_context("reading the value of secrets." + name, [&] { return value_of(s, d, r); });
+        // A named copy: clang 14 cannot capture a structured binding in a lambda.
+        const model::Secret& secret = s;
+        auto value = with_context("reading the value of secrets." + name,
+                                  [&] { return value_of(secret, d, r); });
         if (!value) {
             out.unresolved.push_back(name);
             continue;

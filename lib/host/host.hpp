@@ -46,6 +46,10 @@ struct SystemStatus {
     std::optional<long> reverts_in;
 };
 
+// The output of the command system_status() runs on the machine ("profile=...",
+// "link=...", "current=..." lines), parsed.
+SystemStatus parse_system_status(const std::string& out);
+
 using LineHandler = std::function<void(const std::string&)>;
 
 struct CommandResult {

@@ -4,6 +4,7 @@
 #include "core/process.hpp"
 #include "core/text.hpp"
 
+#include <charconv>
 #include <fmt/format.h>
 #include <regex>
 #include <set>
@@ -97,7 +98,11 @@ std::vector<SecretInfo> parse_secret_list(const std::string& out) {
         std::string mode, path;
         if (!(words >> info.owner >> info.group >> mode >> path))
             continue;
-        info.mode = static_cast<unsigned>(std::stoul(mode, nullptr, 8));
+        auto [end, ec] = std::from_chars(mode.data(), mode.data() + mode.size(), info.mode, 8);
+        if (ec != std::errc() || end != mode.data() + mode.size())
+            throw Error(fmt::format("cannot read the listing of {}: \"{}\" is not a file mode "
+                                    "(line \"{}\")",
+                                    kSecretsDir, mode, line));
         info.name = path.substr(path.rfind('/') + 1);
         list.push_back(info);
     }

@@ -11,6 +11,7 @@
 #include "state/state.hpp"
 
 #include <atomic>
+#include <charconv>
 #include <fmt/format.h>
 #include <regex>
 #include <thread>
@@ -85,26 +86,7 @@ class SshHost : public Host {
                         kSystemProfile));
         if (r.exit_status != 0)
             throw Error(fmt::format("cannot read the machine's system profile: {}", r.err));
-        SystemStatus s;
-        std::smatch m;
-        static const std::regex profile_re("profile=(.*)"), link_re("link=system-([0-9]+)-link"),
-            current_re("current=(.*)");
-        std::size_t pos = 0, nl;
-        while ((nl = r.out.find('\n', pos)) != std::string::npos) {
-            std::string line = r.out.substr(pos, nl - pos);
-            pos = nl + 1;
-            if (std::regex_match(line, m, link_re))
-                s.generation = std::stoi(m[1]);
-            else if (std::regex_match(line, m, profile_re))
-                s.profile = m[1];
-            else if (std::regex_match(line, m, current_re))
-                s.current = m[1];
-        }
-        // readlink -f of a missing profile prints nothing; of an existing one, a store path.
-        if (s.profile.rfind("/nix/store/", 0) != 0)
-            s.profile.clear();
-        if (s.current.rfind("/nix/store/", 0) != 0)
-            s.current.clear();
+        SystemStatus s = parse_system_status(r.out);
         // Read from the activation's own state file, never from its log.
         auto waiting = session_->run(pending_confirmations_command());
         if (waiting.exit_status != 0)
@@ -361,6 +343,38 @@ class SshHost : public Host {
 };
 
 } // namespace
+
+SystemStatus parse_system_status(const std::string& out) {
+    SystemStatus s;
+    std::smatch m;
+    static const std::regex profile_re("profile=(.*)"), link_re("link=system-([0-9]+)-link"),
+        current_re("current=(.*)");
+    std::size_t pos = 0, nl;
+    while ((nl = out.find('\n', pos)) != std::string::npos) {
+        std::string line = out.substr(pos, nl - pos);
+        pos = nl + 1;
+        if (std::regex_match(line, m, link_re)) {
+            int generation = 0;
+            const std::string digits = m[1];
+            auto [end, ec] =
+                std::from_chars(digits.data(), digits.data() + digits.size(), generation);
+            if (ec != std::errc() || end != digits.data() + digits.size())
+                throw Error(fmt::format("the machine's system profile points to \"{}\", whose "
+                                        "generation number is out of range",
+                                        line.substr(5)));
+            s.generation = generation;
+        } else if (std::regex_match(line, m, profile_re))
+            s.profile = m[1];
+        else if (std::regex_match(line, m, current_re))
+            s.current = m[1];
+    }
+    // readlink -f of a missing profile prints nothing; of an existing one, a store path.
+    if (s.profile.rfind("/nix/store/", 0) != 0)
+        s.profile.clear();
+    if (s.current.rfind("/nix/store/", 0) != 0)
+        s.current.clear();
+    return s;
+}
 
 PushProgress Host::push_closure(const std::vector<std::string>& roots,
                                 const std::function<void(const PushProgress&)>& progress) {

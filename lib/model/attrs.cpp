@@ -10,6 +10,14 @@ std::string marker(const nlohmann::json& v) {
         return v["__fedi"].get<std::string>();
     return {};
 }
+
+// The file name of an evaluated path ({"__fedi": "path", "value": ...}), if it has one.
+std::optional<std::string> path_value(const nlohmann::json& v) {
+    auto it = v.find("value");
+    if (it == v.end() || !it->is_string())
+        return std::nullopt;
+    return it->get<std::string>();
+}
 } // namespace
 
 std::string describe_value(const nlohmann::json& v) {
@@ -19,7 +27,7 @@ std::string describe_value(const nlohmann::json& v) {
     if (m == "function")
         return "a function";
     if (m == "path")
-        return fmt::format("a path ({})", v.value("value", ""));
+        return fmt::format("a path ({})", path_value(v).value_or("without a file name"));
     switch (v.type()) {
     case nlohmann::json::value_t::null:
         return "null";
@@ -99,8 +107,12 @@ std::optional<std::string> AttrSet::optional_file(const std::string& name) {
     auto* v = get(name);
     if (!v || v->is_null())
         return std::nullopt;
-    if (marker(*v) == "path")
-        return v->value("value", "");
+    if (marker(*v) == "path") {
+        auto file = path_value(*v);
+        if (!file)
+            fail(name, "expected a file name, got a path without one");
+        return file;
+    }
     if (!v->is_string())
         fail(name, "expected a file name (string or path), got " + describe_value(*v));
     return v->get<std::string>();

@@ -275,8 +275,13 @@ bool json_bool(const nlohmann::json& value, bool fallback) {
 std::int64_t json_int(const nlohmann::json& value, std::int64_t fallback) {
     if (value.is_number_integer())
         return value.get<std::int64_t>();
-    if (value.is_number())
-        return static_cast<std::int64_t>(value.get<double>());
+    if (value.is_number()) {
+        // Casting a float outside int64's range is undefined: such a number is no answer.
+        double d = value.get<double>();
+        if (d >= -9.2e18 && d <= 9.2e18)
+            return static_cast<std::int64_t>(d);
+        return fallback;
+    }
     if (value.is_string()) {
         const auto& s = value.get_ref<const std::string&>();
         char* end = nullptr;

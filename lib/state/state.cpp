@@ -143,6 +143,10 @@ State load(const std::string& given) {
     while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
         text.append(buf, n);
     std::fclose(f);
+    return parse(text, file);
+}
+
+State parse(const std::string& text, const std::string& file) {
     auto j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_discarded())
         throw Error(fmt::format("state file {} is not valid JSON; fix or restore it (fedi "

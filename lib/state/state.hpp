@@ -47,6 +47,8 @@ nlohmann::json with_unknown_fields(const nlohmann::json& old, nlohmann::json fre
 nlohmann::json with_unknown_fields_of_entries(const nlohmann::json& old, nlohmann::json fresh);
 
 State from_json(const nlohmann::json& j, const std::string& file);
+// The state from the text of a state file; errors name `file`.
+State parse(const std::string& text, const std::string& file);
 
 // Reads the state file; a missing file is an empty state. A corrupt file is an error
 // naming the file (never silently replaced).

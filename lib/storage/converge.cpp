@@ -233,8 +233,11 @@ ConvergeReport converge(const model::Deployment& d, const ConvergeOptions& opts,
             }
             std::vector<KeyDelivery> deliveries;
             try {
+                // A named copy: clang 14 cannot capture a structured binding in a lambda.
+                const auto& bucket = b;
                 with_context(fmt::format("converging bucket {} on storage {}", bname, sname), [&] {
-                    BucketConverger(*be, b, opts, hooks, br, deliveries, report.undeclared).run();
+                    BucketConverger(*be, bucket, opts, hooks, br, deliveries, report.undeclared)
+                        .run();
                 });
                 report.deliveries.insert(report.deliveries.end(), deliveries.begin(),
                                          deliveries.end());

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <map>
 #include <set>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -40,17 +41,29 @@ std::string replace_all(std::string text, std::string_view what, std::string_vie
     return text;
 }
 
+// nlohmann converts a float to an integer with a plain cast, undefined behaviour when the
+// float is out of range (1e300): counts, sizes and versions must be integers.
+template <typename T> void check_integer(const json& v, const char* name) {
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+        if (v.is_number_float())
+            throw Error(fmt::format("\"{}\" is {}, not an integer", name, v.dump()));
+}
+
 // Reads j[name] into out when present and not null.
 template <typename T> void opt_field(const json& j, const char* name, T& out) {
-    if (auto it = j.find(name); it != j.end() && !it->is_null())
+    if (auto it = j.find(name); it != j.end() && !it->is_null()) {
+        check_integer<T>(*it, name);
         it->get_to(out);
+    }
 }
 
 template <typename T> void opt_field(const json& j, const char* name, std::optional<T>& out) {
-    if (auto it = j.find(name); it != j.end() && !it->is_null())
+    if (auto it = j.find(name); it != j.end() && !it->is_null()) {
+        check_integer<T>(*it, name);
         out = it->get<T>();
-    else
+    } else {
         out.reset();
+    }
 }
 
 std::string query_param(std::string_view name, std::string_view value) {
@@ -138,6 +151,7 @@ void from_json(const json& j, RoleChange& v) {
 
 void from_json(const json& j, Layout& v) {
     v = {};
+    check_integer<std::uint64_t>(j.at("version"), "version");
     v.version = j.at("version").get<std::uint64_t>();
     opt_field(j, "roles", v.roles);
     opt_field(j, "stagedRoleChanges", v.staged_role_changes);

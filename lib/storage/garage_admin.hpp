@@ -159,7 +159,7 @@ struct KeyInfo {
 
 // Parsing of the documents' response shapes (v1 and v2 alike); missing optional fields
 // keep their defaults, unknown fields are ignored. Throws nlohmann::json errors on a
-// wrong type.
+// wrong type, fedi::Error for a float where an integer belongs.
 void from_json(const nlohmann::json& j, Health& v);
 void from_json(const nlohmann::json& j, LayoutRole& v);
 void from_json(const nlohmann::json& j, RoleChange& v);

@@ -26,8 +26,8 @@ bool flag(const json& j, const char* name) {
         return false;
     if (it->is_boolean())
         return it->get<bool>();
-    if (it->is_number())
-        return it->get<long>() != 0;
+    if (it->is_number()) // as a double: a float out of long's range must not be cast
+        return it->get<double>() != 0;
     return it->is_string() && it->get<std::string>() == "true";
 }
 

@@ -93,6 +93,29 @@ std::string s3_error_message(std::string_view operation, std::string_view resour
     return fmt::format("{}: {} (HTTP {})", prefix, *code, response.status);
 }
 
+std::vector<S3Bucket> parse_list_buckets(std::string_view body) {
+    std::vector<S3Bucket> out;
+    for (auto b : xml::elements(body, "Bucket"))
+        out.push_back(
+            {xml::text(b, "Name").value_or(""), xml::text(b, "CreationDate").value_or("")});
+    return out;
+}
+
+S3ObjectPage parse_list_objects_page(std::string_view body) {
+    S3ObjectPage page;
+    for (auto c : xml::elements(body, "Contents")) {
+        S3Object o;
+        o.key = xml::text(c, "Key").value_or("");
+        o.size = to_size(xml::text(c, "Size").value_or("0"), "Size");
+        o.etag = strip_quotes(xml::text(c, "ETag").value_or(""));
+        o.last_modified = xml::text(c, "LastModified").value_or("");
+        page.objects.push_back(std::move(o));
+    }
+    page.truncated = xml::text(body, "IsTruncated").value_or("false") == "true";
+    page.continuation_token = xml::text(body, "NextContinuationToken").value_or("");
+    return page;
+}
+
 S3Client::S3Client(S3Config config) : config_(std::move(config)), http_(config_.http) {
     while (!config_.endpoint.empty() && config_.endpoint.back() == '/')
         config_.endpoint.pop_back();
@@ -167,11 +190,7 @@ bool S3Client::bucket_exists(const std::string& bucket) {
 
 std::vector<S3Bucket> S3Client::list_buckets() {
     auto r = send({"ListBuckets", "", "GET", "/", "", {}, ""});
-    std::vector<S3Bucket> out;
-    for (auto b : xml::elements(r.body, "Bucket"))
-        out.push_back(
-            {xml::text(b, "Name").value_or(""), xml::text(b, "CreationDate").value_or("")});
-    return out;
+    return parse_list_buckets(r.body);
 }
 
 void S3Client::delete_bucket(const std::string& bucket) {
@@ -216,17 +235,12 @@ std::vector<S3Object> S3Client::list_objects(const std::string& bucket, const st
         if (!token.empty())
             query += "&continuation-token=" + sigv4::uri_encode(token, false);
         auto r = send({"ListObjectsV2", bucket, "GET", bucket_path(bucket), query, {}, ""});
-        for (auto c : xml::elements(r.body, "Contents")) {
-            S3Object o;
-            o.key = xml::text(c, "Key").value_or("");
-            o.size = to_size(xml::text(c, "Size").value_or("0"), "Size");
-            o.etag = strip_quotes(xml::text(c, "ETag").value_or(""));
-            o.last_modified = xml::text(c, "LastModified").value_or("");
+        auto page = parse_list_objects_page(r.body);
+        for (auto& o : page.objects)
             out.push_back(std::move(o));
-        }
-        if (xml::text(r.body, "IsTruncated").value_or("false") != "true")
+        if (!page.truncated)
             return out;
-        token = xml::text(r.body, "NextContinuationToken").value_or("");
+        token = page.continuation_token;
         if (token.empty())
             throw Error(fmt::format(
                 "S3 ListObjectsV2 {}: the listing is truncated but has no continuation token",

@@ -97,4 +97,14 @@ void check_bucket_name(const std::string& bucket);
 std::string s3_error_message(std::string_view operation, std::string_view resource,
                              const http::Response& response);
 
+// The XML answers of ListBuckets and of one ListObjectsV2 page, parsed (no network: the
+// client calls these, tests and fuzz targets too). A Size that is not a number throws.
+std::vector<S3Bucket> parse_list_buckets(std::string_view body);
+struct S3ObjectPage {
+    std::vector<S3Object> objects;
+    bool truncated = false;         // IsTruncated: more pages follow
+    std::string continuation_token; // NextContinuationToken, for the next page
+};
+S3ObjectPage parse_list_objects_page(std::string_view body);
+
 } // namespace fedi::storage
