@@ -91,18 +91,22 @@ PrunePlan plan_prune(const PruneListing& l, int keep) {
     if (keep < 1)
         throw Error(fmt::format("--keep-generations must be at least 1 (got {})", keep),
                     ErrorKind::Usage);
-    auto gens = l.generations;
-    std::sort(gens.begin(), gens.end(),
-              [](const auto& a, const auto& b) { return a.number > b.number; });
-    for (std::size_t i = 0; i < gens.size(); ++i) {
-        const auto& g = gens[i];
-        bool in_use = (l.profile_generation && g.number == *l.profile_generation) ||
-                      (!g.system.empty() && (g.system == l.running || g.system == l.booted));
+    // By number: the listing comes from the machine, and a number listed twice (which a
+    // sane machine never prints) is in use if any of its lines says so.
+    std::set<int> in_use, numbers;
+    for (const auto& g : l.generations) {
+        numbers.insert(g.number);
+        if (!g.system.empty() && (g.system == l.running || g.system == l.booted))
+            in_use.insert(g.number);
+    }
+    if (l.profile_generation)
+        in_use.insert(*l.profile_generation);
+    std::size_t newer = 0; // generations newer than the one looked at
+    for (auto it = numbers.rbegin(); it != numbers.rend(); ++it, ++newer)
         // A generation whose link does not resolve (its system is gone) is no use to
         // keep, but nix-env removes such links as well as any.
-        if (i >= static_cast<std::size_t>(keep) && !in_use)
-            plan.generations.push_back(g.number);
-    }
+        if (newer >= static_cast<std::size_t>(keep) && !in_use.count(*it))
+            plan.generations.push_back(*it);
     std::sort(plan.generations.begin(), plan.generations.end());
 
     std::vector<PruneListing::Activation> done;

@@ -66,6 +66,18 @@ TEST_CASE("pruning keeps the newest N and whatever is in use") {
     REQUIRE_THROWS_AS(plan_prune(l, 0), fedi::Error);
 }
 
+TEST_CASE("a generation number listed twice stays if either line is in use") {
+    // Found by fuzz_activation: a machine printing one number twice, once with the
+    // running system, had that generation planned for removal.
+    auto l = parse_prune_listing("profile system-3-link\n"
+                                 "gen system-1-link /nix/store/aaaa-sys-1\n"
+                                 "gen system-1-link /nix/store/zzzz-other\n"
+                                 "gen system-2-link /nix/store/bbbb-sys-2\n"
+                                 "gen system-3-link /nix/store/cccc-sys-3\n"
+                                 "running /nix/store/aaaa-sys-1\n");
+    REQUIRE(plan_prune(l, 1).generations == std::vector<int>{2});
+}
+
 TEST_CASE("the removal command names exactly the planned generations and files") {
     PrunePlan plan;
     plan.generations = {3, 4};
