@@ -136,7 +136,7 @@ void check_secret_files(const Deployment& d) {
                 const auto& del = k.deliver_to[i];
                 std::string path = fmt::format("buckets.{}.keys.{}.deliverTo", bucket, key);
                 if (k.deliver_to.size() > 1)
-                    path += "." + std::to_string(i);
+                    path += fmt::format(".{}", i);
                 check_owner(path, del.owner, del.group);
                 check_mode(path, del.mode, del.allow_world_readable);
                 auto file = key_file_name(bucket, key);

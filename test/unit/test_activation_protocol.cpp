@@ -68,9 +68,10 @@ TEST_CASE("records count only with this follow's token") {
     // token's prefix, a malformed argument.
     for (const std::string& noise : std::vector<std::string>{
              "fedi: waiting 30s for confirmation", "@@fedi-result ok", "@wrongtoken result ok",
-             "@ result ok", "@" + kToken.substr(0, 31) + " result ok", "@" + kToken + "x result ok",
-             "@" + kToken + " waiting soon", "@" + kToken + " waiting 30s", "@" + kToken,
-             "@" + kToken + " tick tock", "@" + kToken + " reboot", ""}) {
+             "@ result ok", ("@" + kToken).substr(0, 32) + " result ok",
+             "@" + kToken + "x result ok", "@" + kToken + " waiting soon",
+             "@" + kToken + " waiting 30s", "@" + kToken, "@" + kToken + " tick tock",
+             "@" + kToken + " reboot", ""}) {
         INFO(noise);
         REQUIRE(parse_follow_line(noise, kToken).kind == Kind::Noise);
     }
