@@ -43,10 +43,19 @@ SystemRef parse_system(AttrSet& machine) {
                                "required)");
     if (!is_derivation(*v))
         machine.fail("system", "expected a derivation, got " + describe_value(*v));
+    // The evaluation wrapper writes these; anything else is a damaged evaluation.
+    auto field = [&](const char* name, bool required) {
+        auto it = v->find(name);
+        if (it == v->end() && !required)
+            return std::string();
+        if (it == v->end() || !it->is_string() || (required && it->get<std::string>().empty()))
+            machine.fail("system", fmt::format("the evaluated derivation has no {} string", name));
+        return it->get<std::string>();
+    };
     SystemRef s;
-    s.drv_path = v->value("drvPath", "");
-    s.out_path = v->value("outputPath", "");
-    s.name = v->value("name", "");
+    s.drv_path = field("drvPath", true);
+    s.out_path = field("outputPath", true);
+    s.name = field("name", false);
     return s;
 }
 

@@ -109,3 +109,23 @@ TEST_CASE("untrusted input: an evaluated path whose value is not a string is a u
                Catch::StartsWith("machines.web.system: expected a derivation") &&
                    Catch::Contains("a path (without a file name)"));
 }
+
+TEST_CASE("untrusted input: a system derivation whose paths are not strings is a usage error") {
+    // Found by fuzz_deployment in a 10-minute run: drvPath as an attribute set escaped
+    // as a nlohmann type_error.
+    auto j = json{{"machines",
+                   {{"web",
+                     {{"ssh", {{"host", "10.0.0.1"}}},
+                      {"system",
+                       {{"__fedi", "derivation"},
+                        {"drvPath", {{"zone", "dc2"}}},
+                        {"outputPath", "/nix/store/b-web"}}}}}}}};
+    CHECK(test::usage_message(j) ==
+          "machines.web.system: the evaluated derivation has no drvPath string");
+    j["machines"]["web"]["system"]["drvPath"] = "/nix/store/a-web.drv";
+    j["machines"]["web"]["system"]["outputPath"] = 7;
+    CHECK(test::usage_message(j) ==
+          "machines.web.system: the evaluated derivation has no outputPath string");
+    j["machines"]["web"]["system"]["outputPath"] = "/nix/store/b-web";
+    CHECK(test::usage_message(j) == "no error");
+}
