@@ -34,8 +34,16 @@ bool flag(const json& j, const char* name) {
 // Code and message of an error answer: JSON with format=json, S3's XML otherwise.
 std::pair<std::string, std::string> code_and_message(const std::string& body) {
     auto j = json::parse(body, nullptr, false);
-    if (j.is_object())
-        return {j.value("Code", ""), j.value("Message", "")};
+    if (j.is_object()) {
+        // Whatever their type: an odd answer is still worth showing, never a crash.
+        auto text = [&](const char* key) {
+            auto it = j.find(key);
+            if (it == j.end())
+                return std::string();
+            return it->is_string() ? it->get<std::string>() : it->dump();
+        };
+        return {text("Code"), text("Message")};
+    }
     return {xml::text(body, "Code").value_or(""), xml::text(body, "Message").value_or("")};
 }
 

@@ -129,3 +129,13 @@ TEST_CASE("untrusted input: a system derivation whose paths are not strings is a
     j["machines"]["web"]["system"]["outputPath"] = "/nix/store/b-web";
     CHECK(test::usage_message(j) == "no error");
 }
+
+TEST_CASE("untrusted input: an RGW error answer whose Code is not a string is still shown") {
+    // Found by a 10-minute fuzz_rgw run: a number as "Code" escaped as a nlohmann
+    // type_error while fedi was describing the error.
+    http::Response r;
+    r.status = 404;
+    r.body = R"({"Code": 666, "Message": ["no", "such"]})";
+    auto message = storage::rgw::rgw_error_message("GetUserInfo", r);
+    CHECK_THAT(message, Catch::Contains("666") && Catch::Contains("GetUserInfo"));
+}
