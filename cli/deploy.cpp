@@ -49,7 +49,7 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
         action = [&g, opts, goal] {
             opts->project.deployment_file = g.file;
             opts->project.state_file = g.state_file;
-            opts->goal = *deploy::parse_goal(*goal);
+            opts->goal = *model::parse_goal(*goal);
             opts->command_line = g.command_line;
             ui::Reporter reporter(g.output());
             return print_deploy_report(g, deploy::run_deploy(*opts, reporter));

@@ -44,7 +44,7 @@ void record_ensured(const StateAccess& st, const model::Account& a, const Ensure
 }
 
 AccountResult converge_one(host::Host& h, const model::Account& a, const StateAccess& st,
-                           ui::Reporter& ui) {
+                           ui::Events& ui) {
     auto r = result_for(a);
     try {
         auto records = load_records(st.read());
@@ -122,7 +122,7 @@ std::unique_ptr<host::Host> connect_machine(const model::Machine& m, const state
 std::vector<AccountResult> converge_accounts(const model::Deployment& d,
                                              const std::set<std::string>& machines,
                                              const Connect& connect, const StateAccess& st,
-                                             ui::Reporter& ui) {
+                                             ui::Events& ui) {
     std::map<std::string, std::vector<const model::Account*>> by_machine;
     for (const auto& [name, a] : d.accounts)
         if (machines.count(a.machine))
@@ -209,7 +209,7 @@ AccountListing show_account(const AccountCommandOptions& opts) {
         fmt::format("no account named \"{}\" (neither declared nor in state)", opts.name));
 }
 
-AccountResult create_account(const AccountCommandOptions& opts, ui::Reporter& ui) {
+AccountResult create_account(const AccountCommandOptions& opts, ui::Events& ui) {
     auto l = load_for(opts, true);
     const auto& a = declared(l, opts.name);
     auto st = file_state(l.project.state_file);
@@ -222,7 +222,7 @@ AccountResult create_account(const AccountCommandOptions& opts, ui::Reporter& ui
     return converge_one(*h, a, st, ui);
 }
 
-AccountResult reset_account_password(const AccountCommandOptions& opts, ui::Reporter& ui) {
+AccountResult reset_account_password(const AccountCommandOptions& opts, ui::Events& ui) {
     auto l = load_for(opts, true);
     const auto& a = declared(l, opts.name);
     auto st = file_state(l.project.state_file);
@@ -244,7 +244,7 @@ AccountResult reset_account_password(const AccountCommandOptions& opts, ui::Repo
     return r;
 }
 
-AccountResult delete_account(const AccountCommandOptions& opts, ui::Reporter& ui) {
+AccountResult delete_account(const AccountCommandOptions& opts, ui::Events& ui) {
     auto l = load_for(opts, true);
     const auto& a = declared(l, opts.name);
     auto st = file_state(l.project.state_file);

@@ -47,7 +47,7 @@ std::unique_ptr<host::Host> connect_machine(const model::Machine& m, const state
 std::vector<AccountResult> converge_accounts(const model::Deployment& d,
                                              const std::set<std::string>& machines,
                                              const Connect& connect, const StateAccess& st,
-                                             ui::Reporter& ui);
+                                             ui::Events& ui);
 
 // ---- fedi account ...
 
@@ -72,9 +72,9 @@ struct AccountListing {
 
 std::vector<AccountListing> list_accounts(const deploy::ProjectOptions& project);
 AccountListing show_account(const AccountCommandOptions& opts);
-AccountResult create_account(const AccountCommandOptions& opts, ui::Reporter& ui);
-AccountResult reset_account_password(const AccountCommandOptions& opts, ui::Reporter& ui);
-AccountResult delete_account(const AccountCommandOptions& opts, ui::Reporter& ui);
+AccountResult create_account(const AccountCommandOptions& opts, ui::Events& ui);
+AccountResult reset_account_password(const AccountCommandOptions& opts, ui::Events& ui);
+AccountResult delete_account(const AccountCommandOptions& opts, ui::Events& ui);
 
 nlohmann::json to_json(const AccountListing& a, bool reveal);
 nlohmann::json to_json(const AccountResult& r, bool reveal);

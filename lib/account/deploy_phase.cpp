@@ -10,7 +10,7 @@
 namespace fedi::account {
 
 BeforeMachines before_machines(const model::Deployment& d, const std::set<std::string>& machines,
-                               const StateAccess& st, ui::Reporter& ui) {
+                               const StateAccess& st, ui::Events& ui) {
     BeforeMachines out;
     if (d.secrets.empty() && d.accounts.empty() && d.identity.empty())
         return out;
@@ -52,7 +52,7 @@ std::vector<AccountResult> after_machines(
     const model::Deployment& d, const std::set<std::string>& activated,
     const BeforeMachines& before, const Connect& connect, const StateAccess& st,
     const std::function<std::vector<host::SecretFile>(const std::string&)>& current_files,
-    ui::Reporter& ui) {
+    ui::Events& ui) {
     auto results = converge_accounts(d, activated, connect, st, ui);
     if (before.unresolved.empty())
         return results;

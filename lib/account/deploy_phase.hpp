@@ -23,7 +23,7 @@ struct BeforeMachines {
 };
 
 BeforeMachines before_machines(const model::Deployment& d, const std::set<std::string>& machines,
-                               const StateAccess& st, ui::Reporter& ui);
+                               const StateAccess& st, ui::Events& ui);
 
 // `current_files(machine)`: every secret file the machine received in this deploy (from
 // all resource types), to which the late ones are added.
@@ -31,6 +31,6 @@ std::vector<AccountResult> after_machines(
     const model::Deployment& d, const std::set<std::string>& activated,
     const BeforeMachines& before, const Connect& connect, const StateAccess& st,
     const std::function<std::vector<host::SecretFile>(const std::string&)>& current_files,
-    ui::Reporter& ui);
+    ui::Events& ui);
 
 } // namespace fedi::account

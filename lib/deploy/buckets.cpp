@@ -21,7 +21,7 @@ bool mutates(BucketAction a) {
 
 class BucketCommand {
   public:
-    BucketCommand(const BucketOptions& opts, ui::Reporter& reporter)
+    BucketCommand(const BucketOptions& opts, ui::Events& reporter)
         : opts_(opts), reporter_(reporter) {
         auto file = resolve_state_file(opts.project);
         if (mutates(opts.action))
@@ -325,7 +325,7 @@ class BucketCommand {
     }
 
     const BucketOptions& opts_;
-    ui::Reporter& reporter_;
+    ui::Events& reporter_;
     std::unique_ptr<state::Lock> lock_;
     Project project_;
     state::State state_;
@@ -339,7 +339,7 @@ std::string yes_no(const json& j, const char* name) {
 
 } // namespace
 
-json run_bucket_command(const BucketOptions& opts, ui::Reporter& reporter) {
+json run_bucket_command(const BucketOptions& opts, ui::Events& reporter) {
     return BucketCommand(opts, reporter).run();
 }
 

@@ -25,7 +25,7 @@ struct BucketOptions {
 
 // Runs the action; returns its result as JSON (the secret only from key create, which
 // is when a script needs it). Throws fedi::Error with the backend's code and message.
-nlohmann::json run_bucket_command(const BucketOptions& opts, ui::Reporter& reporter);
+nlohmann::json run_bucket_command(const BucketOptions& opts, ui::Events& reporter);
 
 // The result for a terminal.
 std::string render_bucket_result(BucketAction action, const nlohmann::json& result, bool color);

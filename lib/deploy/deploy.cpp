@@ -60,8 +60,7 @@ class Slot {
 // saved after every change so a crash loses nothing already done.
 class Run {
   public:
-    Run(const Project& project, const DeployOptions& opts, ui::Reporter& reporter,
-        state::State state)
+    Run(const Project& project, const DeployOptions& opts, ui::Events& reporter, state::State state)
         : project_(project), opts_(opts), reporter_(reporter),
           machine_slots(opts.parallel > 0 ? opts.parallel : kDefaultParallel),
           push_slots(opts.max_pushes > 0 ? opts.max_pushes : kDefaultMaxPushes),
@@ -139,7 +138,7 @@ class Run {
 
     const Project& project_;
     const DeployOptions& opts_;
-    ui::Reporter& reporter_;
+    ui::Events& reporter_;
     std::counting_semaphore<> machine_slots;
     std::counting_semaphore<> push_slots;
     // One per system, shared by the machines that run it: queried once, started while
@@ -264,7 +263,7 @@ bool up_to_date(Goal goal, const host::SystemStatus& s, const std::string& syste
     }
 }
 
-void report_secret_sync(ui::Reporter& ui, const std::string& machine,
+void report_secret_sync(ui::Events& ui, const std::string& machine,
                         const host::SecretSyncResult& r) {
     if (!r.written.empty())
         ui.info(machine, fmt::format("secrets written: {}", fmt::join(r.written, ", ")));
@@ -326,7 +325,7 @@ void record_generation(Run& run, const std::string& machine, MachineReport& repo
 
 // What the machine runs once no earlier activation waits for its confirmation: one
 // whose fedi died is let run out (it reverts), so the machine is judged on what it keeps.
-host::SystemStatus settled_status(host::Host& host, ui::Reporter& ui, const std::string& machine) {
+host::SystemStatus settled_status(host::Host& host, ui::Events& ui, const std::string& machine) {
     auto status = host.system_status();
     if (!status.reverts_in)
         return status;
@@ -463,7 +462,7 @@ void deploy_machine(Run& run, const model::Machine& m, MachineReport& report,
     show("activating (" + to_string(goal) + ")");
     host::ActivationRequest request;
     request.system = system;
-    request.goal = to_string(goal);
+    request.goal = goal;
     request.rollback = run.opts_.rollback;
     request.confirm_seconds = confirmation_seconds(run.opts_, m, goal);
     Tail tail;
@@ -689,7 +688,7 @@ bool DeployReport::ok() const {
                        [](const account::IdentityResult& i) { return i.ok(); });
 }
 
-DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter) {
+DeployReport run_deploy(const DeployOptions& opts, ui::Events& reporter) {
     DeployReport report;
     report.goal = opts.goal;
     auto state_file = resolve_state_file(opts.project);

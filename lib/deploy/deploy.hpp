@@ -3,8 +3,8 @@
 // machines in parallel, each waiting for the machines it is declared `after`.
 #include "account/accounts.hpp"
 #include "account/identity.hpp"
-#include "deploy/goal.hpp"
 #include "deploy/project.hpp"
+#include "model/goal.hpp"
 #include "ui/output.hpp"
 
 #include <cstdint>
@@ -13,6 +13,8 @@
 #include <vector>
 
 namespace fedi::deploy {
+
+using model::Goal;
 
 struct DeployOptions {
     ProjectOptions project;
@@ -71,7 +73,7 @@ struct DeployReport {
     bool ok() const;
 };
 
-DeployReport run_deploy(const DeployOptions& opts, ui::Reporter& reporter);
+DeployReport run_deploy(const DeployOptions& opts, ui::Events& reporter);
 
 nlohmann::json to_json(const DeployReport& r);
 std::string render_summary(const DeployReport& r, bool color);

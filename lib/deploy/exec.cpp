@@ -16,7 +16,7 @@ namespace {
 constexpr int kDefaultParallel = 16;
 }
 
-std::vector<ExecResult> run_exec(const ExecOptions& opts, ui::Reporter& reporter) {
+std::vector<ExecResult> run_exec(const ExecOptions& opts, ui::Events& reporter) {
     if (opts.command.empty())
         throw usage_error("give the command to run after `--`, e.g. fedi exec -- uptime");
     auto project = load_project(opts.project);

@@ -29,7 +29,7 @@ struct ExecResult {
 };
 
 // Results in selection order (sorted by name).
-std::vector<ExecResult> run_exec(const ExecOptions& opts, ui::Reporter& reporter);
+std::vector<ExecResult> run_exec(const ExecOptions& opts, ui::Events& reporter);
 
 nlohmann::json to_json(const std::vector<ExecResult>& results);
 

@@ -52,7 +52,7 @@ provider::Request make_request(const Project& project, const model::Machine& m) 
 
 std::unique_ptr<provider::Provider>
 make_provider(const Project& project, const std::string& provider_name, const std::string& machine,
-              ui::Reporter& reporter, std::function<void(const provider::Record&)> save) {
+              ui::Events& reporter, std::function<void(const provider::Record&)> save) {
     const auto& d = project.deployment;
     auto it = d.providers.find(provider_name);
     if (it == d.providers.end())
@@ -68,7 +68,7 @@ make_provider(const Project& project, const std::string& provider_name, const st
 }
 
 void converge_machine(const Project& project, const model::Machine& m, bool dry_run,
-                      SharedState& shared, ui::Reporter& ui, ProvisionedMachine& out) {
+                      SharedState& shared, ui::Events& ui, ProvisionedMachine& out) {
     const auto& prov = *m.provision;
     out.provider = prov.provider;
     out.type = prov.type;
@@ -131,7 +131,7 @@ void converge_machine(const Project& project, const model::Machine& m, bool dry_
 }
 
 ProvisionReport converge(const Project& project, const std::vector<std::string>& selected,
-                         bool dry_run, ui::Reporter& ui) {
+                         bool dry_run, ui::Events& ui) {
     ProvisionReport report;
     SharedState shared(project.state_file);
     const auto& d = project.deployment;
@@ -210,7 +210,7 @@ bool ProvisionReport::ok() const {
                        [](const ProvisionedMachine& m) { return m.ok(); });
 }
 
-ProvisionReport run_provision(const ProvisionOptions& opts, ui::Reporter& reporter) {
+ProvisionReport run_provision(const ProvisionOptions& opts, ui::Events& reporter) {
     std::unique_ptr<state::Lock> lock;
     if (!opts.dry_run)
         lock = state::Lock::acquire(resolve_state_file(opts.project), opts.command_line);
@@ -219,7 +219,7 @@ ProvisionReport run_provision(const ProvisionOptions& opts, ui::Reporter& report
 }
 
 Project provision_for_deploy(const Project& project, const std::vector<std::string>& on,
-                             bool dry_run, ui::Reporter& reporter) {
+                             bool dry_run, ui::Events& reporter) {
     std::vector<std::string> provisioned;
     for (const auto& name : select_machines(project.deployment, on))
         if (project.deployment.machines.at(name).provision)
@@ -245,7 +245,7 @@ Project provision_for_deploy(const Project& project, const std::vector<std::stri
 }
 
 ProvisionReport destroy_machine(const ProvisionOptions& opts, const std::string& machine,
-                                const Confirm& confirm, ui::Reporter& reporter) {
+                                const Confirm& confirm, ui::Events& reporter) {
     auto lock = state::Lock::acquire(resolve_state_file(opts.project), opts.command_line);
     auto project = load_project(opts.project);
     auto st = state::load(project.state_file);

@@ -53,13 +53,13 @@ struct ProvisionReport {
 };
 
 // `fedi provision`: takes the state lock, converges the selected machines.
-ProvisionReport run_provision(const ProvisionOptions& opts, ui::Reporter& reporter);
+ProvisionReport run_provision(const ProvisionOptions& opts, ui::Events& reporter);
 
 // For `fedi deploy` (the caller holds the state lock unless dry_run): converges the
 // selected provisioned machines and returns the project evaluated again with their
 // outputs. Throws when one of them could not be provisioned.
 Project provision_for_deploy(const Project& project, const std::vector<std::string>& on,
-                             bool dry_run, ui::Reporter& reporter);
+                             bool dry_run, ui::Events& reporter);
 
 // Asked before destroying: gets a description of what goes; true to go ahead.
 using Confirm = std::function<bool(const std::string& machine, const std::string& what)>;
@@ -67,7 +67,7 @@ using Confirm = std::function<bool(const std::string& machine, const std::string
 // `fedi provision --destroy NAME`: refuses protected machines, asks `confirm`, destroys,
 // and removes the machine's state (its record, host keys and generations).
 ProvisionReport destroy_machine(const ProvisionOptions& opts, const std::string& machine,
-                                const Confirm& confirm, ui::Reporter& reporter);
+                                const Confirm& confirm, ui::Events& reporter);
 
 nlohmann::json to_json(const ProvisionReport& r);
 std::string render_provision(const ProvisionReport& r, bool color);

@@ -12,7 +12,7 @@
 
 namespace fedi::deploy {
 
-DeployReport run_rollback(const RollbackOptions& opts, ui::Reporter& reporter) {
+DeployReport run_rollback(const RollbackOptions& opts, ui::Events& reporter) {
     if (opts.machines.empty())
         throw usage_error("name the machines to roll back (names, globs or @tags)");
     auto state_file = resolve_state_file(opts.project);

@@ -15,6 +15,6 @@ struct RollbackOptions {
 };
 
 // Reports with outcome Activated (rolled back) or Failed per machine.
-DeployReport run_rollback(const RollbackOptions& opts, ui::Reporter& reporter);
+DeployReport run_rollback(const RollbackOptions& opts, ui::Events& reporter);
 
 } // namespace fedi::deploy

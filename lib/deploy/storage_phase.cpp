@@ -45,7 +45,7 @@ std::vector<std::string> deploy_before_storage(const model::Deployment& d,
 
 storage::ConvergeReport run_storage_phase(const model::Deployment& d,
                                           const std::set<std::string>& storages, bool dry_run,
-                                          const StoragePhaseIO& io, ui::Reporter& reporter) {
+                                          const StoragePhaseIO& io, ui::Events& reporter) {
     storage::ConvergeOptions opts;
     opts.dry_run = dry_run;
     opts.storages = storages;

@@ -40,6 +40,6 @@ constexpr const char* kGarageNodeIdFile = "/var/lib/fedi/garage/node-id";
 
 storage::ConvergeReport run_storage_phase(const model::Deployment& d,
                                           const std::set<std::string>& storages, bool dry_run,
-                                          const StoragePhaseIO& io, ui::Reporter& reporter);
+                                          const StoragePhaseIO& io, ui::Events& reporter);
 
 } // namespace fedi::deploy

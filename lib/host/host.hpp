@@ -3,6 +3,7 @@
 // transport (an SSH session), and the operations every goal is made of.
 #include "host/secrets.hpp"
 #include "model/deployment.hpp"
+#include "model/goal.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -59,9 +60,9 @@ struct CommandResult {
 };
 
 struct ActivationRequest {
-    std::string system;   // store path, already on the machine
-    std::string goal;     // switch, boot, test, dry-activate
-    bool rollback = true; // a failed switch puts the previous generation back
+    std::string system;                     // store path, already on the machine
+    model::Goal goal = model::Goal::Switch; // switch, boot, test or dry-activate
+    bool rollback = true;                   // a failed switch puts the previous generation back
     // switch/test: seconds the machine waits for a confirmation over a new connection
     // before it reverts by itself (0: no confirmation).
     int confirm_seconds = 0;

@@ -136,8 +136,8 @@ class SshHost : public Host {
     }
 
     ActivationOutcome activate(const ActivationRequest& request) override {
-        return run_detached(request.system, request.goal, request.rollback, request.confirm_seconds,
-                            request.on_line, request.on_waiting);
+        return run_detached(request.system, model::to_string(request.goal), request.rollback,
+                            request.confirm_seconds, request.on_line, request.on_waiting);
     }
 
     ActivationOutcome rollback_generation(const LineHandler& on_line) override {

@@ -2,6 +2,8 @@
 // How fedi talks to people and scripts: results on stdout (a table, or one JSON
 // document with --json), progress and logs on stderr (plain timestamped lines when
 // stderr is not a terminal, so CI logs read well).
+#include "ui/events.hpp"
+
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -21,39 +23,31 @@ struct OutputOptions {
     ColorMode color = ColorMode::Auto;
 };
 
-enum class Level { Detail, Info, Warning, Error };
-
 // Thread-safe progress reporter on stderr; each line names the machine it is about.
-class Reporter {
+class Reporter : public Events {
   public:
     explicit Reporter(OutputOptions opts);
     ~Reporter();
     Reporter(const Reporter&) = delete;
     Reporter& operator=(const Reporter&) = delete;
-    void log(Level level, const std::string& subject, const std::string& message);
-    void info(const std::string& subject, const std::string& m) { log(Level::Info, subject, m); }
-    void detail(const std::string& subject, const std::string& m) {
-        log(Level::Detail, subject, m);
-    }
-    void warn(const std::string& subject, const std::string& m) { log(Level::Warning, subject, m); }
-    void error(const std::string& subject, const std::string& m) { log(Level::Error, subject, m); }
+    void log(Level level, const std::string& subject, const std::string& message) override;
     bool color() const { return color_; }
     // Whether lines of `level` are shown (a log already streamed need not be repeated).
-    bool shows(Level level) const;
+    bool shows(Level level) const override;
     const OutputOptions& options() const { return opts_; }
 
     // The live status line of one subject (a machine): on a terminal, one line per
     // subject redrawn in place below the log; elsewhere nothing (phase changes are
     // logged with info()). `force` redraws even within the throttle interval.
-    void status(const std::string& subject, const std::string& text, bool force = false);
+    void status(const std::string& subject, const std::string& text, bool force = false) override;
     // A live line with a clock: the time since `since` follows the text and advances
     // (redrawn every second) while nothing else happens, as during an activation.
     void status_since(const std::string& subject, const std::string& text,
-                      std::chrono::steady_clock::time_point since, bool force = true);
+                      std::chrono::steady_clock::time_point since, bool force = true) override;
     // Removes one subject's live line.
-    void remove_status(const std::string& subject);
+    void remove_status(const std::string& subject) override;
     // Removes the live lines (before the summary is printed).
-    void end_status();
+    void end_status() override;
 
   private:
     struct Live {

@@ -3,7 +3,7 @@
 #include <optional>
 #include <string>
 
-namespace fedi::deploy {
+namespace fedi::model {
 
 enum class Goal {
     Build,       // build the systems, touch no machine
@@ -23,4 +23,4 @@ bool goal_needs_machine(Goal goal);
 // Goals after which the machine runs (or boots) the new system, which needs its secrets.
 bool goal_delivers_secrets(Goal goal);
 
-} // namespace fedi::deploy
+} // namespace fedi::model

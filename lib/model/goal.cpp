@@ -1,6 +1,6 @@
-#include "deploy/goal.hpp"
+#include "model/goal.hpp"
 
-namespace fedi::deploy {
+namespace fedi::model {
 
 std::string to_string(Goal goal) {
     switch (goal) {
@@ -45,4 +45,4 @@ bool goal_needs_machine(Goal goal) {
     return goal != Goal::Build;
 }
 
-} // namespace fedi::deploy
+} // namespace fedi::model
