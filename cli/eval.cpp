@@ -1,5 +1,5 @@
 #include "commands.hpp"
-#include "deploy/project.hpp"
+#include "session/project.hpp"
 
 namespace fedi::cli {
 
@@ -8,10 +8,10 @@ void register_eval(CLI::App& app, GlobalOptions& g, Action& action) {
         "eval", "Evaluate and validate the deployment file; print the model as JSON");
     cmd->callback([&g, &action] {
         action = [&g] {
-            deploy::ProjectOptions p;
+            session::ProjectOptions p;
             p.deployment_file = g.file;
             p.state_file = g.state_file;
-            auto project = deploy::load_project(p);
+            auto project = session::load_project(p);
             print_json(model::to_json(project.deployment).dump(2));
             return 0;
         };

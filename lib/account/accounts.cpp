@@ -72,7 +72,7 @@ AccountResult converge_one(host::Host& h, const model::Account& a, const StateAc
 }
 
 struct Loaded {
-    deploy::Project project;
+    session::Project project;
     std::unique_ptr<state::Lock> lock;
     const model::Account* account = nullptr;
 };
@@ -80,8 +80,8 @@ struct Loaded {
 Loaded load_for(const AccountCommandOptions& opts, bool lock) {
     Loaded l;
     if (lock)
-        l.lock = state::Lock::acquire(deploy::resolve_state_file(opts.project), opts.command_line);
-    l.project = deploy::load_project(opts.project);
+        l.lock = state::Lock::acquire(session::resolve_state_file(opts.project), opts.command_line);
+    l.project = session::load_project(opts.project);
     auto it = l.project.deployment.accounts.find(opts.name);
     if (it != l.project.deployment.accounts.end())
         l.account = &it->second;
@@ -167,8 +167,8 @@ std::vector<AccountResult> converge_accounts(const model::Deployment& d,
     return out;
 }
 
-std::vector<AccountListing> list_accounts(const deploy::ProjectOptions& opts) {
-    auto project = deploy::load_project(opts);
+std::vector<AccountListing> list_accounts(const session::ProjectOptions& opts) {
+    auto project = session::load_project(opts);
     auto records = load_records(state::load(project.state_file));
     std::map<std::string, AccountListing> out;
     for (const auto& [name, a] : project.deployment.accounts) {

@@ -3,9 +3,9 @@
 // handled one at a time by `fedi account ...`. Passwords live in state (0600); results
 // carry a new password only for the caller to show once (on a terminal, or --reveal).
 #include "account/records.hpp"
-#include "deploy/project.hpp"
 #include "host/host.hpp"
 #include "model/deployment.hpp"
+#include "session/project.hpp"
 #include "state/state.hpp"
 #include "ui/output.hpp"
 
@@ -52,7 +52,7 @@ std::vector<AccountResult> converge_accounts(const model::Deployment& d,
 // ---- fedi account ...
 
 struct AccountCommandOptions {
-    deploy::ProjectOptions project;
+    session::ProjectOptions project;
     std::string name;
     std::string command_line; // for the state lock
 };
@@ -70,7 +70,7 @@ struct AccountListing {
     std::string password; // "" when unknown; shown only with --reveal
 };
 
-std::vector<AccountListing> list_accounts(const deploy::ProjectOptions& project);
+std::vector<AccountListing> list_accounts(const session::ProjectOptions& project);
 AccountListing show_account(const AccountCommandOptions& opts);
 AccountResult create_account(const AccountCommandOptions& opts, ui::Events& ui);
 AccountResult reset_account_password(const AccountCommandOptions& opts, ui::Events& ui);

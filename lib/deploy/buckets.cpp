@@ -23,10 +23,10 @@ class BucketCommand {
   public:
     BucketCommand(const BucketOptions& opts, ui::Events& reporter)
         : opts_(opts), reporter_(reporter) {
-        auto file = resolve_state_file(opts.project);
+        auto file = session::resolve_state_file(opts.project);
         if (mutates(opts.action))
             lock_ = state::Lock::acquire(file, opts.command_line);
-        project_ = load_project(opts.project);
+        project_ = session::load_project(opts.project);
         state_ = state::load(project_.state_file);
         records_ = storage::storage_state_of(state_);
     }
@@ -327,7 +327,7 @@ class BucketCommand {
     const BucketOptions& opts_;
     ui::Events& reporter_;
     std::unique_ptr<state::Lock> lock_;
-    Project project_;
+    session::Project project_;
     state::State state_;
     storage::StorageState records_;
     std::unique_ptr<storage::Backend> backend_;

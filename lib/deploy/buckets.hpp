@@ -2,7 +2,7 @@
 // `fedi bucket`: buckets and keys for operators and scripts, declared or ad hoc. A
 // declared bucket is created as the deployment says (keys are delivered by `fedi
 // deploy`); an ad hoc one is recorded in state as such, so deploy does not report it.
-#include "deploy/project.hpp"
+#include "session/project.hpp"
 #include "ui/output.hpp"
 
 #include <nlohmann/json.hpp>
@@ -13,7 +13,7 @@ namespace fedi::deploy {
 enum class BucketAction { List, Info, Create, Delete, Allow, Deny, KeyList, KeyCreate, KeyDelete };
 
 struct BucketOptions {
-    ProjectOptions project;
+    session::ProjectOptions project;
     BucketAction action = BucketAction::List;
     std::string bucket;
     std::string key;     // a key's name (as declared or created) or access key id

@@ -60,7 +60,8 @@ class Slot {
 // saved after every change so a crash loses nothing already done.
 class Run {
   public:
-    Run(const Project& project, const DeployOptions& opts, ui::Events& reporter, state::State state)
+    Run(const session::Project& project, const DeployOptions& opts, ui::Events& reporter,
+        state::State state)
         : project_(project), opts_(opts), reporter_(reporter),
           machine_slots(opts.parallel > 0 ? opts.parallel : kDefaultParallel),
           push_slots(opts.max_pushes > 0 ? opts.max_pushes : kDefaultMaxPushes),
@@ -136,7 +137,7 @@ class Run {
         return done_[name];
     }
 
-    const Project& project_;
+    const session::Project& project_;
     const DeployOptions& opts_;
     ui::Events& reporter_;
     std::counting_semaphore<> machine_slots;
@@ -691,13 +692,13 @@ bool DeployReport::ok() const {
 DeployReport run_deploy(const DeployOptions& opts, ui::Events& reporter) {
     DeployReport report;
     report.goal = opts.goal;
-    auto state_file = resolve_state_file(opts.project);
+    auto state_file = session::resolve_state_file(opts.project);
     // The lock comes first: a second deploy must stop before doing any work.
     std::unique_ptr<state::Lock> lock;
     if (!opts.dry_run && goal_needs_machine(opts.goal))
         lock = state::Lock::acquire(state_file, opts.command_line);
 
-    auto project = load_project(opts.project);
+    auto project = session::load_project(opts.project);
     if (goal_needs_machine(opts.goal)) // machines to deploy to must exist first
         project = provision_for_deploy(project, opts.on, opts.dry_run, reporter);
     const auto& d = project.deployment;

@@ -3,8 +3,8 @@
 // machines in parallel, each waiting for the machines it is declared `after`.
 #include "account/accounts.hpp"
 #include "account/identity.hpp"
-#include "deploy/project.hpp"
 #include "model/goal.hpp"
+#include "session/project.hpp"
 #include "ui/output.hpp"
 
 #include <cstdint>
@@ -17,7 +17,7 @@ namespace fedi::deploy {
 using model::Goal;
 
 struct DeployOptions {
-    ProjectOptions project;
+    session::ProjectOptions project;
     std::vector<std::string> on; // --on patterns
     Goal goal = Goal::Switch;
     int parallel = 0;     // machines in flight at once (0: default)

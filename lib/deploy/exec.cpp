@@ -19,7 +19,7 @@ constexpr int kDefaultParallel = 16;
 std::vector<ExecResult> run_exec(const ExecOptions& opts, ui::Events& reporter) {
     if (opts.command.empty())
         throw usage_error("give the command to run after `--`, e.g. fedi exec -- uptime");
-    auto project = load_project(opts.project);
+    auto project = session::load_project(opts.project);
     auto selected = select_machines(project.deployment, opts.on);
     auto st = state::load(project.state_file);
 

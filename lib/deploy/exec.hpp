@@ -1,7 +1,7 @@
 #pragma once
 // `fedi exec`: one command on the selected machines in parallel, each output line
 // prefixed by its machine (like pdsh), or collected per machine for --json.
-#include "deploy/project.hpp"
+#include "session/project.hpp"
 #include "ui/output.hpp"
 
 #include <functional>
@@ -12,7 +12,7 @@
 namespace fedi::deploy {
 
 struct ExecOptions {
-    ProjectOptions project;
+    session::ProjectOptions project;
     std::vector<std::string> on; // --on patterns (all machines when empty)
     std::string command;         // run by the login shell on each machine
     int parallel = 0;            // machines at once (0: default)

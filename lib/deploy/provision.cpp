@@ -38,7 +38,7 @@ class SharedState {
     state::State state_;
 };
 
-provider::Request make_request(const Project& project, const model::Machine& m) {
+provider::Request make_request(const session::Project& project, const model::Machine& m) {
     provider::Request req;
     req.machine = m.name;
     req.settings = m.provision->settings.get();
@@ -51,8 +51,9 @@ provider::Request make_request(const Project& project, const model::Machine& m) 
 }
 
 std::unique_ptr<provider::Provider>
-make_provider(const Project& project, const std::string& provider_name, const std::string& machine,
-              ui::Events& reporter, std::function<void(const provider::Record&)> save) {
+make_provider(const session::Project& project, const std::string& provider_name,
+              const std::string& machine, ui::Events& reporter,
+              std::function<void(const provider::Record&)> save) {
     const auto& d = project.deployment;
     auto it = d.providers.find(provider_name);
     if (it == d.providers.end())
@@ -67,7 +68,7 @@ make_provider(const Project& project, const std::string& provider_name, const st
     return provider::find_provider_type(it->second.type)->make(*it->second.settings, ctx);
 }
 
-void converge_machine(const Project& project, const model::Machine& m, bool dry_run,
+void converge_machine(const session::Project& project, const model::Machine& m, bool dry_run,
                       SharedState& shared, ui::Events& ui, ProvisionedMachine& out) {
     const auto& prov = *m.provision;
     out.provider = prov.provider;
@@ -130,7 +131,7 @@ void converge_machine(const Project& project, const model::Machine& m, bool dry_
     out.outputs = result.outputs;
 }
 
-ProvisionReport converge(const Project& project, const std::vector<std::string>& selected,
+ProvisionReport converge(const session::Project& project, const std::vector<std::string>& selected,
                          bool dry_run, ui::Events& ui) {
     ProvisionReport report;
     SharedState shared(project.state_file);
@@ -213,13 +214,14 @@ bool ProvisionReport::ok() const {
 ProvisionReport run_provision(const ProvisionOptions& opts, ui::Events& reporter) {
     std::unique_ptr<state::Lock> lock;
     if (!opts.dry_run)
-        lock = state::Lock::acquire(resolve_state_file(opts.project), opts.command_line);
-    auto project = load_project(opts.project);
+        lock = state::Lock::acquire(session::resolve_state_file(opts.project), opts.command_line);
+    auto project = session::load_project(opts.project);
     return converge(project, select_machines(project.deployment, opts.on), opts.dry_run, reporter);
 }
 
-Project provision_for_deploy(const Project& project, const std::vector<std::string>& on,
-                             bool dry_run, ui::Events& reporter) {
+session::Project provision_for_deploy(const session::Project& project,
+                                      const std::vector<std::string>& on, bool dry_run,
+                                      ui::Events& reporter) {
     std::vector<std::string> provisioned;
     for (const auto& name : select_machines(project.deployment, on))
         if (project.deployment.machines.at(name).provision)
@@ -237,17 +239,17 @@ Project provision_for_deploy(const Project& project, const std::vector<std::stri
     if (dry_run)
         return project;
     // Evaluate again: the deployment may use the new machines' outputs.
-    ProjectOptions again;
+    session::ProjectOptions again;
     again.deployment_file = project.deployment.file;
     again.state_file = project.state_file;
     again.on_warning = [](const model::Warning&) {}; // reported by the first load
-    return load_project(again);
+    return session::load_project(again);
 }
 
 ProvisionReport destroy_machine(const ProvisionOptions& opts, const std::string& machine,
                                 const Confirm& confirm, ui::Events& reporter) {
-    auto lock = state::Lock::acquire(resolve_state_file(opts.project), opts.command_line);
-    auto project = load_project(opts.project);
+    auto lock = state::Lock::acquire(session::resolve_state_file(opts.project), opts.command_line);
+    auto project = session::load_project(opts.project);
     auto st = state::load(project.state_file);
     auto rec = provider::find_record(st, machine);
     const auto& d = project.deployment;

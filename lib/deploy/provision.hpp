@@ -2,8 +2,8 @@
 // `fedi provision` and the first step of `fedi deploy`: make the selected machines exist
 // as the deployment describes them (create what is missing, change what drifted), record
 // them in state, and destroy one on request.
-#include "deploy/project.hpp"
 #include "provider/provider.hpp"
+#include "session/project.hpp"
 #include "ui/output.hpp"
 
 #include <functional>
@@ -15,7 +15,7 @@
 namespace fedi::deploy {
 
 struct ProvisionOptions {
-    ProjectOptions project;
+    session::ProjectOptions project;
     std::vector<std::string> on; // --on patterns
     bool dry_run = false;        // say what would change; change nothing
     std::string command_line;    // recorded in the lock
@@ -58,8 +58,9 @@ ProvisionReport run_provision(const ProvisionOptions& opts, ui::Events& reporter
 // For `fedi deploy` (the caller holds the state lock unless dry_run): converges the
 // selected provisioned machines and returns the project evaluated again with their
 // outputs. Throws when one of them could not be provisioned.
-Project provision_for_deploy(const Project& project, const std::vector<std::string>& on,
-                             bool dry_run, ui::Events& reporter);
+session::Project provision_for_deploy(const session::Project& project,
+                                      const std::vector<std::string>& on, bool dry_run,
+                                      ui::Events& reporter);
 
 // Asked before destroying: gets a description of what goes; true to go ahead.
 using Confirm = std::function<bool(const std::string& machine, const std::string& what)>;

@@ -15,9 +15,9 @@ namespace fedi::deploy {
 DeployReport run_rollback(const RollbackOptions& opts, ui::Events& reporter) {
     if (opts.machines.empty())
         throw usage_error("name the machines to roll back (names, globs or @tags)");
-    auto state_file = resolve_state_file(opts.project);
+    auto state_file = session::resolve_state_file(opts.project);
     auto lock = state::Lock::acquire(state_file, opts.command_line);
-    auto project = load_project(opts.project);
+    auto project = session::load_project(opts.project);
     auto selected = select_machines(project.deployment, opts.machines);
     auto st = state::load(project.state_file);
     std::mutex mutex;

@@ -9,7 +9,7 @@
 namespace fedi::deploy {
 
 struct RollbackOptions {
-    ProjectOptions project;
+    session::ProjectOptions project;
     std::vector<std::string> machines; // names, globs or @tags
     std::string command_line;
 };

@@ -43,7 +43,7 @@ std::string verdict(const MachineStatus& s) {
 } // namespace
 
 std::vector<MachineStatus> collect_status(const StatusOptions& opts) {
-    auto project = load_project(opts.project);
+    auto project = session::load_project(opts.project);
     auto st = state::load(project.state_file);
     auto selected = select_machines(project.deployment, opts.on);
     std::vector<MachineStatus> out(selected.size());

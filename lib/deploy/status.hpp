@@ -1,7 +1,7 @@
 #pragma once
 // `fedi status`: what state records for each machine, and what the machine says now.
-#include "deploy/project.hpp"
 #include "host/secrets.hpp"
+#include "session/project.hpp"
 #include "state/state.hpp"
 
 #include <nlohmann/json.hpp>
@@ -12,7 +12,7 @@
 namespace fedi::deploy {
 
 struct StatusOptions {
-    ProjectOptions project;
+    session::ProjectOptions project;
     std::vector<std::string> on;
     bool probe = true; // ask the machines (over SSH) what they run now
 };

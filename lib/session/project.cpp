@@ -1,4 +1,4 @@
-#include "deploy/project.hpp"
+#include "session/project.hpp"
 
 #include "nix/eval.hpp"
 #include "provider/provider.hpp"
@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 
-namespace fedi::deploy {
+namespace fedi::session {
 
 namespace {
 
@@ -37,11 +37,14 @@ std::string resolve_state_file(const ProjectOptions& opts) {
 }
 
 Project load_project(const ProjectOptions& opts) {
+    return load_project(opts, state::load(resolve_state_file(opts)));
+}
+
+Project load_project(const ProjectOptions& opts, const state::State& st) {
     Project p;
     p.state_file = resolve_state_file(opts);
     auto file = std::filesystem::absolute(opts.deployment_file).lexically_normal().string();
     // The deployment function sees what state records (addresses of provisioned machines).
-    auto st = state::load(p.state_file);
     auto evaluated = nix::evaluate_deployment(file, provider::resources(st));
     p.deployment = model::parse_deployment(evaluated, file);
     for (const auto& [name, rec] : provider::records(st)) {
@@ -58,4 +61,4 @@ Project load_project(const ProjectOptions& opts) {
     return p;
 }
 
-} // namespace fedi::deploy
+} // namespace fedi::session

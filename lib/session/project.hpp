@@ -1,12 +1,13 @@
 #pragma once
 // A deployment as commands find it: the evaluated, validated file and its state file.
 #include "model/deployment.hpp"
+#include "state/state.hpp"
 
 #include <functional>
 #include <optional>
 #include <string>
 
-namespace fedi::deploy {
+namespace fedi::session {
 
 struct ProjectOptions {
     std::string deployment_file = "deployment.nix";
@@ -22,7 +23,10 @@ struct Project {
 
 std::string resolve_state_file(const ProjectOptions& opts);
 
-// Evaluates and validates the deployment file, then reports its warnings.
+// Evaluates and validates the deployment file with what `st` records (the addresses of
+// provisioned machines), then reports its warnings.
+Project load_project(const ProjectOptions& opts, const state::State& st);
+// The same with the state file as it is now (commands that hold no session).
 Project load_project(const ProjectOptions& opts);
 
-} // namespace fedi::deploy
+} // namespace fedi::session

@@ -1,0 +1,31 @@
+#pragma once
+// The one place a deployment's machine becomes a connected host, with the same trust
+// and transport settings for every command and phase (deploy, health checks, storage,
+// accounts, exec, status, rollback).
+#include "host/host.hpp"
+#include "model/deployment.hpp"
+#include "session/state_store.hpp"
+#include "ui/events.hpp"
+
+#include <memory>
+
+namespace fedi::session {
+
+struct ConnectOptions {
+    bool accept_new_host_keys = false; // trust a machine's first key and record it
+    bool compress = false;             // zlib on the SSH connections (slow links)
+};
+
+class Connector {
+  public:
+    virtual ~Connector() = default;
+    // Connects to `m`, trusting the host keys state records for it. Throws fedi::Error.
+    virtual std::unique_ptr<host::Host> connect(const model::Machine& m) = 0;
+};
+
+// SSH connections. A host key accepted only because accept_new_host_keys is set is
+// recorded in `state` (when it is writable) and reported on `events`.
+std::unique_ptr<Connector> ssh_connector(StateStore& state, ui::Events& events,
+                                         ConnectOptions options);
+
+} // namespace fedi::session
