@@ -359,8 +359,12 @@ template <typename T> static T parse_as(const char* operation, const json& j) {
     return parsing(operation, [&] { return j.get<T>(); });
 }
 
-// v1 GET /status: the known nodes, with their roles taken from the layout it includes.
+// v1 GET /status. Garage 1.x (src/api/admin/cluster.rs, v1.0.0 to v1.2.0) lists every
+// node with its role, as v2's GetClusterStatus does; Garage 0.9 (v0.9.4) lists the
+// connected nodes (`knownNodes`) and the layout apart, so roles are matched by node id.
 static ClusterStatus status_from_v1(const json& j) {
+    if (!j.contains("knownNodes"))
+        return j.get<ClusterStatus>();
     auto layout = j.at("layout").get<Layout>();
     ClusterStatus status;
     status.layout_version = layout.version;
@@ -419,7 +423,6 @@ ClusterStatus GarageAdmin::cluster_status() {
             return parse_as<ClusterStatus>(
                 "GetClusterStatus",
                 call({"GetClusterStatus", "GET", "/v2/GetClusterStatus", "", std::nullopt}));
-        // v1: known nodes, and their roles from the layout in the same answer.
         auto j = call({"GetClusterStatus", "GET", "/v1/status", "", std::nullopt});
         return parsing("GetClusterStatus", [&] { return status_from_v1(j); });
     });
