@@ -6,6 +6,7 @@
 // fields not listed here are ignored, so newer servers keep working.
 #include "core/error.hpp"
 #include "http/http.hpp"
+#include "storage/admin_api.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -29,17 +30,7 @@ struct AdminConfig {
 
 // An error Garage answered, with its `code` ("BucketNotEmpty") and HTTP status. The
 // message reads "Garage <Operation>: <code>: <message> (HTTP <status>)".
-class AdminError : public Error {
-  public:
-    AdminError(std::string message, long status, std::string code)
-        : Error(std::move(message)), status_(status), code_(std::move(code)) {}
-    long status() const { return status_; }
-    const std::string& code() const { return code_; } // empty when the body had none
-
-  private:
-    long status_;
-    std::string code_;
-};
+using AdminError = storage::AdminError;
 
 struct Health {
     std::string status; // "healthy", "degraded" or "unavailable"
@@ -236,6 +227,10 @@ class GarageAdmin {
   private:
     struct Call;
     nlohmann::json call(const Call& call);
+    // Sends `operation` (a v2 name) as the detected API version wants it.
+    nlohmann::json call(const char* operation, const std::string& query = {});
+    nlohmann::json call(const char* operation, const std::string& query,
+                        const nlohmann::json& body);
     http::Response send(const Call& call);
     [[noreturn]] void fail(const Call& call, const http::Response& response) const;
     bool v2();
