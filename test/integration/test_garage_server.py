@@ -200,7 +200,8 @@ class RequestChecking(ServerTestCase):
         # Unauthenticated endpoints stay open.
         status, text = self.call("GET", "/health", token=None)
         self.assertEqual(status, 200)
-        self.assertIn("operational", text)
+        self.assertEqual(text, "Garage is fully operational\nConsult the full health check API "
+                               "endpoint at /v2/GetClusterHealth for more details\n")
 
     def test_not_modelled_operations_are_refused_plainly(self):
         self.assertGarageError(self.call("GET", "/v2/ListWorkers?node=self"), 400,
@@ -571,6 +572,9 @@ class Garage1(ServerTestCase):
                                "Authorization token must be provided")
         self.assertGarageError(self.call("GET", "/v1/health", token="nope"), 403,
                                "AccessDenied", "Forbidden: Invalid authorization token")
+        status, text = self.call("GET", "/health", token=None)
+        self.assertEqual(status, 200)
+        self.assertIn("endpoint at /v1/health for more details", text)
 
 
 class Garage09(ServerTestCase):

@@ -77,7 +77,7 @@ class App:
         if fault is not None:
             raise fault
         if op.id == "Health":
-            status, text = self.backend.health_text()
+            status, text = self.backend.health_text(self.release)
             return Response(status, text, "text/plain")
         if op.id == "CheckDomain":
             return Response(200, self.backend.check_domain(values["domain"]), "text/plain")

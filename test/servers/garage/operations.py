@@ -249,22 +249,29 @@ class Backend:
 
     # ---- special endpoints (plain text) ----
 
-    def health_text(self):
+    def health_text(self, release):
+        # GET /health: src/api/admin/api_server.rs handle_health (v0.9.4, v1.0.0-v1.2.0),
+        # src/api/admin/special.rs HealthRequest (v2.0.0): one line, then where the full
+        # health check is, as text/plain.
         status = self.cluster.health()["status"]
         if status == "unavailable":
-            return 503, ("Quorum is not available for some/all partitions, reads and writes "
-                         "will fail\n")
-        if status == "degraded":
-            return 200, "Garage is operational but some storage nodes are unavailable\n"
-        return 200, "Garage is fully operational\n"
+            code, line = 503, ("Quorum is not available for some/all partitions, reads and "
+                               "writes will fail")
+        elif status == "degraded":
+            code, line = 200, "Garage is operational but some storage nodes are unavailable"
+        else:
+            code, line = 200, "Garage is fully operational"
+        full = "/v2/GetClusterHealth" if release.api >= 2 else "/v1/health"
+        return code, f"{line}\nConsult the full health check API endpoint at {full} for more details\n"
 
     def check_domain(self, domain):
+        # GET /check?domain=: check_domain in src/api/admin/api_server.rs (v0.9.4,
+        # v1.0.0-v1.2.0) and special.rs (v2.0.0). With no root domains configured (as
+        # here) the domain is a bucket's global alias that must have website access.
         bucket = self.store.bucket_by_global_alias(domain)
-        if bucket is None:
-            raise errors.no_such_bucket(domain)
-        if bucket.website is None:
-            raise errors.bad_request("Bucket is not authorized for website hosting")
-        return "Domain is authorized for website hosting\n"
+        if bucket is None or bucket.website is None:
+            raise errors.bad_request(f"Domain '{domain}' is not managed by Garage")
+        return f"Domain '{domain}' is managed by Garage"
 
 
 def _layout_view(cluster, version, roles, parameters, assignment, partition_size,
