@@ -47,6 +47,28 @@ bool looks_like_tls_failure(std::string_view detail) {
     return false;
 }
 
+// pve-common's dump_logfile (src/PVE/Tools.pm, dump_logfile_by_filehandle, 9.2.1) answers
+// a log that is still empty with one placeholder line, [{"n": 1, "t": "no content"}] and
+// total 1, because ExtJS stores dislike empty arrays: it is not a line of the task.
+bool is_empty_log_placeholder(const nlohmann::json& doc) {
+    auto data = doc.value("data", nlohmann::json());
+    return json_int(doc.value("total", nlohmann::json()), -1) == 1 && data.is_array() &&
+           data.size() == 1 && data[0].is_object() &&
+           json_int(data[0].value("n", nlohmann::json()), 0) == 1 &&
+           json_string(data[0].value("t", nlohmann::json())) == "no content";
+}
+
+// The text of each line of a task log reply ({"data": [{"n", "t"}], "total"}).
+std::vector<std::string> log_lines(const nlohmann::json& doc) {
+    std::vector<std::string> out;
+    auto data = doc.value("data", nlohmann::json());
+    if (is_empty_log_placeholder(doc) || !data.is_array())
+        return out;
+    for (const auto& line : data)
+        out.push_back(json_string(line.value("t", nlohmann::json())));
+    return out;
+}
+
 // "HTTP GET https://h/x: detail" (http::Client's message) -> "detail".
 std::string transport_detail(const Error& e, const std::string& url) {
     const auto& m = e.message();
@@ -59,6 +81,17 @@ std::string transport_detail(const Error& e, const std::string& url) {
 
 ApiError::ApiError(std::string message, Cause cause, long status, std::string remote)
     : Error(std::move(message)), cause_(cause), status_(status), remote_(std::move(remote)) {}
+
+bool ApiError::vmid_taken() const {
+    // qemu-server's clone writes the new VM's config with pve-common's file_set_contents
+    // (src/PVE/API2/Qemu.pm clone_vm, qemu-server 9.2.6: "this fails if VM already exists
+    // on other node"); pmxcfs refuses the rename, and src/PVE/File.pm (pve-common 9.2.1)
+    // dies with "close (rename) atomic file '/etc/pve/nodes/N/qemu-server/ID.conf'
+    // failed: File exists".
+    auto has = [&](std::string_view part) { return remote_.find(part) != std::string::npos; };
+    return already_exists() || (has("close (rename) atomic file '") && has("/qemu-server/") &&
+                                has(".conf' failed: File exists"));
+}
 
 PveClient::PveClient(PveConfig config) : config_(std::move(config)) {
     base_ = api_base_url(config_.endpoint);
@@ -222,14 +255,40 @@ std::vector<std::string> PveClient::task_log_tail(const std::string& upid, int l
         start = std::max<std::int64_t>(0, total - lines);
         limit = lines;
     }
-    auto data = get(path, {{"start", std::to_string(start)}, {"limit", std::to_string(limit)}});
-    std::vector<std::string> out;
-    if (data.is_array())
-        for (const auto& line : data)
-            out.push_back(json_string(line.value("t", nlohmann::json())));
+    auto out = log_lines(
+        request("GET", path, {{"start", std::to_string(start)}, {"limit", std::to_string(limit)}}));
     if (out.size() > static_cast<std::size_t>(lines))
         out.erase(out.begin(), out.end() - lines);
     return out;
+}
+
+std::int64_t PveClient::forward_task_log(const std::string& log_path, std::int64_t seen,
+                                         const TaskLog& on_log) {
+    auto doc = request("GET", log_path, {{"start", std::to_string(seen)}, {"limit", "500"}});
+    for (const auto& line : log_lines(doc)) {
+        on_log(line);
+        ++seen;
+    }
+    return seen;
+}
+
+void PveClient::fail_task(const std::string& what, const std::string& upid,
+                          const std::string& exit) {
+    std::vector<std::string> tail;
+    try {
+        tail = task_log_tail(upid);
+    } catch (const Error&) {
+        // The exit status alone still says what failed.
+    }
+    auto message = fmt::format("{} failed: {}", what, exit.empty() ? "unknown error" : exit);
+    if (!tail.empty()) {
+        message += "\ntask log (last lines):";
+        for (const auto& line : tail)
+            message += "\n  " + line;
+    }
+    ApiError error(message, ApiError::Cause::Task, 0, exit);
+    error.log_tail = std::move(tail);
+    throw error;
 }
 
 TaskResult PveClient::wait_task(const std::string& upid, std::optional<Millis> timeout,
@@ -254,36 +313,15 @@ TaskResult PveClient::wait_task(const std::string& upid, std::optional<Millis> t
             if (e.cause() != ApiError::Cause::Transport || ++unanswered > 3)
                 throw;
         }
-        if (on_log && !status.is_null()) {
-            auto lines = get(log_path, {{"start", std::to_string(log_seen)}, {"limit", "500"}});
-            if (lines.is_array())
-                for (const auto& line : lines) {
-                    on_log(json_string(line.value("t", nlohmann::json())));
-                    ++log_seen;
-                }
-        }
+        if (on_log && !status.is_null())
+            log_seen = forward_task_log(log_path, log_seen, on_log);
         if (status.is_object() && status.value("status", "") == "stopped") {
             auto exit = json_string(status.value("exitstatus", nlohmann::json()));
             if (exit == "OK")
                 return {upid, exit, 0};
             if (exit.rfind("WARNINGS: ", 0) == 0)
                 return {upid, exit, static_cast<int>(json_int(exit.substr(10), 1))};
-            std::vector<std::string> tail;
-            try {
-                tail = task_log_tail(upid);
-            } catch (const Error&) {
-                // The exit status alone still says what failed.
-            }
-            auto message =
-                fmt::format("{} failed: {}", what, exit.empty() ? "unknown error" : exit);
-            if (!tail.empty()) {
-                message += "\ntask log (last lines):";
-                for (const auto& line : tail)
-                    message += "\n  " + line;
-            }
-            ApiError error(message, ApiError::Cause::Task, 0, exit);
-            error.log_tail = std::move(tail);
-            throw error;
+            fail_task(what, upid, exit);
         }
         if (Clock::now() >= deadline)
             throw ApiError(

@@ -91,6 +91,9 @@ class ApiError : public Error {
 
     bool lock_timeout() const { return is_lock_timeout(remote_); }
     bool already_exists() const { return is_already_exists(remote_); }
+    // The VMID was taken by another creator: "already exists" on this node, or pmxcfs
+    // refusing the clone's config file because the VMID exists on another node.
+    bool vmid_taken() const;
 
   private:
     Cause cause_;
@@ -266,6 +269,16 @@ class PveClient {
     void run_task(const std::string& what, const nlohmann::json& reply, const TaskLog& on_log = {});
     std::string vm_path(const VmRef& vm, std::string_view rest = {}) const;
     std::optional<VmInfo> await_adopted(const VmInfo& vm);
+    // Task polling steps: new log lines (from `seen` on), and the error of a failed task.
+    std::int64_t forward_task_log(const std::string& log_path, std::int64_t seen,
+                                  const TaskLog& on_log);
+    [[noreturn]] void fail_task(const std::string& what, const std::string& upid,
+                                const std::string& exit);
+    // clone()'s steps (proxmox_vm.cpp).
+    struct CloneJob;
+    std::optional<VmInfo> clone_landed(const CloneJob& job);
+    std::optional<VmInfo> find_unanswered_clone(const CloneJob& job, int id, const ApiError& e);
+    std::optional<CloneResult> recover_clone(const CloneJob& job, ApiError& e, int id, int attempt);
 
     PveConfig config_;
     std::string base_; // https://host:port/api2/json

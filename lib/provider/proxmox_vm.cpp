@@ -155,100 +155,133 @@ std::optional<VmInfo> PveClient::await_adopted(const VmInfo& vm) {
     return current;
 }
 
+// What one clone() call is about, shared by its steps.
+struct PveClient::CloneJob {
+    const CloneRequest& req;
+    std::string source;   // the template's node
+    std::string target;   // where the new VM ends up
+    std::string path;     // the clone call
+    std::set<int> before; // VMs that already had the name: not ours
+};
+
+namespace {
+
+Form clone_form(const CloneRequest& req, const std::string& source, int id) {
+    Form form{{"newid", std::to_string(id)}, {"name", req.name}, {"full", req.full ? "1" : "0"}};
+    if (req.storage)
+        form.emplace_back("storage", *req.storage);
+    if (req.target_node && *req.target_node != source)
+        form.emplace_back("target", *req.target_node);
+    if (req.description)
+        form.emplace_back("description", *req.description);
+    return form;
+}
+
+std::string clone_what(const CloneRequest& req, int id) {
+    return fmt::format("clone VM {} to {} ('{}')", req.template_vmid, id, req.name);
+}
+
+} // namespace
+
+// A new VM with our name, made by this clone() call (nullopt: none yet).
+std::optional<VmInfo> PveClient::clone_landed(const CloneJob& job) {
+    std::vector<VmInfo> ours;
+    for (auto& vm : list_vms())
+        if (vm.name == job.req.name && !job.before.count(vm.vmid))
+            ours.push_back(std::move(vm));
+    if (ours.size() > 1)
+        throw Error(fmt::format("cloning '{}' made {} VMs ({} and {}); remove the extra one by "
+                                "hand",
+                                job.req.name, ours.size(), ours[0].vmid, ours[1].vmid));
+    if (ours.empty())
+        return std::nullopt;
+    return ours.front();
+}
+
+// After a clone call that got no answer: watches for a while whether VMID `id` or a new
+// VM with our name appears.
+std::optional<VmInfo> PveClient::find_unanswered_clone(const CloneJob& job, int id,
+                                                       const ApiError& e) {
+    notice(fmt::format("{}: {}; checking whether the clone happened", clone_what(job.req, id),
+                       e.message()));
+    for (auto until = Clock::now() + config_.retry.settle;;) {
+        if (auto same = find_vm(id)) {
+            // A clone in progress has no name yet: wait until it is unlocked, then its
+            // name says whether it is ours.
+            auto done = await_adopted(*same);
+            if (done && done->name == job.req.name && !job.before.count(id))
+                return done;
+            return std::nullopt;
+        }
+        if (auto found = clone_landed(job); found || Clock::now() >= until)
+            return found;
+        std::this_thread::sleep_for(std::min(config_.timeouts.poll_max, config_.retry.settle));
+    }
+}
+
+// A failed attempt: returns our VM when it exists after all, rethrows what is not worth
+// another attempt, and otherwise returns nullopt after saying why it tries again.
+std::optional<CloneResult> PveClient::recover_clone(const CloneJob& job, ApiError& e, int id,
+                                                    int attempt) {
+    auto what = clone_what(job.req, id);
+    // No answer: the clone may have started. (A task that outlives its timeout is no such
+    // case: it is still running, and the error says so.)
+    bool unanswered = e.cause() == ApiError::Cause::Transport;
+    bool race = e.vmid_taken();
+    if (!unanswered && !race && !e.lock_timeout()) {
+        e.with_context("trying to " + what);
+        throw e;
+    }
+    // Before cloning again: did this (or an earlier) attempt create our VM after all?
+    auto found = clone_landed(job);
+    if (!found && unanswered)
+        found = find_unanswered_clone(job, id, e);
+    if (found) {
+        notice(fmt::format("found VM {} named '{}' from an earlier clone attempt", found->vmid,
+                           job.req.name));
+        if (auto done = await_adopted(*found))
+            return CloneResult{done->ref(), "", true, attempt};
+    }
+    if (race && job.req.newid) {
+        e.with_context(fmt::format("trying to {} (VMID {} was asked for and is taken)", what, id));
+        throw e;
+    }
+    if (attempt >= config_.retry.attempts) {
+        e.with_context(fmt::format("trying to {} (gave up after {} attempts)", what, attempt));
+        throw e;
+    }
+    if (race) {
+        notice(fmt::format("{}: VMID {} was taken by another creator; trying a new one", what, id));
+    } else {
+        notice(fmt::format("{}: {}; retrying (attempt {} of {})", what,
+                           e.remote_message().empty() ? e.message() : e.remote_message(),
+                           attempt + 1, config_.retry.attempts));
+        sleep_backoff(attempt);
+    }
+    return std::nullopt;
+}
+
 CloneResult PveClient::clone(const CloneRequest& req, const TaskLog& on_log) {
     if (req.name.empty())
         throw usage_error("Proxmox clone: a name for the new VM is required");
     auto source = req.source_node.value_or(config_.node);
-    auto target = req.target_node.value_or(source);
-    auto path = fmt::format("/nodes/{}/qemu/{}/clone", source, req.template_vmid);
-    // VMs that already had the name are not ours: only a new one can be our clone.
-    std::set<int> before;
+    CloneJob job{req,
+                 source,
+                 req.target_node.value_or(source),
+                 fmt::format("/nodes/{}/qemu/{}/clone", source, req.template_vmid),
+                 {}};
     for (const auto& vm : list_vms())
         if (vm.name == req.name)
-            before.insert(vm.vmid);
-    auto landed = [&]() -> std::optional<VmInfo> {
-        std::vector<VmInfo> ours;
-        for (auto& vm : list_vms())
-            if (vm.name == req.name && !before.count(vm.vmid))
-                ours.push_back(std::move(vm));
-        if (ours.size() > 1)
-            throw Error(fmt::format("cloning '{}' made {} VMs ({} and {}); remove the extra "
-                                    "one by hand",
-                                    req.name, ours.size(), ours[0].vmid, ours[1].vmid));
-        if (ours.empty())
-            return std::nullopt;
-        return ours.front();
-    };
-
+            job.before.insert(vm.vmid);
     for (int attempt = 1;; ++attempt) {
         int id = req.newid ? *req.newid : next_free_vmid();
-        Form form{
-            {"newid", std::to_string(id)}, {"name", req.name}, {"full", req.full ? "1" : "0"}};
-        if (req.storage)
-            form.emplace_back("storage", *req.storage);
-        if (req.target_node && *req.target_node != source)
-            form.emplace_back("target", *req.target_node);
-        if (req.description)
-            form.emplace_back("description", *req.description);
-        auto what = fmt::format("clone VM {} to {} ('{}')", req.template_vmid, id, req.name);
         try {
-            auto upid = json_string(post(path, form));
+            auto upid = json_string(post(job.path, clone_form(req, source, id)));
             wait_task(upid, std::nullopt, on_log);
-            return {{target, id}, upid, false, attempt};
+            return {{job.target, id}, upid, false, attempt};
         } catch (ApiError& e) {
-            // No answer: the clone may have started. (A task that outlives its timeout is
-            // no such case: it is still running, and the error says so.)
-            bool unanswered = e.cause() == ApiError::Cause::Transport;
-            bool race = e.already_exists();
-            if (!unanswered && !race && !e.lock_timeout()) {
-                e.with_context("trying to " + what);
-                throw;
-            }
-            // Before cloning again: did this (or an earlier) attempt create our VM after all?
-            auto found = landed();
-            if (!found && unanswered) {
-                notice(
-                    fmt::format("{}: {}; checking whether the clone happened", what, e.message()));
-                for (auto until = Clock::now() + config_.retry.settle;;) {
-                    if (auto same = find_vm(id)) {
-                        // A clone in progress has no name yet: wait until it is unlocked,
-                        // then its name says whether it is ours.
-                        auto done = await_adopted(*same);
-                        if (done && done->name == req.name && !before.count(id))
-                            found = done;
-                        break;
-                    }
-                    if ((found = landed()) || Clock::now() >= until)
-                        break;
-                    std::this_thread::sleep_for(
-                        std::min(config_.timeouts.poll_max, config_.retry.settle));
-                }
-            }
-            if (found) {
-                notice(fmt::format("found VM {} named '{}' from an earlier clone attempt",
-                                   found->vmid, req.name));
-                if (auto done = await_adopted(*found))
-                    return {done->ref(), "", true, attempt};
-            }
-            if (race && req.newid) {
-                e.with_context(
-                    fmt::format("trying to {} (VMID {} was asked for and is taken)", what, id));
-                throw;
-            }
-            if (attempt >= config_.retry.attempts) {
-                e.with_context(
-                    fmt::format("trying to {} (gave up after {} attempts)", what, attempt));
-                throw;
-            }
-            if (race) {
-                notice(fmt::format("{}: VMID {} was taken by another creator; trying a new one",
-                                   what, id));
-            } else {
-                notice(fmt::format("{}: {}; retrying (attempt {} of {})", what,
-                                   e.remote_message().empty() ? e.message() : e.remote_message(),
-                                   attempt + 1, config_.retry.attempts));
-                sleep_backoff(attempt);
-            }
+            if (auto adopted = recover_clone(job, e, id, attempt))
+                return *adopted;
         }
     }
 }

@@ -7,7 +7,7 @@
 #include <cctype>
 #include <map>
 #include <set>
-#include <type_traits>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -39,31 +39,6 @@ std::string replace_all(std::string text, std::string_view what, std::string_vie
          pos = text.find(what, pos + with.size()))
         text.replace(pos, what.size(), with);
     return text;
-}
-
-// nlohmann converts a float to an integer with a plain cast, undefined behaviour when the
-// float is out of range (1e300): counts, sizes and versions must be integers.
-template <typename T> void check_integer(const json& v, const char* name) {
-    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
-        if (v.is_number_float())
-            throw Error(fmt::format("\"{}\" is {}, not an integer", name, v.dump()));
-}
-
-// Reads j[name] into out when present and not null.
-template <typename T> void opt_field(const json& j, const char* name, T& out) {
-    if (auto it = j.find(name); it != j.end() && !it->is_null()) {
-        check_integer<T>(*it, name);
-        it->get_to(out);
-    }
-}
-
-template <typename T> void opt_field(const json& j, const char* name, std::optional<T>& out) {
-    if (auto it = j.find(name); it != j.end() && !it->is_null()) {
-        check_integer<T>(*it, name);
-        out = it->get<T>();
-    } else {
-        out.reset();
-    }
 }
 
 std::string query_param(std::string_view name, std::string_view value) {
@@ -125,22 +100,15 @@ void check_wanted_roles(const std::vector<LayoutRole>& roles, std::optional<unsi
 // ---- parsing ----
 
 void from_json(const json& j, Health& v) {
-    v.status = j.at("status").get<std::string>();
-    opt_field(j, "knownNodes", v.known_nodes);
-    opt_field(j, "connectedNodes", v.connected_nodes);
-    opt_field(j, "storageNodes", v.storage_nodes);
-    opt_field(j, "storageNodesOk", v.storage_nodes_ok);
-    opt_field(j, "partitions", v.partitions);
-    opt_field(j, "partitionsQuorum", v.partitions_quorum);
-    opt_field(j, "partitionsAllOk", v.partitions_all_ok);
+    read_fields(j, required("status"), v.status, "knownNodes", v.known_nodes, "connectedNodes",
+                v.connected_nodes, "storageNodes", v.storage_nodes, "storageNodesOk",
+                v.storage_nodes_ok, "partitions", v.partitions, "partitionsQuorum",
+                v.partitions_quorum, "partitionsAllOk", v.partitions_all_ok);
 }
 
 void from_json(const json& j, LayoutRole& v) {
     v = {};
-    opt_field(j, "id", v.id);
-    opt_field(j, "zone", v.zone);
-    opt_field(j, "capacity", v.capacity);
-    opt_field(j, "tags", v.tags);
+    read_fields(j, "id", v.id, "zone", v.zone, "capacity", v.capacity, "tags", v.tags);
 }
 
 void from_json(const json& j, RoleChange& v) {
@@ -151,42 +119,33 @@ void from_json(const json& j, RoleChange& v) {
 
 void from_json(const json& j, Layout& v) {
     v = {};
-    check_integer<std::uint64_t>(j.at("version"), "version");
-    v.version = j.at("version").get<std::uint64_t>();
-    opt_field(j, "roles", v.roles);
-    opt_field(j, "stagedRoleChanges", v.staged_role_changes);
+    read_fields(j, required("version"), v.version, "roles", v.roles, "stagedRoleChanges",
+                v.staged_role_changes);
 }
 
 void from_json(const json& j, Node& v) {
     v = {};
-    v.id = j.at("id").get<std::string>();
-    opt_field(j, "addr", v.addr);
-    opt_field(j, "hostname", v.hostname);
-    opt_field(j, "isUp", v.is_up);
+    read_fields(j, required("id"), v.id, "addr", v.addr, "hostname", v.hostname, "isUp", v.is_up);
     if (auto it = j.find("role"); it != j.end() && it->is_object()) {
         LayoutRole role = it->get<LayoutRole>();
-        role.id = v.id;
+        role.id = v.id; // 2.x's role has no id of its own
         v.role = role;
     }
 }
 
 void from_json(const json& j, ClusterStatus& v) {
     v = {};
-    opt_field(j, "layoutVersion", v.layout_version);
-    opt_field(j, "nodes", v.nodes);
+    read_fields(j, "layoutVersion", v.layout_version, "nodes", v.nodes);
 }
 
 void from_json(const json& j, BucketPermissions& v) {
     v = {};
-    opt_field(j, "read", v.read);
-    opt_field(j, "write", v.write);
-    opt_field(j, "owner", v.owner);
+    read_fields(j, "read", v.read, "write", v.write, "owner", v.owner);
 }
 
 void from_json(const json& j, BucketSummary& v) {
     v = {};
-    v.id = j.at("id").get<std::string>();
-    opt_field(j, "globalAliases", v.global_aliases);
+    read_fields(j, required("id"), v.id, "globalAliases", v.global_aliases);
     if (auto it = j.find("localAliases"); it != j.end() && it->is_array())
         for (const auto& a : *it)
             v.local_aliases.push_back({a.value("accessKeyId", ""), a.value("alias", "")});
@@ -194,54 +153,40 @@ void from_json(const json& j, BucketSummary& v) {
 
 void from_json(const json& j, BucketInfo& v) {
     v = {};
-    v.id = j.at("id").get<std::string>();
-    opt_field(j, "globalAliases", v.global_aliases);
-    opt_field(j, "websiteAccess", v.website_access);
+    read_fields(j, required("id"), v.id, "globalAliases", v.global_aliases, "websiteAccess",
+                v.website_access, "objects", v.objects, "bytes", v.bytes, "unfinishedUploads",
+                v.unfinished_uploads);
     if (auto it = j.find("websiteConfig"); it != j.end() && it->is_object()) {
         WebsiteConfig w;
-        opt_field(*it, "indexDocument", w.index_document);
-        opt_field(*it, "errorDocument", w.error_document);
+        read_fields(*it, "indexDocument", w.index_document, "errorDocument", w.error_document);
         v.website_config = w;
     }
     if (auto it = j.find("keys"); it != j.end() && it->is_array())
         for (const auto& k : *it) {
-            BucketKeyAccess access;
-            opt_field(k, "accessKeyId", access.access_key_id);
-            opt_field(k, "name", access.name);
-            opt_field(k, "permissions", access.permissions);
-            opt_field(k, "bucketLocalAliases", access.local_aliases);
-            v.keys.push_back(std::move(access));
+            BucketKeyAccess& access = v.keys.emplace_back();
+            read_fields(k, "accessKeyId", access.access_key_id, "name", access.name, "permissions",
+                        access.permissions, "bucketLocalAliases", access.local_aliases);
         }
-    opt_field(j, "objects", v.objects);
-    opt_field(j, "bytes", v.bytes);
-    opt_field(j, "unfinishedUploads", v.unfinished_uploads);
-    if (auto it = j.find("quotas"); it != j.end() && it->is_object()) {
-        opt_field(*it, "maxSize", v.quotas.max_size);
-        opt_field(*it, "maxObjects", v.quotas.max_objects);
-    }
+    if (auto it = j.find("quotas"); it != j.end() && it->is_object())
+        read_fields(*it, "maxSize", v.quotas.max_size, "maxObjects", v.quotas.max_objects);
 }
 
 void from_json(const json& j, KeySummary& v) {
     v = {};
-    v.id = j.at("id").get<std::string>();
-    opt_field(j, "name", v.name);
+    read_fields(j, required("id"), v.id, "name", v.name);
 }
 
 void from_json(const json& j, KeyInfo& v) {
     v = {};
-    v.access_key_id = j.at("accessKeyId").get<std::string>();
-    opt_field(j, "name", v.name);
-    opt_field(j, "secretAccessKey", v.secret_access_key);
+    read_fields(j, required("accessKeyId"), v.access_key_id, "name", v.name, "secretAccessKey",
+                v.secret_access_key);
     if (auto it = j.find("permissions"); it != j.end() && it->is_object())
         opt_field(*it, "createBucket", v.can_create_bucket);
     if (auto it = j.find("buckets"); it != j.end() && it->is_array())
         for (const auto& b : *it) {
-            KeyBucketAccess access;
-            opt_field(b, "id", access.id);
-            opt_field(b, "globalAliases", access.global_aliases);
-            opt_field(b, "localAliases", access.local_aliases);
-            opt_field(b, "permissions", access.permissions);
-            v.buckets.push_back(std::move(access));
+            KeyBucketAccess& access = v.buckets.emplace_back();
+            read_fields(b, "id", access.id, "globalAliases", access.global_aliases, "localAliases",
+                        access.local_aliases, "permissions", access.permissions);
         }
 }
 
@@ -254,7 +199,6 @@ BucketPermissions BucketInfo::permissions_of(const std::string& access_key_id) c
 
 std::string garage_error_message(std::string_view operation, const http::Response& response,
                                  std::string_view secret) {
-    std::string text;
     auto body = json::parse(response.body, nullptr, false);
     std::string code, message;
     if (body.is_object()) {
@@ -263,20 +207,52 @@ std::string garage_error_message(std::string_view operation, const http::Respons
         if (auto it = body.find("message"); it != body.end() && it->is_string())
             message = it->get<std::string>();
     }
-    if (!code.empty() && !message.empty())
-        text =
-            fmt::format("Garage {}: {}: {} (HTTP {})", operation, code, message, response.status);
-    else if (!code.empty())
-        text = fmt::format("Garage {}: {} (HTTP {})", operation, code, response.status);
-    else if (!response.body.empty())
-        text = fmt::format("Garage {}: HTTP {}: {}", operation, response.status,
-                           http::body_excerpt(response.body));
-    else
-        text = fmt::format("Garage {}: HTTP {}", operation, response.status);
-    return replace_all(std::move(text), secret, "<admin token>");
+    return replace_all(
+        admin_error_message("Garage", operation, response.status, code, message, response.body),
+        secret, "<admin token>");
 }
 
 // ---- the client ----
+
+namespace {
+
+// How each operation is sent: v2 as <v2 method> /v2/<Operation> (src/api/admin/router_v2.rs
+// at v2.0.0); v1, for Garage 0.9 and 1.x, as <v1 method> <v1 path> (router_v1.rs at v0.9.4
+// and v1.0.0 to v1.2.0, where GET /v1/bucket and /v1/key without an id list them all).
+struct Route {
+    std::string_view operation, v2_method, v1_method, v1_path;
+};
+
+constexpr Route routes[] = {
+    {"GetClusterHealth", "GET", "GET", "/v1/health"},
+    {"GetClusterStatus", "GET", "GET", "/v1/status"},
+    {"ConnectClusterNodes", "POST", "POST", "/v1/connect"},
+    {"GetClusterLayout", "GET", "GET", "/v1/layout"},
+    {"UpdateClusterLayout", "POST", "POST", "/v1/layout"},
+    {"ApplyClusterLayout", "POST", "POST", "/v1/layout/apply"},
+    {"RevertClusterLayout", "POST", "POST", "/v1/layout/revert"},
+    {"ListBuckets", "GET", "GET", "/v1/bucket"},
+    {"GetBucketInfo", "GET", "GET", "/v1/bucket"},
+    {"CreateBucket", "POST", "POST", "/v1/bucket"},
+    {"UpdateBucket", "POST", "PUT", "/v1/bucket"},
+    {"DeleteBucket", "POST", "DELETE", "/v1/bucket"},
+    {"AllowBucketKey", "POST", "POST", "/v1/bucket/allow"},
+    {"DenyBucketKey", "POST", "POST", "/v1/bucket/deny"},
+    {"ListKeys", "GET", "GET", "/v1/key"},
+    {"GetKeyInfo", "GET", "GET", "/v1/key"},
+    {"CreateKey", "POST", "POST", "/v1/key"},
+    {"ImportKey", "POST", "POST", "/v1/key/import"},
+    {"DeleteKey", "POST", "DELETE", "/v1/key"},
+};
+
+const Route& route_of(std::string_view operation) {
+    for (const auto& r : routes)
+        if (r.operation == operation)
+            return r;
+    throw std::logic_error(fmt::format("Garage admin: no route for {}", operation));
+}
+
+} // namespace
 
 struct GarageAdmin::Call {
     const char* operation; // Garage's v2 name, for messages
@@ -284,16 +260,12 @@ struct GarageAdmin::Call {
     std::string path;
     std::string query; // encoded, without '?'
     std::optional<json> body;
-    std::vector<long> ok = {200};
+    // v1 DeleteBucket and DeleteKey answer 204 No Content; nothing else does.
+    std::vector<long> ok = {200, 204};
 };
 
 GarageAdmin::GarageAdmin(AdminConfig config) : config_(std::move(config)), http_(config_.http) {
-    while (!config_.endpoint.empty() && config_.endpoint.back() == '/')
-        config_.endpoint.pop_back();
-    if (config_.endpoint.rfind("http://", 0) != 0 && config_.endpoint.rfind("https://", 0) != 0)
-        throw usage_error(fmt::format("Garage admin endpoint '{}' must start with http:// or "
-                                      "https://",
-                                      config_.endpoint));
+    config_.endpoint = checked_endpoint(std::move(config_.endpoint), "Garage admin endpoint");
     config_.token = trim(std::move(config_.token));
     if (config_.token.empty())
         throw usage_error(
@@ -336,31 +308,39 @@ json GarageAdmin::call(const Call& call) {
     auto response = send(call);
     if (std::find(call.ok.begin(), call.ok.end(), response.status) == call.ok.end())
         fail(call, response);
-    if (response.body.empty())
-        return nullptr;
-    auto body = json::parse(response.body, nullptr, false);
-    if (body.is_discarded())
-        throw Error(fmt::format("Garage {}: the answer is not JSON: {}", call.operation,
-                                http::body_excerpt(response.body)));
-    return body;
+    return json_answer("Garage", call.operation, response.body);
 }
 
-// Runs f (which reads an answer), naming the operation when the answer's shape is not
-// what the documents say.
+json GarageAdmin::call(const char* operation, const std::string& query) {
+    return call(operation, query, json(nullptr));
+}
+
+// A null body: none is sent.
+json GarageAdmin::call(const char* operation, const std::string& query, const json& body) {
+    const auto& route = route_of(operation);
+    bool two = v2();
+    auto method = two ? route.v2_method : route.v1_method;
+    auto path = two ? fmt::format("/v2/{}", operation) : std::string(route.v1_path);
+    std::optional<json> sent;
+    if (!body.is_null())
+        sent = body;
+    return call(Call{operation, std::string(method), path, query, sent});
+}
+
 template <typename F> static auto parsing(const char* operation, F&& f) -> decltype(f()) {
-    try {
-        return f();
-    } catch (const json::exception& e) {
-        throw Error(fmt::format("Garage {}: unexpected answer: {}", operation, e.what()));
-    }
+    return storage::parsing("Garage", operation, std::forward<F>(f));
 }
 
 template <typename T> static T parse_as(const char* operation, const json& j) {
     return parsing(operation, [&] { return j.get<T>(); });
 }
 
-// v1 GET /status: the known nodes, with their roles taken from the layout it includes.
+// v1 GET /status. Garage 1.x (src/api/admin/cluster.rs, v1.0.0 to v1.2.0) lists every
+// node with its role, as v2's GetClusterStatus does; Garage 0.9 (v0.9.4) lists the
+// connected nodes (`knownNodes`) and the layout apart, so roles are matched by node id.
 static ClusterStatus status_from_v1(const json& j) {
+    if (!j.contains("knownNodes"))
+        return j.get<ClusterStatus>();
     auto layout = j.at("layout").get<Layout>();
     ClusterStatus status;
     status.layout_version = layout.version;
@@ -384,9 +364,9 @@ ApiVersion GarageAdmin::version() {
     if (config_.version)
         return *config_.version;
     return in_context("detecting the admin API version", [&] {
-        // Garage 1.x has no /v2/ routes and answers them 400 "Unknown API endpoint",
-        // which is also what 2.x says for any unknown path: probe a v2 operation, and
-        // take a refused probe as 1.x only when v1 then answers.
+        // Garage 0.9 and 1.x have no /v2/ routes and answer them 400 "Unknown API
+        // endpoint", which is also what 2.x says for any unknown path: probe a v2
+        // operation, and take a refused probe as v1 only when v1 then answers.
         Call probe{"GetClusterHealth", "GET", "/v2/GetClusterHealth", "", std::nullopt};
         auto r = send(probe);
         if (r.status == 200) {
@@ -407,28 +387,22 @@ bool GarageAdmin::v2() {
 
 Health GarageAdmin::health() {
     return in_context("reading the cluster health", [&] {
-        auto j = call({"GetClusterHealth", "GET", v2() ? "/v2/GetClusterHealth" : "/v1/health", "",
-                       std::nullopt});
-        return parse_as<Health>("GetClusterHealth", j);
+        return parse_as<Health>("GetClusterHealth", call("GetClusterHealth"));
     });
 }
 
 ClusterStatus GarageAdmin::cluster_status() {
     return in_context("reading the cluster status", [&] {
+        auto j = call("GetClusterStatus");
         if (v2())
-            return parse_as<ClusterStatus>(
-                "GetClusterStatus",
-                call({"GetClusterStatus", "GET", "/v2/GetClusterStatus", "", std::nullopt}));
-        // v1: known nodes, and their roles from the layout in the same answer.
-        auto j = call({"GetClusterStatus", "GET", "/v1/status", "", std::nullopt});
+            return parse_as<ClusterStatus>("GetClusterStatus", j);
         return parsing("GetClusterStatus", [&] { return status_from_v1(j); });
     });
 }
 
 void GarageAdmin::connect_nodes(const std::vector<std::string>& peers) {
     in_context(fmt::format("connecting {} node(s)", peers.size()), [&] {
-        auto j = call({"ConnectClusterNodes", "POST",
-                       v2() ? "/v2/ConnectClusterNodes" : "/v1/connect", "", json(peers)});
+        auto j = call("ConnectClusterNodes", "", json(peers));
         if (!j.is_array() || j.size() != peers.size())
             throw Error(fmt::format("Garage ConnectClusterNodes: expected {} results, got: {}",
                                     peers.size(), http::body_excerpt(j.dump())));
@@ -450,10 +424,7 @@ void GarageAdmin::connect_nodes(const std::vector<std::string>& peers) {
 
 Layout GarageAdmin::layout() {
     return in_context("reading the cluster layout", [&] {
-        return parse_as<Layout>(
-            "GetClusterLayout",
-            call({"GetClusterLayout", "GET", v2() ? "/v2/GetClusterLayout" : "/v1/layout", "",
-                  std::nullopt}));
+        return parse_as<Layout>("GetClusterLayout", call("GetClusterLayout"));
     });
 }
 
@@ -463,18 +434,14 @@ Layout GarageAdmin::stage_role_changes(const std::vector<RoleChange>& changes) {
         for (const auto& c : changes)
             list.push_back(role_change_json(c));
         // v2 takes {"roles": [...]} (and optional parameters); v1 the bare list.
-        auto j = v2() ? call({"UpdateClusterLayout", "POST", "/v2/UpdateClusterLayout", "",
-                              json{{"roles", list}}})
-                      : call({"UpdateClusterLayout", "POST", "/v1/layout", "", list});
+        auto j = call("UpdateClusterLayout", "", v2() ? json{{"roles", list}} : list);
         return parse_as<Layout>("UpdateClusterLayout", j);
     });
 }
 
 Layout GarageAdmin::apply_layout(std::uint64_t version) {
     return in_context(fmt::format("applying layout version {}", version), [&] {
-        auto j = call({"ApplyClusterLayout", "POST",
-                       v2() ? "/v2/ApplyClusterLayout" : "/v1/layout/apply", "",
-                       json{{"version", version}}});
+        auto j = call("ApplyClusterLayout", "", json{{"version", version}});
         return parsing("ApplyClusterLayout", [&] { return j.at("layout").get<Layout>(); });
     });
 }
@@ -482,13 +449,13 @@ Layout GarageAdmin::apply_layout(std::uint64_t version) {
 void GarageAdmin::revert_layout() {
     in_context("reverting the staged layout changes", [&] {
         if (v2()) {
-            call({"RevertClusterLayout", "POST", "/v2/RevertClusterLayout", "", std::nullopt});
+            call("RevertClusterLayout");
             return;
         }
-        // v1 wants the next version number in the body, as for apply.
+        // Garage 0.9 wants the next version number in the body, as for apply (and makes
+        // it the new version); 1.x ignores the body.
         auto current = layout();
-        call({"RevertClusterLayout", "POST", "/v1/layout/revert", "",
-              json{{"version", current.version + 1}}});
+        call("RevertClusterLayout", "", json{{"version", current.version + 1}});
     });
 }
 
@@ -545,28 +512,20 @@ bool GarageAdmin::ensure_layout(const std::vector<LayoutRole>& wanted_roles,
 
 std::vector<BucketSummary> GarageAdmin::list_buckets() {
     return in_context("listing buckets", [&] {
-        auto j = v2() ? call({"ListBuckets", "GET", "/v2/ListBuckets", "", std::nullopt})
-                      // v1: GET /bucket without id or globalAlias lists them all
-                      : call({"ListBuckets", "GET", "/v1/bucket", "", std::nullopt});
-        return parse_as<std::vector<BucketSummary>>("ListBuckets", j);
+        return parse_as<std::vector<BucketSummary>>("ListBuckets", call("ListBuckets"));
     });
 }
 
 BucketInfo GarageAdmin::bucket_info(const std::string& id) {
     return in_context(fmt::format("reading bucket {}", id), [&] {
-        return parse_as<BucketInfo>(
-            "GetBucketInfo",
-            call({"GetBucketInfo", "GET", v2() ? "/v2/GetBucketInfo" : "/v1/bucket",
-                  query_param("id", id), std::nullopt}));
+        return parse_as<BucketInfo>("GetBucketInfo", call("GetBucketInfo", query_param("id", id)));
     });
 }
 
 BucketInfo GarageAdmin::bucket_info_by_alias(const std::string& global_alias) {
     return in_context(fmt::format("reading bucket '{}'", global_alias), [&] {
         return parse_as<BucketInfo>(
-            "GetBucketInfo",
-            call({"GetBucketInfo", "GET", v2() ? "/v2/GetBucketInfo" : "/v1/bucket",
-                  query_param("globalAlias", global_alias), std::nullopt}));
+            "GetBucketInfo", call("GetBucketInfo", query_param("globalAlias", global_alias)));
     });
 }
 
@@ -583,35 +542,18 @@ std::optional<BucketInfo> GarageAdmin::find_bucket(const std::string& global_ali
 BucketInfo GarageAdmin::create_bucket(const std::string& global_alias) {
     check_bucket_name(global_alias); // a global alias is what S3 clients use as the name
     return in_context(fmt::format("creating bucket '{}'", global_alias), [&] {
-        return parse_as<BucketInfo>(
-            "CreateBucket", call({"CreateBucket", "POST", v2() ? "/v2/CreateBucket" : "/v1/bucket",
-                                  "", json{{"globalAlias", global_alias}}}));
+        return parse_as<BucketInfo>("CreateBucket",
+                                    call("CreateBucket", "", json{{"globalAlias", global_alias}}));
     });
 }
 
 void GarageAdmin::delete_bucket(const std::string& id) {
-    in_context(fmt::format("deleting bucket {}", id), [&] {
-        if (v2())
-            call({"DeleteBucket",
-                  "POST",
-                  "/v2/DeleteBucket",
-                  query_param("id", id),
-                  std::nullopt,
-                  {200, 204}});
-        else
-            call({"DeleteBucket",
-                  "DELETE",
-                  "/v1/bucket",
-                  query_param("id", id),
-                  std::nullopt,
-                  {200, 204}});
-    });
+    in_context(fmt::format("deleting bucket {}", id),
+               [&] { call("DeleteBucket", query_param("id", id)); });
 }
 
 BucketInfo GarageAdmin::update_bucket(const std::string& id, const json& body) {
-    auto j = v2() ? call({"UpdateBucket", "POST", "/v2/UpdateBucket", query_param("id", id), body})
-                  : call({"UpdateBucket", "PUT", "/v1/bucket", query_param("id", id), body});
-    return parse_as<BucketInfo>("UpdateBucket", j);
+    return parse_as<BucketInfo>("UpdateBucket", call("UpdateBucket", query_param("id", id), body));
 }
 
 BucketInfo GarageAdmin::set_quotas(const std::string& id, const BucketQuotas& quotas) {
@@ -643,12 +585,9 @@ BucketInfo GarageAdmin::disable_website(const std::string& id) {
 
 BucketInfo GarageAdmin::change_permissions(const char* operation, const std::string& bucket_id,
                                            const std::string& key_id, BucketPermissions flags) {
-    bool allow = std::string_view(operation) == "AllowBucketKey";
-    const char* path = v2() ? (allow ? "/v2/AllowBucketKey" : "/v2/DenyBucketKey")
-                            : (allow ? "/v1/bucket/allow" : "/v1/bucket/deny");
     json body = {
         {"bucketId", bucket_id}, {"accessKeyId", key_id}, {"permissions", permissions_json(flags)}};
-    return parse_as<BucketInfo>(operation, call({operation, "POST", path, "", body}));
+    return parse_as<BucketInfo>(operation, call(operation, "", body));
 }
 
 BucketInfo GarageAdmin::allow_key(const std::string& bucket_id, const std::string& key_id,
@@ -683,10 +622,7 @@ bool GarageAdmin::ensure_key_permissions(const std::string& bucket_id, const std
 
 std::vector<KeySummary> GarageAdmin::list_keys() {
     return in_context("listing access keys", [&] {
-        auto j = v2() ? call({"ListKeys", "GET", "/v2/ListKeys", "", std::nullopt})
-                      // v1: GET /key without id or search lists them all
-                      : call({"ListKeys", "GET", "/v1/key", "", std::nullopt});
-        return parse_as<std::vector<KeySummary>>("ListKeys", j);
+        return parse_as<std::vector<KeySummary>>("ListKeys", call("ListKeys"));
     });
 }
 
@@ -695,17 +631,13 @@ KeyInfo GarageAdmin::key_info(const std::string& id, bool show_secret) {
         auto query = query_param("id", id);
         if (show_secret)
             query += "&showSecretKey=true";
-        return parse_as<KeyInfo>(
-            "GetKeyInfo",
-            call({"GetKeyInfo", "GET", v2() ? "/v2/GetKeyInfo" : "/v1/key", query, std::nullopt}));
+        return parse_as<KeyInfo>("GetKeyInfo", call("GetKeyInfo", query));
     });
 }
 
 KeyInfo GarageAdmin::create_key(const std::string& name) {
     return in_context(fmt::format("creating access key '{}'", name), [&] {
-        return parse_as<KeyInfo>("CreateKey",
-                                 call({"CreateKey", "POST", v2() ? "/v2/CreateKey" : "/v1/key", "",
-                                       json{{"name", name}}}));
+        return parse_as<KeyInfo>("CreateKey", call("CreateKey", "", json{{"name", name}}));
     });
 }
 
@@ -713,28 +645,13 @@ KeyInfo GarageAdmin::import_key(const std::string& id, const std::string& secret
                                 const std::string& name) {
     return in_context(fmt::format("importing access key {}", id), [&] {
         json body = {{"accessKeyId", id}, {"secretAccessKey", secret}, {"name", name}};
-        auto j = call({"ImportKey", "POST", v2() ? "/v2/ImportKey" : "/v1/key/import", "", body});
-        return parse_as<KeyInfo>("ImportKey", j);
+        return parse_as<KeyInfo>("ImportKey", call("ImportKey", "", body));
     });
 }
 
 void GarageAdmin::delete_key(const std::string& id) {
-    in_context(fmt::format("deleting access key {}", id), [&] {
-        if (v2())
-            call({"DeleteKey",
-                  "POST",
-                  "/v2/DeleteKey",
-                  query_param("id", id),
-                  std::nullopt,
-                  {200, 204}});
-        else
-            call({"DeleteKey",
-                  "DELETE",
-                  "/v1/key",
-                  query_param("id", id),
-                  std::nullopt,
-                  {200, 204}});
-    });
+    in_context(fmt::format("deleting access key {}", id),
+               [&] { call("DeleteKey", query_param("id", id)); });
 }
 
 } // namespace fedi::storage::garage

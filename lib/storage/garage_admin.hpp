@@ -1,11 +1,12 @@
 #pragma once
 // A client for Garage's admin API (port 3903, `Authorization: Bearer <admin token>`).
-// Garage 2.x speaks v2 (`/v2/<Operation>`); Garage 1.x only v1 (`/v1/...`). The version
-// is detected on first use, and every operation is sent the way that version wants it.
-// Operations and shapes follow Garage's admin API documents (v1 YAML, v2 JSON); fields
-// not listed here are ignored, so newer servers keep working.
+// Garage 2.x speaks v2 (`/v2/<Operation>`); Garage 1.x and 0.9 only v1 (`/v1/...`). The
+// version is detected on first use, and every operation is sent the way that version wants
+// it. Shapes follow Garage's source (src/api/admin/ at v0.9.4, v1.0.0 to v1.2.0, v2.0.0);
+// fields not listed here are ignored, so newer servers keep working.
 #include "core/error.hpp"
 #include "http/http.hpp"
+#include "storage/admin_api.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -29,17 +30,7 @@ struct AdminConfig {
 
 // An error Garage answered, with its `code` ("BucketNotEmpty") and HTTP status. The
 // message reads "Garage <Operation>: <code>: <message> (HTTP <status>)".
-class AdminError : public Error {
-  public:
-    AdminError(std::string message, long status, std::string code)
-        : Error(std::move(message)), status_(status), code_(std::move(code)) {}
-    long status() const { return status_; }
-    const std::string& code() const { return code_; } // empty when the body had none
-
-  private:
-    long status_;
-    std::string code_;
-};
+using AdminError = storage::AdminError;
 
 struct Health {
     std::string status; // "healthy", "degraded" or "unavailable"
@@ -165,7 +156,7 @@ void from_json(const nlohmann::json& j, LayoutRole& v);
 void from_json(const nlohmann::json& j, RoleChange& v);
 void from_json(const nlohmann::json& j, Layout& v);
 void from_json(const nlohmann::json& j, Node& v);
-void from_json(const nlohmann::json& j, ClusterStatus& v); // v2 GetClusterStatus
+void from_json(const nlohmann::json& j, ClusterStatus& v); // v2, and v1 on Garage 1.x
 void from_json(const nlohmann::json& j, BucketPermissions& v);
 void from_json(const nlohmann::json& j, BucketSummary& v);
 void from_json(const nlohmann::json& j, BucketInfo& v);
@@ -179,7 +170,8 @@ class GarageAdmin {
     explicit GarageAdmin(AdminConfig config);
 
     // v2 when GET /v2/GetClusterHealth answers (Garage 2.x); v1 when that is refused
-    // as a bad request (1.x answers "Unknown API endpoint") and GET /v1/health answers.
+    // as a bad request (1.x and 0.9 answer "Unknown API endpoint") and GET /v1/health
+    // answers.
     ApiVersion version();
 
     Health health();
@@ -235,6 +227,10 @@ class GarageAdmin {
   private:
     struct Call;
     nlohmann::json call(const Call& call);
+    // Sends `operation` (a v2 name) as the detected API version wants it.
+    nlohmann::json call(const char* operation, const std::string& query = {});
+    nlohmann::json call(const char* operation, const std::string& query,
+                        const nlohmann::json& body);
     http::Response send(const Call& call);
     [[noreturn]] void fail(const Call& call, const http::Response& response) const;
     bool v2();

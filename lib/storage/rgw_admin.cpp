@@ -14,11 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-template <typename T> void opt_field(const json& j, const char* name, T& out) {
-    if (auto it = j.find(name); it != j.end() && !it->is_null())
-        it->get_to(out);
-}
-
 // RGW writes some flags as 0/1, others as "true"/"false".
 bool flag(const json& j, const char* name) {
     auto it = j.find(name);
@@ -48,62 +43,41 @@ std::pair<std::string, std::string> code_and_message(const std::string& body) {
 }
 
 template <typename F> auto parsing(const char* operation, F&& f) -> decltype(f()) {
-    try {
-        return f();
-    } catch (const json::exception& e) {
-        throw Error(fmt::format("RGW {}: unexpected answer: {}", operation, e.what()));
-    }
+    return storage::parsing("RGW", operation, std::forward<F>(f));
 }
 
 } // namespace
 
 void from_json(const json& j, S3Key& v) {
-    v = {};
-    opt_field(j, "user", v.user);
-    v.access_key = j.at("access_key").get<std::string>();
-    opt_field(j, "secret_key", v.secret_key);
+    v = S3Key{};
+    // "user" is the owner's uid ("uid:subuser" for a subuser's key).
+    read_fields(j, required("access_key"), v.access_key, "user", v.user, "secret_key",
+                v.secret_key);
 }
 
 void from_json(const json& j, User& v) {
-    v = {};
-    v.user_id = j.at("user_id").get<std::string>();
-    opt_field(j, "display_name", v.display_name);
-    opt_field(j, "email", v.email);
+    v = User{};
+    read_fields(j, required("user_id"), v.user_id, "display_name", v.display_name, "email", v.email,
+                "keys", v.keys);
     v.suspended = flag(j, "suspended");
-    opt_field(j, "keys", v.keys);
 }
 
 void from_json(const json& j, Bucket& v) {
-    v = {};
-    v.name = j.at("bucket").get<std::string>();
-    opt_field(j, "id", v.id);
-    opt_field(j, "owner", v.owner);
+    v = Bucket{};
+    read_fields(j, required("bucket"), v.name, "id", v.id, "owner", v.owner);
     // usage: {"rgw.main": {"size", "num_objects", ...}}, empty for an empty bucket
     if (auto usage = j.find("usage"); usage != j.end() && usage->is_object())
-        if (auto main = usage->find("rgw.main"); main != usage->end() && main->is_object()) {
-            opt_field(*main, "num_objects", v.objects);
-            opt_field(*main, "size", v.size);
-        }
+        if (auto main = usage->find("rgw.main"); main != usage->end() && main->is_object())
+            read_fields(*main, "num_objects", v.objects, "size", v.size);
 }
 
 std::string rgw_error_message(std::string_view operation, const http::Response& response) {
     auto [code, message] = code_and_message(response.body);
-    if (!code.empty() && !message.empty())
-        return fmt::format("RGW {}: {}: {} (HTTP {})", operation, code, message, response.status);
-    if (!code.empty())
-        return fmt::format("RGW {}: {} (HTTP {})", operation, code, response.status);
-    if (!response.body.empty())
-        return fmt::format("RGW {}: HTTP {}: {}", operation, response.status,
-                           http::body_excerpt(response.body));
-    return fmt::format("RGW {}: HTTP {}", operation, response.status);
+    return admin_error_message("RGW", operation, response.status, code, message, response.body);
 }
 
 RgwAdmin::RgwAdmin(AdminConfig config) : config_(std::move(config)), http_(config_.http) {
-    while (!config_.endpoint.empty() && config_.endpoint.back() == '/')
-        config_.endpoint.pop_back();
-    if (config_.endpoint.rfind("http://", 0) != 0 && config_.endpoint.rfind("https://", 0) != 0)
-        throw usage_error(
-            fmt::format("RGW endpoint '{}' must start with http:// or https://", config_.endpoint));
+    config_.endpoint = checked_endpoint(std::move(config_.endpoint), "RGW endpoint");
     if (config_.credentials.access_key_id.empty() || config_.credentials.secret_access_key.empty())
         throw usage_error(
             fmt::format("RGW endpoint {}: the admin user's access key or secret key is empty",
@@ -139,13 +113,7 @@ json RgwAdmin::call(const Call& call) {
     if (response.status != 200)
         throw AdminError(rgw_error_message(call.operation, response), response.status,
                          code_and_message(response.body).first);
-    if (response.body.empty())
-        return nullptr;
-    auto body = json::parse(response.body, nullptr, false);
-    if (body.is_discarded())
-        throw Error(fmt::format("RGW {}: the answer is not JSON: {}", call.operation,
-                                http::body_excerpt(response.body)));
-    return body;
+    return json_answer("RGW", call.operation, response.body);
 }
 
 User RgwAdmin::create_user(const std::string& uid, const std::string& display_name) {

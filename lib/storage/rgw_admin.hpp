@@ -4,6 +4,7 @@
 // admin caps ("users=*;buckets=*"). Answers are JSON; errors carry RGW's S3-style Code.
 #include "core/error.hpp"
 #include "http/http.hpp"
+#include "storage/admin_api.hpp"
 #include "storage/sigv4.hpp"
 
 #include <cstdint>
@@ -23,18 +24,9 @@ struct AdminConfig {
     http::ClientOptions http;
 };
 
-// An error RGW answered: "RGW <Operation>: <Code>[: <Message>] (HTTP <status>)".
-class AdminError : public Error {
-  public:
-    AdminError(std::string message, long status, std::string code)
-        : Error(std::move(message)), status_(status), code_(std::move(code)) {}
-    long status() const { return status_; }
-    const std::string& code() const { return code_; } // "NoSuchUser"; empty when none
-
-  private:
-    long status_;
-    std::string code_;
-};
+// An error RGW answered: "RGW <Operation>: <Code>[: <Message>] (HTTP <status>)", code
+// "NoSuchUser" and the like.
+using AdminError = storage::AdminError;
 
 struct S3Key {
     std::string user;
@@ -57,10 +49,6 @@ struct Bucket {
     std::uint64_t objects = 0;
     std::uint64_t size = 0; // bytes
 };
-
-void from_json(const nlohmann::json& j, S3Key& v);
-void from_json(const nlohmann::json& j, User& v);
-void from_json(const nlohmann::json& j, Bucket& v);
 
 // One client per thread. Every method throws fedi::Error (AdminError when RGW answered
 // an error) with a context line naming what was done.
@@ -103,5 +91,10 @@ class RgwAdmin {
 // "RGW <operation>: <Code>[: <Message>] (HTTP <status>)" from an error answer (JSON, or
 // S3's XML error document).
 std::string rgw_error_message(std::string_view operation, const http::Response& response);
+
+// How RGW's answers are read (JSON with format=json); unknown fields are ignored.
+void from_json(const nlohmann::json& j, S3Key& v);
+void from_json(const nlohmann::json& j, User& v);
+void from_json(const nlohmann::json& j, Bucket& v);
 
 } // namespace fedi::storage::rgw

@@ -200,7 +200,8 @@ class RequestChecking(ServerTestCase):
         # Unauthenticated endpoints stay open.
         status, text = self.call("GET", "/health", token=None)
         self.assertEqual(status, 200)
-        self.assertIn("operational", text)
+        self.assertEqual(text, "Garage is fully operational\nConsult the full health check API "
+                               "endpoint at /v2/GetClusterHealth for more details\n")
 
     def test_not_modelled_operations_are_refused_plainly(self):
         self.assertGarageError(self.call("GET", "/v2/ListWorkers?node=self"), 400,
@@ -400,7 +401,9 @@ class Keys(ServerTestCase):
         self.assertRegex(key_id, r"^GK[0-9a-f]{24}$")
         self.assertRegex(secret, r"^[0-9a-f]{64}$")
         info = self.ok("GET", f"/v2/GetKeyInfo?id={key_id}")
-        self.assertIsNone(info["secretAccessKey"])
+        # skip_serializing_if is_default (v2.0.0 src/api/admin/api.rs GetKeyInfoResponse):
+        # absent, not null
+        self.assertNotIn("secretAccessKey", info)
         self.assertEqual(info["name"], "app")
         info = self.ok("GET", f"/v2/GetKeyInfo?id={key_id}&showSecretKey=true")
         self.assertEqual(info["secretAccessKey"], secret)
@@ -409,7 +412,7 @@ class Keys(ServerTestCase):
             "name": "renamed", "allow": {"createBucket": True}})
         self.assertEqual((renamed["name"], renamed["permissions"]["createBucket"]),
                          ("renamed", True))
-        self.assertIsNone(renamed["secretAccessKey"])
+        self.assertNotIn("secretAccessKey", renamed)
 
         imported_id, imported_secret = "GK" + "1a" * 12, "2b" * 32
         imported = self.ok("POST", "/v2/ImportKey", {
@@ -504,14 +507,25 @@ class Garage1(ServerTestCase):
         response = V1_DOC["paths"][path][method]["responses"][status]
         return response["content"]["application/json"]["schema"]
 
+    def check_status(self, status):
+        # Garage 1.x (src/api/admin/cluster.rs, v1.0.0-v1.2.0), not the v1 document's
+        # 0.9 shape: every node with its role, no knownNodes/layout.
+        self.assertEqual(status["garageVersion"], "v1.2.0")
+        self.assertNotIn("knownNodes", status)
+        self.assertNotIn("layout", status)
+        self.assertEqual(status["layoutVersion"], 0)
+        self.assertEqual(len(status["nodes"]), 3)
+        for node in status["nodes"]:
+            self.assertEqual(
+                list(node)[:7],
+                ["id", "role", "addr", "hostname", "isUp", "lastSeenSecsAgo", "draining"])
+            self.assertIsNone(node["role"])
+
     def test_v2_is_unknown_and_v1_is_complete(self):
         self.assertGarageError(self.call("GET", "/v2/GetClusterHealth"), 400,
                                "InvalidRequest", "Unknown API endpoint")
         v1 = Validator(V1_DOC)
-        status = self.ok("GET", "/v1/status")
-        v1.validate(status, self.v1_schema("/status", "get"))
-        self.assertEqual(len(status["knownNodes"]), 3)
-        self.assertEqual(status["layout"]["version"], 0)
+        self.check_status(self.ok("GET", "/v1/status"))
 
         nodes = self.server.info["nodes"]
         layout = self.ok("POST", "/v1/layout", [
@@ -527,6 +541,13 @@ class Garage1(ServerTestCase):
         applied = self.ok("POST", "/v1/layout/apply", {"version": 1})
         v1.validate(applied, self.v1_schema("/layout/apply", "post"))
         self.assertEqual(applied["layout"]["version"], 1)
+        status = self.ok("GET", "/v1/status")
+        self.assertEqual(status["layoutVersion"], 1)
+        self.assertEqual(sorted(n["role"]["id"] for n in status["nodes"]),
+                         sorted(n["id"] for n in nodes))
+        self.assertEqual(status["nodes"][0]["role"]["zone"], "dc1")
+        # Revert takes no body on 1.x and keeps the version (src/rpc/layout/history.rs).
+        self.assertEqual(self.ok("POST", "/v1/layout/revert")["version"], 1)
         health = self.ok("GET", "/v1/health")
         self.assertEqual((health["status"], health["storageNodes"], health["partitions"]),
                          ("healthy", 3, 256))
@@ -550,7 +571,37 @@ class Garage1(ServerTestCase):
         self.assertGarageError(self.call("GET", "/v1/health", token=None), 403, "AccessDenied",
                                "Authorization token must be provided")
         self.assertGarageError(self.call("GET", "/v1/health", token="nope"), 403,
-                               "AccessDenied")
+                               "AccessDenied", "Forbidden: Invalid authorization token")
+        status, text = self.call("GET", "/health", token=None)
+        self.assertEqual(status, 200)
+        self.assertIn("endpoint at /v1/health for more details", text)
+
+
+class Garage09(ServerTestCase):
+    server_args = ("--nodes", "3", "--version", "0.9")
+
+    def test_status_has_known_nodes_and_layout_and_revert_makes_a_version(self):
+        # v0.9.4 src/api/admin/cluster.rs: the v1 document's shape
+        v1 = Validator(V1_DOC)
+        status = self.ok("GET", "/v1/status")
+        v1.validate(status, V1_DOC["paths"]["/status"]["get"]["responses"]["200"]["content"]
+                    ["application/json"]["schema"])
+        self.assertEqual(status["garageVersion"], "v0.9.4")
+        self.assertEqual(len(status["knownNodes"]), 3)
+        self.assertNotIn("nodes", status)
+        self.assertEqual(status["layout"], {"version": 0, "roles": [], "stagedRoleChanges": []})
+        nodes = self.server.info["nodes"]
+        self.ok("POST", "/v1/layout", [{"id": nodes[0]["id"], "zone": "dc1",
+                                        "capacity": 10**9, "tags": []}])
+        # 0.9's revert wants the next version and makes it (src/rpc/layout.rs).
+        self.assertGarageError(self.call("POST", "/v1/layout/revert"), 400, "InvalidRequest",
+                               "Invalid JSON")
+        self.assertGarageError(self.call("POST", "/v1/layout/revert", {"version": 5}), 500,
+                               "InternalError", "Invalid new layout version")
+        reverted = self.ok("POST", "/v1/layout/revert", {"version": 1})
+        self.assertEqual((reverted["version"], reverted["stagedRoleChanges"]), (1, []))
+        self.assertEqual(self.ok("GET", "/v1/status")["layout"]["version"], 1)
+        self.assertNotIn("layoutVersion", self.ok("GET", "/v1/status"))
 
 
 if __name__ == "__main__":

@@ -14,10 +14,12 @@ import storage_testlib as slib
 
 
 class BucketCli(unittest.TestCase):
+    GARAGE_VERSION = "2"  # the Garage release the test server answers as (see below)
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="fedi-bucket-cli-")
         self.addCleanup(shutil.rmtree, self.dir, True)
-        self.garage = slib.GarageServer("--nodes", "1")
+        self.garage = slib.GarageServer("--nodes", "1", "--version", self.GARAGE_VERSION)
         self.addCleanup(self.garage.stop)
         storage = {"type": "garage", "adminEndpoint": self.garage.endpoint,
                    "adminTokenEnv": "TEST_GARAGE_TOKEN", "s3Endpoint": "http://127.0.0.1:3900",
@@ -135,6 +137,16 @@ class BucketCli(unittest.TestCase):
         r = self.fedi("list", rc=2)
         self.assertIn("storage.garage.adminTokenEnv: the environment variable TEST_GARAGE_TOKEN "
                       "is not set", r.stderr)
+
+
+class BucketCliOn1x(BucketCli):
+    """The same against Garage 1.x's answers (admin API v1 only)."""
+    GARAGE_VERSION = "1"
+
+
+class BucketCliOn09(BucketCli):
+    """The same against Garage 0.9's answers (admin API v1 only)."""
+    GARAGE_VERSION = "0.9"
 
 
 if __name__ == "__main__":

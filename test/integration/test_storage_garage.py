@@ -1,8 +1,8 @@
 """`fedi deploy` with Garage storage, end to end: real fedi, real Nix, real sshd test hosts.
 
-Garage cannot run here: its admin API is the test server test/servers/garage (built from
-Garage's official API documents), started --isolated with three nodes so that fedi must
-connect them. The three storage machines are test hosts running minimal systems; each
+Garage cannot run here: its admin API is the test server test/servers/garage (answering
+as Garage's source does), started --isolated with three nodes so that fedi must connect
+them, once for each supported Garage release (2, 1.x, 0.9). The three storage machines are test hosts running minimal systems; each
 holds the node id file that the Garage NixOS module writes on a real machine, with one
 of the test server's node ids (see storage_testlib.py). Two service machines (web,
 video) receive one bucket key each.
@@ -23,6 +23,8 @@ SERVICES = ["web", "video"]
 
 
 class GarageDeploy(unittest.TestCase):
+    GARAGE_VERSION = "2"  # the Garage release the test server answers as (see below)
+
     @classmethod
     def setUpClass(cls):
         cls.hosts = lib.TestHosts(5, prefix="st")
@@ -37,7 +39,8 @@ class GarageDeploy(unittest.TestCase):
         lib.reset_hosts(self.hosts)
         for name in self.hosts.names:
             self.hosts.exec(name, "rm", "-rf", "/var/lib/fedi")
-        self.garage = slib.GarageServer("--nodes", "3", "--isolated", "--replication-factor", "3")
+        self.garage = slib.GarageServer("--nodes", "3", "--isolated", "--replication-factor", "3",
+                                        "--version", self.GARAGE_VERSION)
         self.addCleanup(self.garage.stop)
         for machine, node in zip(STORAGE, self.garage.info["nodes"]):
             self.on(machine, "sh", "-c", f"mkdir -p /var/lib/fedi/garage && echo '{node['id']}@"
@@ -132,7 +135,7 @@ class GarageDeploy(unittest.TestCase):
         self.assertEqual(roles[ids[0]]["zone"], "dc1")
         self.assertEqual(roles[ids[2]]["capacity"], 2 * 10**12)
         self.assertEqual(roles[ids[2]]["tags"], ["s3-3"])
-        health = self.garage.api("/v2/GetClusterHealth")
+        health = self.garage.state()["cluster"]["health"]
         self.assertEqual(health["status"], "healthy")
         self.assertEqual((health["storageNodes"], health["storageNodesOk"]), (3, 3))
 
@@ -268,6 +271,16 @@ class GarageDeploy(unittest.TestCase):
         self.assertIn("2 of 3 storage node(s) up", err)
         self.assertEqual(res["web"]["failedPhase"], "storage")
         self.assertEqual(self.garage.state()["buckets"], [])
+
+class GarageDeployOn1x(GarageDeploy):
+    """The same deployments against Garage 1.x's answers (admin API v1 only)."""
+    GARAGE_VERSION = "1"
+
+
+class GarageDeployOn09(GarageDeploy):
+    """The same deployments against Garage 0.9's answers (admin API v1 only)."""
+    GARAGE_VERSION = "0.9"
+
 
 if __name__ == "__main__":
     unittest.main()

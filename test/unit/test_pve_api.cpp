@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -506,5 +507,81 @@ TEST_CASE("PVE client: a clone whose answer was lost is found, not made twice", 
     CHECK(b.attempts == 2);
     CHECK(server.requests("POST", "/clone").size() == 3);
     CHECK(count_named(client, "lost-and-failed") == 1);
+    server.finish();
+}
+
+TEST_CASE("PVE client: a task log that is still empty is not a line of the task", "[pve]") {
+    // Each task waits in silence first, as a clone waiting for its locks does: its log
+    // reads as pve-common dump_logfile's placeholder, [{n: 1, t: "no content"}], total 1.
+    PveServer server({"--quiet-start", "0.4"});
+    PveClient client(server.config());
+    auto newid = client.next_free_vmid();
+    auto upid = json_string(client.post("/nodes/pve1/qemu/9000/clone",
+                                        {{"newid", std::to_string(newid)}, {"name", "quiet"}}));
+    auto log_path = "/nodes/pve1/tasks/" + upid + "/log";
+    CHECK(client.get(log_path) == json::parse(R"([{"n": 1, "t": "no content"}])"));
+    std::vector<std::string> lines;
+    client.wait_task(upid, std::nullopt, [&](const std::string& l) { lines.push_back(l); });
+    // Every line of the task, from its first, and nothing else.
+    auto whole = client.task_log_tail(upid, 100);
+    CHECK(lines == whole);
+    REQUIRE(!lines.empty());
+    CHECK_THAT(lines.front(), Catch::StartsWith("create full clone of drive"));
+    CHECK(std::find(lines.begin(), lines.end(), "no content") == lines.end());
+    server.finish();
+}
+
+TEST_CASE("PVE client: a VMID taken on another node is an id race, retried", "[pve]") {
+    PveServer server;
+    auto config = server.config();
+    std::vector<std::string> notices;
+    config.on_notice = [&](const std::string& n) { notices.push_back(n); };
+    PveClient client(config);
+    // The other creator's VM appears on pve2 while our clone on pve1 runs: pmxcfs refuses
+    // the clone's config file ("close (rename) atomic file ... failed: File exists").
+    server.control("POST", "/inject",
+                   {{"kind", "id-race"}, {"count", 1}, {"stage", "task"}, {"node", "pve2"}});
+    auto a = client.clone({9000, "race-cross-node"});
+    CHECK(a.attempts == 2);
+    CHECK(count_named(client, "race-cross-node") == 1);
+    auto intruders = 0;
+    for (const auto& vm : client.list_vms())
+        if (vm.name.rfind("other-creator-", 0) == 0) {
+            ++intruders;
+            CHECK(vm.node == "pve2");
+            CHECK(vm.vmid != a.vm.vmid);
+        }
+    CHECK(intruders == 1);
+    REQUIRE(!notices.empty());
+    CHECK_THAT(notices.front(), Catch::Contains("was taken by another creator"));
+
+    // With a fixed VMID the same failure is the caller's problem, named as such.
+    server.control("POST", "/inject",
+                   {{"kind", "id-race"}, {"count", 1}, {"stage", "task"}, {"node", "pve2"}});
+    auto next = client.next_free_vmid();
+    auto taken = api_error_of([&] { client.clone({9000, "race-fixed", next}); });
+    CHECK(taken.vmid_taken());
+    CHECK_THAT(taken.describe(), Catch::Contains("File exists") && Catch::Contains("is taken"));
+    server.finish();
+}
+
+TEST_CASE("PVE client: an error told only in the HTTP status line is shown", "[pve]") {
+    // libpve-http-server-perl before 5.2.0 answered {"data": null} (and "errors"), with
+    // the text in the status line only.
+    PveServer server({"--http-server-version", "5.1.0"});
+    PveClient client(server.config());
+    auto missing = api_error_of([&] { client.get_config({"pve1", 4242}); });
+    CHECK(missing.status() == 500);
+    CHECK(missing.remote_message() ==
+          "Configuration file 'nodes/pve1/qemu-server/4242.conf' does not exist");
+    CHECK_THAT(missing.message(), Catch::Contains("500 Configuration file "
+                                                  "'nodes/pve1/qemu-server/4242.conf' does not "
+                                                  "exist"));
+    auto unknown = api_error_of([&] {
+        client.set_config({"pve1", 9000}, {{"bogus-option", "1"}});
+    });
+    CHECK(unknown.param_errors.count("bogus-option") == 1);
+    CHECK_THAT(unknown.message(),
+               Catch::Contains("400 Parameter verification failed: bogus-option: "));
     server.finish();
 }

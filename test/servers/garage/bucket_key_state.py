@@ -322,7 +322,7 @@ class Store:
                                                    "owner": False})
             buckets.append({"id": bucket.id, "globalAliases": list(bucket.global_aliases),
                             "localAliases": aliases, "permissions": dict(perm)})
-        return {
+        info = {
             "accessKeyId": key.id,
             "name": key.name,
             "created": rfc3339(key.created),
@@ -330,8 +330,12 @@ class Store:
             "expired": key.expired(),
             "permissions": {"createBucket": key.create_bucket},
             "buckets": buckets,
-            "secretAccessKey": key.secret if show_secret else None,
         }
+        # v2.0.0 src/api/admin/api.rs GetKeyInfoResponse (and v1.x key.rs): the secret is
+        # skip_serializing_if is_default, absent rather than null when not shown.
+        if show_secret:
+            info["secretAccessKey"] = key.secret
+        return info
 
     def key_list(self):
         return [{"id": k.id, "name": k.name, "created": rfc3339(k.created),

@@ -118,9 +118,15 @@ class Cluster:
                 raise errors.bad_request("The zone redundancy must be at least 1.")
         self.staged_parameters = {"zoneRedundancy": redundancy}
 
-    def revert(self):
+    def revert(self, new_version=None):
+        """Drops the staged changes; Garage 0.9 also makes `new_version` (current + 1)."""
+        if new_version is not None and new_version != self.version + 1:
+            raise errors.internal("Invalid new layout version")
         self.staged_roles = {}
         self.staged_parameters = None
+        if new_version is not None:
+            self.version = new_version
+            self.history.append(self._history_entry())
 
     def compute_next(self):
         """The layout that applying the staged changes gives: (state dict, message lines).
@@ -238,7 +244,7 @@ class Cluster:
         node = self.node(node_id)
         role = self.roles.get(node_id)
         visible = node is not None and node.known
-        return {
+        status = {
             "id": node_id,
             "garageVersion": self.garage_version if visible and node.up else None,
             "addr": node.addr if visible else None,
@@ -247,11 +253,14 @@ class Cluster:
             "lastSeenSecsAgo": (0 if node.up else 120) if visible else None,
             "role": dict(role) if role else None,
             "draining": False,
-            "dataPartition": {"available": _DISK_AVAILABLE, "total": _DISK_TOTAL}
-            if visible and node.up else None,
-            "metadataPartition": {"available": _DISK_AVAILABLE, "total": _DISK_TOTAL}
-            if visible and node.up else None,
         }
+        # v2.0.0 src/api/admin/api.rs NodeResp (and v1.x cluster.rs): the partitions are
+        # skip_serializing_if is_none, absent rather than null (the v2 document says
+        # nullable; the source wins).
+        if visible and node.up:
+            status["dataPartition"] = {"available": _DISK_AVAILABLE, "total": _DISK_TOTAL}
+            status["metadataPartition"] = {"available": _DISK_AVAILABLE, "total": _DISK_TOTAL}
+        return status
 
     def status_node_ids(self):
         ids = {n.id for n in self.nodes if n.known} | set(self.roles)

@@ -1,8 +1,11 @@
 """Garage admin API errors: HTTP status, error code and message as the real server forms them.
 
 The message prefixes ("Bad request: ", "Forbidden: ", "Internal error: ") and the
-status/code pairs follow Garage's error types; bodies are rendered by the server as
-{"code", "message", "region", "path"}.
+status/code pairs follow Garage's error types (src/api/common_error.rs at v0.9.4 and
+v1.0.0, src/api/common/common_error.rs from v1.1.0 to v2.0.0, and src/api/admin/error.rs
+for NoSuchAccessKey 404 and KeyAlreadyExists 409); bodies are rendered as
+src/api/admin/error.rs `http_body` does at every one of these tags, a pretty-printed
+CustomApiErrorBody {"code", "message", "region", "path"}.
 """
 
 

@@ -3,7 +3,8 @@
 
 Built from Garage's official OpenAPI documents (v1 YAML, v2 JSON, read at start from
 test/data/garage) plus the real server's behaviour the documents leave out.
-It serves v2 and v1 as Garage 2.x does, or v1 only as Garage 1.x with --version 1.
+It answers as Garage 2.x (v2 and v1), 1.x (--version 1) or 0.9 (--version 0.9), with
+each release's shapes, statuses and errors taken from Garage's source (releases.py).
 
   python3 garage_test_server.py --port 0 --admin-token-file F --nodes 3 [--version 2]
       [--replication-factor 3] [--isolated] [--reference-dir DIR]
@@ -26,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import app as app_module  # noqa: E402
 import openapi  # noqa: E402
+import releases  # noqa: E402
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -87,7 +89,9 @@ def main(argv=None):
     parser.add_argument("--bind", default="127.0.0.1")
     parser.add_argument("--admin-token-file", required=True)
     parser.add_argument("--nodes", type=int, default=3)
-    parser.add_argument("--version", type=int, choices=(1, 2), default=2)
+    parser.add_argument("--version", default=releases.default_name(),
+                        help="the Garage release to answer as: 0.9, 1 or 2 (default: $"
+                             f"{releases.ENV}, else 2); see releases.py")
     parser.add_argument("--replication-factor", type=int, default=3)
     parser.add_argument("--isolated", action="store_true",
                         help="only the first node is known until nodes are connected")
@@ -97,19 +101,23 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.nodes < 1 or args.replication_factor < 1:
         parser.error("--nodes and --replication-factor must be at least 1")
+    try:
+        release = releases.get(args.version)
+    except ValueError as e:
+        parser.error(str(e))
     with open(args.admin_token_file, encoding="utf-8") as f:
         token = f.read().strip()
     if not token:
         parser.error(f"{args.admin_token_file}: empty admin token")
 
-    application = app_module.App(args.reference_dir, token, args.version, args.nodes,
+    application = app_module.App(args.reference_dir, token, release.name, args.nodes,
                                  args.replication_factor, args.isolated, args.region)
     server = Server((args.bind, args.port), Handler)
     server.app = application
     server.verbose = args.verbose
     port = server.server_address[1]
     ready = {"adminEndpoint": f"http://{args.bind}:{port}", "port": port,
-             "version": args.version,
+             "version": release.api, "release": release.name, "garageVersion": release.tag,
              "nodes": [{"id": n.id, "addr": n.addr, "hostname": n.hostname}
                        for n in application.cluster.nodes]}
     print(json.dumps(ready), flush=True)

@@ -12,7 +12,10 @@ import errors
 import openapi
 from schema import SchemaError
 
-# Garage's v1 router matches these routes only when one of the listed query
+# Unknown routes: router_match! ("Unknown API endpoint: {} {}", a bad request) in
+# src/api/router_macros.rs at v0.9.4 and v1.0.0, src/api/common/router_macros.rs from
+# v1.1.0 to v2.0.0.
+# Garage's v1 router (src/api/admin/router_v1.rs) matches these only when one of the listed query
 # parameters is present (otherwise GET /v1/key is ListKeys, POST /v1/key CreateKey...).
 V1_GUARDS = {
     "GetKey": ("id", "search"),
@@ -23,7 +26,8 @@ V1_GUARDS = {
     "UpdateBucket": ("id",),
 }
 
-# v1 operations that Garage 2.x refuses, with the names its refusal message uses.
+# v1 operations that Garage 2.x refuses, with the names its refusal message uses
+# (v2.0.0 src/api/admin/router_v2.rs from_v1).
 V1_DROPPED_IN_2X = {
     "GetNodes": "GetClusterStatus",
     "AddLayout": "UpdateClusterLayout",
@@ -32,7 +36,8 @@ V1_DROPPED_IN_2X = {
 }
 
 # Success statuses where Garage differs from the v1 document (which says 200 for v1
-# DeleteKey; Garage 1.x answers 204 No Content, as for DeleteBucket).
+# DeleteKey; Garage 0.9 and 1.x answer 204 No Content, as for DeleteBucket:
+# src/api/admin/key.rs handle_delete_key, v0.9.4 and v1.0.0-v1.2.0). Source wins.
 V1_STATUS_OVERRIDES = {"DeleteKey": 204}
 
 # Unauthenticated endpoints served by both versions (only the v2 document lists them).

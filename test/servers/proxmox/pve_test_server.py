@@ -65,6 +65,12 @@ def parse_args(argv):
     ap.add_argument("--inject", action="append", default=[],
                     help="fault to arm at start, as JSON (see pvefaults.py); repeatable")
     ap.add_argument("--pve-version", default="9.1.1")
+    ap.add_argument("--http-server-version", default="6.0.5",
+                    help="libpve-http-server-perl version to answer as; before 5.2.0 an "
+                         "error's text is only in the HTTP status line")
+    ap.add_argument("--quiet-start", type=float, default=0.0,
+                    help="seconds each worker task logs nothing at its start (waiting for "
+                         "a lock), so that its log reads as dump_logfile's placeholder")
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return ap.parse_args(argv)
 
@@ -89,9 +95,12 @@ def main(argv=None):
         faults.add(json.loads(spec))
     options = pvehandlers.Options(args.task_delay, args.boot_delay, fp, args.pve_version)
     guest = pveguest.GuestBacking(args.vm_hook, args.state_dir, args.hook_timeout)
-    api = pvehandlers.Api(schema, cluster, pvetasks.TaskManager(), guest, faults, options)
+    api = pvehandlers.Api(schema, cluster, pvetasks.TaskManager(args.quiet_start), guest, faults,
+                          options)
     control = pvecontrol.Control(api)
-    app = pvehttp.App(api, pvehttp.TokenStore(tokens), control, args.unauth_delay, args.verbose)
+    http_server_version = tuple(int(x) for x in args.http_server_version.split("."))
+    app = pvehttp.App(api, pvehttp.TokenStore(tokens), control, args.unauth_delay, args.verbose,
+                      http_server_version)
     control.app = app
     server = pvehttp.Server((args.host, args.port), app, pvetls.server_context(cert_file, key_file))
 

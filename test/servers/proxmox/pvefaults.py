@@ -9,10 +9,14 @@
   {"kind": "task-fail", "op": OP, "count": N, "message": TEXT}
       the next N tasks of OP end with "TASK ERROR: TEXT" (a clone's error is
       wrapped as "clone failed: TEXT", as qemu-server does).
-  {"kind": "id-race", "count": N, "stage": "task"|"request"}
+  {"kind": "id-race", "count": N, "stage": "task"|"request", "node": NODE}
       the next N /cluster/nextid answers hand out an ID that another creator
       takes: with stage "task" when a clone for it has been accepted (the task
-      fails), with stage "request" at once (the clone call itself fails).
+      fails), with stage "request" at once (the clone call itself fails). The
+      other creator's VM is on NODE (default: the node cloned on); on another
+      node the clone task fails as pmxcfs refuses the new config file,
+      "close (rename) atomic file '/etc/pve/nodes/N/qemu-server/ID.conf'
+      failed: File exists" (see pveqemu.clone_locked).
 
 OP is clone, config, resize, start, stop, shutdown, delete or any.
 """

@@ -93,7 +93,7 @@ class Api:
             race = self.faults.take("id-race")
             if race:
                 if race["stage"] == "request":
-                    self.squat(vmid, next(iter(c.nodes)))
+                    self.squat(vmid, race.get("node") or next(iter(c.nodes)))
                 else:
                     self.raced_ids[vmid] = race
             # Perl hands the loop counter out as a string ("100"), not a number.
@@ -107,8 +107,9 @@ class Api:
     def claim_raced_id(self, vmid, node):
         """Called with the cluster lock held once a clone for `vmid` passed its
         early checks: an armed id-race gives the ID to someone else now."""
-        if self.raced_ids.pop(vmid, None) is not None and vmid not in self.cluster.vms:
-            self.squat(vmid, node)
+        race = self.raced_ids.pop(vmid, None)
+        if race is not None and vmid not in self.cluster.vms:
+            self.squat(vmid, race.get("node") or node)
 
     def resources(self, req):
         kind = req.params.get("type")

@@ -12,7 +12,13 @@ PVE::APIServer::AnyEvent and pve-manager's PVE::HTTPServer):
 - parameters checked against the schema: 400 {"data":null,"errors":{..},"message":..};
 - handler errors: 500 with the message; results checked against the schema's
   'returns' ("Result verification failed", as PVE::RESTHandler does);
-- every reply is {"data": ...}; the status line carries the message.
+- every reply is {"data": ...}; the status line carries the message. From
+  pve-http-server 5.2.0 on (commit 9a2112e, src/PVE/APIServer/Formatter/Standard.pm
+  prepare_response_data: "fix #6503: return api handler errors in the json body") a JSON
+  error body also has "message"; before, the text is only in the status line, which
+  --http-server-version 5.1.0 reproduces. From the same release (commit 9b59e1f,
+  src/PVE/APIServer/AnyEvent.pm `error`: "$content //= $msg") the errors the HTTP layer
+  itself answers carry their message as the body too.
 Paths under /_test/ go to the control API (no auth).
 """
 
@@ -104,8 +110,11 @@ class TokenStore:
 
 
 class App:
-    def __init__(self, api, tokens, control, unauth_delay=0.0, verbose=False):
+    def __init__(self, api, tokens, control, unauth_delay=0.0, verbose=False,
+                 http_server_version=(6, 0, 5)):
         self.api = api
+        # libpve-http-server-perl version answering: (5, 2, 0) put error text in bodies.
+        self.message_in_body = tuple(http_server_version) >= (5, 2, 0)
         self.tokens = tokens
         self.control = control
         self.unauth_delay = unauth_delay
@@ -231,11 +240,14 @@ class App:
             doc = {"data": data}
             if errors:
                 doc["errors"] = errors
-            if status >= 400:
+            if status >= 400 and self.message_in_body:
                 doc["message"] = message or http.HTTPStatus(status).phrase
             if total is not None and status == 200:
                 doc["total"] = total
             body = json.dumps(doc, separators=(",", ":")).encode()
+        elif status >= 400 and status != 401 and self.message_in_body:
+            # AnyEvent.pm `error` (9b59e1f); a refused login is answered without it.
+            body = (message or "").encode("utf-8")
         h.send_response(status, reason.encode("latin-1", "replace").decode("latin-1"))
         if json_body:
             h.send_header("Content-Type", "application/json;charset=UTF-8")

@@ -378,7 +378,11 @@ class Qemu:
         c = self.cluster
         with c.lock:
             src, newconf, drives, full = load_and_check()
-            if newid in c.vms:  # pmxcfs refuses a VMID that exists on another node
+            # qemu-server src/PVE/API2/Qemu.pm clone_vm (9.2.6) writes the temporary config
+            # with PVE::Tools::file_set_contents ("this fails if VM already exists on other
+            # node"), outside the eval that prefixes "clone failed: "; pmxcfs refuses the
+            # rename and pve-common src/PVE/File.pm (9.2.1) dies with this text.
+            if newid in c.vms:
                 die(f"close (rename) atomic file '/etc/pve/{c.conf_path(newid, node)}' failed: File exists")
             newconf["smbios1"] = c.new_smbios_uuid(newconf.get("smbios1"))
             if newconf.get("vmgenid"):

@@ -52,16 +52,25 @@ class Task:
         return res
 
     def log_slice(self, start, limit):
+        """GET .../tasks/{upid}/log: pve-manager PVE/API2/Tasks.pm read_task_log (9.2.11)
+        calls pve-common src/PVE/Tools.pm dump_logfile (9.2.1), whose
+        dump_logfile_by_filehandle counts every line of the file; when the file has no line
+        at all ("HACK: ExtJS store.guaranteeRange() does not like empty array") it answers
+        one placeholder line {n: 1, t: "no content"} and total 1, whatever `start` is."""
         with self._lock:
             lines = list(self.lines)
         if not lines:
-            lines = ["no content"]
+            return 1, [{"n": 1, "t": "no content"}]
         picked = lines[start:] if limit == 0 else lines[start:start + limit]
         return len(lines), [{"n": start + i + 1, "t": t} for i, t in enumerate(picked)]
 
 
 class TaskManager:
-    def __init__(self):
+    def __init__(self, quiet_start=0.0):
+        # Seconds a worker writes nothing at its start, as a qmclone waiting for its config
+        # locks does (qemu-server src/PVE/API2/Qemu.pm clone_vm, lock_config_full, 9.2.6):
+        # its log stays empty, and reading it gives dump_logfile's placeholder.
+        self.quiet_start = quiet_start
         self._lock = threading.Lock()
         self._tasks = {}
         self._next_pid = random.randrange(10000, 900000)
@@ -78,12 +87,13 @@ class TaskManager:
         task = Task(upid, node, pid, pstart, int(now), type_, str(id_), user)
         with self._lock:
             self._tasks[upid] = task
-        threading.Thread(target=self._run, args=(task, work), daemon=True,
+        threading.Thread(target=self._run, args=(task, work, self.quiet_start), daemon=True,
                          name=f"task-{type_}-{id_}").start()
         return upid
 
     @staticmethod
-    def _run(task, work):
+    def _run(task, work, quiet_start):
+        time.sleep(quiet_start)
         try:
             work(task)
             final = f"TASK WARNINGS: {task.warnings}" if task.warnings else "TASK OK"
