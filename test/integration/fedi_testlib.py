@@ -239,6 +239,15 @@ class TestHosts:
         self._write_known_hosts()
         return [h for h in self.hosts if h["name"] not in known]
 
+    def restart(self, name):
+        """Start a stopped host again with its data (testhosts restart): after a kill or,
+        for a systemd machine, a reboot. It dies with this process too."""
+        read_end = self._lifeline[0]
+        proc = self._script("restart", "--dir", self.dir, name, "--lifeline-fd", read_end,
+                            pass_fds=(read_end,))
+        self.hosts = json.loads(proc.stdout)
+        self._write_known_hosts()
+
     def stop(self):
         """Stop every host and remove the directory (if this object made it)."""
         if self._lifeline is None:
