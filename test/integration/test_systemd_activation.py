@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -33,6 +34,64 @@ def systemd_machines_refused():
         if "needs a cgroup v2 hierarchy" in text or "needs systemd" in text:
             return text.strip().splitlines()[-1]
         raise
+
+
+class SystemdMachineTest(unittest.TestCase):
+    """What a systemd machine is: the promises of testhosts --systemd."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("systemd machines need root (namespaces, mounts, veth)")
+        reason = systemd_machines_refused()
+        if reason:
+            raise unittest.SkipTest(reason)
+        cls.hosts = lib.TestHosts(1, prefix="box", systemd=True)
+        cls.addClassCleanup(cls.hosts.stop)
+        cls.name = cls.hosts.names[0]
+
+    def ssh(self, command):
+        r = self.hosts.ssh(self.name, command)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.strip()
+
+    def test_systemd_is_pid_1_with_only_its_own_units(self):
+        self.assertEqual(self.ssh("cat /proc/1/comm"), "systemd")
+        self.assertEqual(self.ssh("systemctl is-system-running"), "running")
+        self.assertEqual(self.ssh("sed -n 's/^0:://p' /proc/1/cgroup"), "/init.scope")
+        services = self.ssh("systemctl list-units --type=service --no-legend --plain | cut -d' ' -f1")
+        self.assertEqual(sorted(services.split()), ["sshd.service", "systemd-journald.service"])
+        self.assertEqual(self.ssh("hostname"), self.name)
+
+    def test_own_network_tmp_and_var(self):
+        host = self.hosts.hosts[0]["host"]
+        self.assertRegex(host, r"^10\.213\.")
+        self.assertIn(f"inet {host}/30", self.ssh("ip -4 -o addr show eth0"))
+        self.assertNotIn("eth0", subprocess.run(["ip", "-o", "addr", "show", "to", host],
+                                                capture_output=True, text=True).stdout)
+        marker = tempfile.NamedTemporaryFile(prefix="fedi-sd-", dir="/tmp")
+        self.addCleanup(marker.close)
+        self.assertEqual(self.ssh(f"test -e {marker.name} && echo shared || echo own"), "own")
+        self.ssh("echo mine > /var/lib/box-marker")
+        self.assertFalse(os.path.exists("/var/lib/box-marker"))
+
+    def test_dies_with_the_process_that_started_it(self):
+        code = ("import fedi_testlib as lib, sys\n"
+                "h = lib.TestHosts(1, prefix='orphan', systemd=True)\n"
+                "print(h.hosts[0]['pid'], h.hosts[0]['initPid'], h.dir, flush=True)\n"
+                "sys.stdin.read()\n")
+        proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True, cwd=lib.HERE)
+        pid, init_pid, directory = proc.stdout.readline().split()
+        self.addCleanup(shutil.rmtree, directory, True)
+        self.assertTrue(os.path.exists(f"/proc/{init_pid}"))
+        proc.kill()
+        proc.communicate()
+        deadline = time.time() + 30
+        while time.time() < deadline and (os.path.exists(f"/proc/{pid}") or
+                                           os.path.exists(f"/proc/{init_pid}")):
+            time.sleep(0.1)
+        self.assertFalse(os.path.exists(f"/proc/{init_pid}"), "the machine outlived its starter")
 
 
 class SystemdActivationTest(unittest.TestCase):
