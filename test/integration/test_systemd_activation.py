@@ -94,6 +94,49 @@ class SystemdMachineTest(unittest.TestCase):
         self.assertFalse(os.path.exists(f"/proc/{init_pid}"), "the machine outlived its starter")
 
 
+class SystemdContainerTest(unittest.TestCase):
+    """The container provider makes systemd machines with `systemd = true`."""
+
+    @staticmethod
+    def stop_containers(work):
+        for d in (lib.pathlib.Path(work) / ".fedi" / "containers").glob("*"):
+            subprocess.run([str(lib.TESTHOSTS), "stop", "--dir", str(d)], capture_output=True,
+                           timeout=60)
+
+    def test_container_provider_makes_a_systemd_machine(self):
+        if os.geteuid() != 0:
+            self.skipTest("systemd machines need root (namespaces, mounts, veth)")
+        reason = systemd_machines_refused()
+        if reason:
+            self.skipTest(reason)
+        work = tempfile.mkdtemp(prefix="fedi-sd-container-")
+        self.addCleanup(shutil.rmtree, work, True)
+        env = lib.isolated_env(work)
+        system = lib.Nix(f"import {lib.nix_path(SYSTEM)} {{ name = \"web\"; }}")
+        lib.write_file(os.path.join(work, "deployment.nix"), lib.render_deployment(
+            {"web": {"provision": {"provider": "local"}, "system": system}},
+            extra={"providers": {"local": {"type": "container", "systemd": True}}},
+            function=True))
+        self.addCleanup(self.stop_containers, work)
+        r = lib.run_fedi(["--json", "deploy"], cwd=work, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(work, ".fedi", "state.json")) as f:
+            rec = json.load(f)["provisioned"]["web"]
+        address = rec["outputs"]["host"]
+        self.assertRegex(address, r"^10\.213\.")
+        with urllib.request.urlopen(f"http://{address}:8080/health", timeout=5) as resp:
+            self.assertEqual(resp.read().decode().strip(), "web 1")
+        out = subprocess.run([str(lib.TESTHOSTS), "exec", "--dir", rec["data"]["dir"], rec["id"],
+                              "--", "cat", "/proc/1/comm"], capture_output=True, text=True,
+                             timeout=60)
+        self.assertEqual(out.stdout.strip(), "systemd", out.stderr)
+        r = lib.run_fedi(["--yes", "provision", "--destroy", "web"], cwd=work, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Gone with its network: nothing answers at its address.
+        with self.assertRaises(OSError):
+            urllib.request.urlopen(f"http://{address}:8080/health", timeout=3)
+
+
 class SystemdActivationTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
