@@ -5,6 +5,7 @@ them) and exits 4 when one fails. Each test fails if the behaviour it names is r
 
 Skipped, with the reason, only where the kernel or container gives no cgroup v2
 hierarchy or no systemd (testhosts refuses to start such machines)."""
+import functools
 import json
 import os
 import re
@@ -24,8 +25,11 @@ SYSTEM = lib.SOURCE_DIR / "resources" / "systemd-test-system.nix"
 ACTIVATION_UNIT = re.compile(r"/system\.slice/fedi-activate-[^/ ]+\.service$")
 
 
+@functools.lru_cache(maxsize=None)
 def systemd_machines_refused():
     """Why this machine cannot run systemd machines (testhosts' own word), or None."""
+    if os.geteuid() != 0:
+        return "systemd machines need root (namespaces, mounts, veth)"
     try:
         with lib.TestHosts(1, prefix="probe", systemd=True):
             return None
@@ -36,16 +40,18 @@ def systemd_machines_refused():
         raise
 
 
+def skip_unless_systemd_machines():
+    reason = systemd_machines_refused()
+    if reason:
+        raise unittest.SkipTest(reason)
+
+
 class SystemdMachineTest(unittest.TestCase):
     """What a systemd machine is: the promises of testhosts --systemd."""
 
     @classmethod
     def setUpClass(cls):
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("systemd machines need root (namespaces, mounts, veth)")
-        reason = systemd_machines_refused()
-        if reason:
-            raise unittest.SkipTest(reason)
+        skip_unless_systemd_machines()
         cls.hosts = lib.TestHosts(1, prefix="box", systemd=True)
         cls.addClassCleanup(cls.hosts.stop)
         cls.name = cls.hosts.names[0]
@@ -104,11 +110,7 @@ class SystemdContainerTest(unittest.TestCase):
                            timeout=60)
 
     def test_container_provider_makes_a_systemd_machine(self):
-        if os.geteuid() != 0:
-            self.skipTest("systemd machines need root (namespaces, mounts, veth)")
-        reason = systemd_machines_refused()
-        if reason:
-            self.skipTest(reason)
+        skip_unless_systemd_machines()
         work = tempfile.mkdtemp(prefix="fedi-sd-container-")
         self.addCleanup(shutil.rmtree, work, True)
         env = lib.isolated_env(work)
@@ -140,11 +142,7 @@ class SystemdContainerTest(unittest.TestCase):
 class SystemdActivationTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("systemd machines need root (namespaces, mounts, veth)")
-        reason = systemd_machines_refused()
-        if reason:
-            raise unittest.SkipTest(reason)
+        skip_unless_systemd_machines()
 
     def setUp(self):
         # A machine per test: each starts from the base unit set, never deployed.
@@ -168,12 +166,10 @@ class SystemdActivationTest(unittest.TestCase):
         return json.loads(r.stdout)["machines"]["web"]["system"]["outPath"]
 
     def deploy(self, *args):
+        """fedi --json deploy: (the process, {machine: its JSON result})."""
         r = lib.run_fedi(["--json", "deploy", *args], cwd=self.dir, env=self.env)
-        try:
-            doc = json.loads(r.stdout)
-        except ValueError:
-            self.fail(f"no JSON (exit {r.returncode}):\n{r.stdout}\n{r.stderr}")
-        return r, {m["name"]: m for m in doc["machines"]}
+        self.assertTrue(r.stdout.startswith("{"), f"no JSON (exit {r.returncode}):\n{r.stderr}")
+        return r, {m["name"]: m for m in json.loads(r.stdout)["machines"]}
 
     def on(self, script):
         """Run a shell script inside the machine (not over SSH); its stdout."""
