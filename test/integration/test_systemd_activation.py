@@ -19,6 +19,8 @@ import urllib.error
 import urllib.request
 
 import fedi_testlib as lib
+# Imported as a module, so its own test class is not collected (and run) a second time.
+import test_safe_activation as safe
 
 SYSTEM = lib.SOURCE_DIR / "resources" / "systemd-test-system.nix"
 # The cgroup a switch-to-configuration ran in when fedi started it with systemd-run.
@@ -327,6 +329,18 @@ class SystemdActivationTest(unittest.TestCase):
         r = lib.run_fedi(["--json", "status"], cwd=self.dir, env=self.env)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(r.stdout)["machines"][0]["current"], v2)
+
+
+class SafeActivationOnSystemdTest(safe.SafeActivationTest):
+    """Every test of test_safe_activation.py again, on systemd machines: there fedi
+    activates with systemd-run, and the minimal test system's sshd switches are
+    `systemctl start|stop sshd.service`."""
+
+    @classmethod
+    def setUpClass(cls):
+        skip_unless_systemd_machines()
+        cls.hosts = lib.TestHosts(len(safe.NAMES), systemd=True)
+        cls.addClassCleanup(cls.hosts.stop)
 
 
 if __name__ == "__main__":
