@@ -23,8 +23,11 @@ namespace fs = std::filesystem;
 
 struct ContainerProviderSettings : ProviderSettings {
     std::optional<std::string> dir; // where containers live (default .fedi/containers)
+    bool systemd = false;           // systemd as the containers' PID 1 (testhosts --systemd)
     nlohmann::json to_json() const override {
-        return {{"type", "container"}, {"dir", dir ? nlohmann::json(*dir) : nlohmann::json()}};
+        return {{"type", "container"},
+                {"dir", dir ? nlohmann::json(*dir) : nlohmann::json()},
+                {"systemd", systemd}};
     }
 };
 
@@ -292,8 +295,11 @@ class ContainerProvider : public Provider {
             // A start that never finished may have left a host running in this directory
             // (fedi's, with no data yet): end it before making the new one.
             script({"stop", "--dir", dir.string()});
-            r = script(
-                {"start", "--dir", dir.string(), "--count", "1", "--prefix", label(req.machine)});
+            std::vector<std::string> args{"start", "--dir",    dir.string(),      "--count",
+                                          "1",     "--prefix", label(req.machine)};
+            if (cfg_.systemd)
+                args.push_back("--systemd");
+            r = script(args);
         }
         if (!r.ok())
             throw Error(
@@ -358,6 +364,7 @@ ProviderType container_type() {
     t.parse_provider = [](model::AttrSet& a) -> std::shared_ptr<const ProviderSettings> {
         auto s = std::make_shared<ContainerProviderSettings>();
         s->dir = a.optional_file("dir");
+        s->systemd = a.optional_bool("systemd").value_or(false);
         a.finish();
         return s;
     };

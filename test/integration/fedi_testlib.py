@@ -193,14 +193,14 @@ class TestHosts:
 
     __test__ = False  # not a test case, whatever unittest/pytest think of the name
 
-    def __init__(self, count=0, prefix="host", dir=None):
+    def __init__(self, count=0, prefix="host", dir=None, systemd=False):
         self._own_dir = dir is None
         self.dir = pathlib.Path(dir or tempfile.mkdtemp(prefix="fedi-hosts-")).resolve()
         self.hosts = []
         self._lifeline = os.pipe()
         try:
             if count:
-                self.start(count, prefix)
+                self.start(count, prefix, systemd=systemd)
         except BaseException:
             self.stop()
             raise
@@ -224,19 +224,29 @@ class TestHosts:
             raise RuntimeError(f"testhosts {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr}")
         return proc
 
-    def start(self, count, prefix="host"):
-        """Start count more hosts; returns their hosts.json entries."""
+    def start(self, count, prefix="host", systemd=False):
+        """Start count more hosts (systemd=True: machines with systemd as PID 1, see
+        testhosts); returns their hosts.json entries."""
         if self._lifeline is None:
             raise RuntimeError("these test hosts were stopped")
         read_end = self._lifeline[0]
         proc = self._script(
             "start", "--dir", self.dir, "--count", count, "--prefix", prefix, "--lifeline-fd", read_end,
-            pass_fds=(read_end,),
+            *(["--systemd"] if systemd else []), pass_fds=(read_end,),
         )
         known = {h["name"] for h in self.hosts}
         self.hosts = json.loads(proc.stdout)
         self._write_known_hosts()
         return [h for h in self.hosts if h["name"] not in known]
+
+    def restart(self, name):
+        """Start a stopped host again with its data (testhosts restart): after a kill or,
+        for a systemd machine, a reboot. It dies with this process too."""
+        read_end = self._lifeline[0]
+        proc = self._script("restart", "--dir", self.dir, name, "--lifeline-fd", read_end,
+                            pass_fds=(read_end,))
+        self.hosts = json.loads(proc.stdout)
+        self._write_known_hosts()
 
     def stop(self):
         """Stop every host and remove the directory (if this object made it)."""
@@ -273,7 +283,9 @@ class TestHosts:
         return self.dir / "known_hosts"
 
     def _write_known_hosts(self):
-        lines = [f"[{h['host']}]:{h['port']} {h[k]}" for h in self.hosts for k in ("hostKey", "hostKeyRsa")]
+        # OpenSSH writes port 22 without brackets (systemd machines listen there).
+        at = lambda h: h["host"] if h["port"] == 22 else f"[{h['host']}]:{h['port']}"
+        lines = [f"{at(h)} {h[k]}" for h in self.hosts for k in ("hostKey", "hostKeyRsa")]
         write_file(self.known_hosts, "\n".join(lines) + "\n")
 
     # running things
