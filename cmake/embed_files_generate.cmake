@@ -36,5 +36,4 @@ std::optional<std::string_view> ${FUNCTION}(std::string_view name) {
 
 } // namespace ${NAMESPACE}
 ")
-# Unchanged text leaves the file (and its object) alone.
-file(CONFIGURE OUTPUT "${OUTPUT}" CONTENT "${text}" @ONLY)
+file(WRITE "${OUTPUT}" "${text}")
