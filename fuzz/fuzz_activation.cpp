@@ -29,6 +29,28 @@ void follow_lines(const std::string& out) {
     }
 }
 
+// The whole output as one follow: how it ended, and the result it names, parsed.
+void follow_end(const std::string& out) {
+    host::FollowReader reader(kToken);
+    std::vector<std::string> lines;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) {
+        reader.read(line);
+        lines.push_back(line);
+    }
+    host::parse_revert_steps(lines);
+    auto end = reader.end(!out.empty() && out.back() == '\n');
+    auto r = host::parse_activation_result(end.text);
+    if (!r)
+        return;
+    using Status = host::ActivationResult::Status;
+    fuzz::check(!(r->rolled_back && r->rollback_failed), "rolled back and rollback failed");
+    fuzz::check(r->exit_code.has_value() == (r->status == Status::Failed),
+                "an exit code without a failure, or a failure without one");
+    fuzz::check(r->status != Status::Ok || !(r->rolled_back || r->rollback_failed),
+                "an ok result that was rolled back");
+}
+
 void prune_plans(const std::string& out) {
     auto listing = host::parse_prune_listing(out);
     for (int keep : {1, 3}) {
@@ -54,6 +76,7 @@ void prune_plans(const std::string& out) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     auto out = fuzz::bytes(data, size);
     fuzz::refused_or_parsed([&] { follow_lines(out); });
+    fuzz::refused_or_parsed([&] { follow_end(out); });
     fuzz::refused_or_parsed([&] { host::parse_pending_confirmations(out); });
     fuzz::refused_or_parsed([&] { prune_plans(out); });
     return 0;

@@ -40,7 +40,7 @@ DeployReport run_rollback(const RollbackOptions& opts, ui::Events& reporter) {
                 auto outcome = h->rollback_generation(
                     [&](const std::string& line) { reporter.info(r.name, "| " + line); });
                 if (!outcome.ok())
-                    throw Error("rollback " + outcome.result);
+                    throw Error("rollback " + outcome.result.text);
                 auto now = h->system_status();
                 r.system = now.profile;
                 r.generation = now.generation;

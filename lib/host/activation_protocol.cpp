@@ -1,11 +1,14 @@
 #include "host/activation_protocol.hpp"
 
 #include "account/password.hpp"
-#include "host/activation_scripts.hpp"
+#include "core/error.hpp"
+#include "host/remote_scripts.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <fmt/format.h>
+#include <string_view>
+#include <utility>
 
 namespace fedi::host {
 
@@ -67,6 +70,101 @@ FollowRecord parse_follow_line(const std::string& line, const std::string& token
     return r;
 }
 
+FollowRecord FollowReader::read(const std::string& line) {
+    FollowRecord rec = parse_follow_line(line, token_);
+    last_line_ = line;
+    if (rec.kind == FollowRecord::Kind::Log)
+        ++log_lines_;
+    bool ends = rec.kind == FollowRecord::Kind::Result ||
+                rec.kind == FollowRecord::Kind::EmptyResult ||
+                rec.kind == FollowRecord::Kind::Unknown;
+    if (end_)
+        end_is_last_ = false;
+    else if (ends) {
+        end_ = rec;
+        end_is_last_ = true;
+    }
+    return rec;
+}
+
+FollowRecord FollowReader::end(bool ended_with_newline) const {
+    // The transport hands over a last line without its newline too: such a line was cut
+    // short ("result failed 12" read as "result failed 1"), and is no record.
+    if (end_ && (ended_with_newline || !end_is_last_))
+        return *end_;
+    if (!ended_with_newline && !last_line_.empty())
+        throw Error(fmt::format("the follow's output stopped in the middle of a line (\"{}\"), "
+                                "after {} log line(s), before the activation's result",
+                                last_line_, log_lines_));
+    throw Error(fmt::format("the follow's output stopped after {} log line(s), before the "
+                            "activation's result",
+                            log_lines_));
+}
+
+namespace {
+
+// "RC" or "RC (DETAIL)" after "failed ".
+bool parse_failure(const std::string& s, ActivationResult& r) {
+    auto space = s.find(' ');
+    long code = 0;
+    if (!parse_long(s.substr(0, space), code) || code < 0 || code > 255)
+        return false;
+    r.exit_code = static_cast<int>(code);
+    if (space == std::string::npos)
+        return true;
+    std::string detail = s.substr(space + 1);
+    if (detail.size() < 2 || detail.front() != '(' || detail.back() != ')')
+        return false;
+    r.detail = detail.substr(1, detail.size() - 2);
+    return true;
+}
+
+} // namespace
+
+std::optional<ActivationResult> parse_activation_result(const std::string& text) {
+    using Status = ActivationResult::Status;
+    ActivationResult r;
+    r.text = text;
+    std::string head = text;
+    for (auto [suffix, flag] : {std::pair{", rolled back", &r.rolled_back},
+                                std::pair{", rollback failed", &r.rollback_failed}}) {
+        std::string_view tail(suffix);
+        if (head.size() > tail.size() &&
+            head.compare(head.size() - tail.size(), tail.size(), tail.data(), tail.size()) == 0) {
+            head.resize(head.size() - tail.size());
+            *flag = true;
+        }
+    }
+    bool reverted = r.rolled_back || r.rollback_failed;
+    if (head == "ok" && !reverted)
+        r.status = Status::Ok;
+    else if ((head == "unconfirmed" || head == "aborted") && reverted)
+        r.status = head == "aborted" ? Status::Aborted : Status::Unconfirmed;
+    else if (head.rfind("failed ", 0) == 0 && parse_failure(head.substr(7), r))
+        r.status = Status::Failed;
+    else
+        return std::nullopt;
+    return r;
+}
+
+std::vector<RevertStep> parse_revert_steps(const std::vector<std::string>& log_lines) {
+    static const std::pair<std::string, RevertStep::Kind> prefixes[] = {
+        {"fedi: setting the profile back to generation ", RevertStep::Kind::ProfileSetBack},
+        {"fedi: there was no earlier generation", RevertStep::Kind::NoEarlierGeneration},
+        {"fedi: activating the previous system ", RevertStep::Kind::PreviousSystemActivated},
+        {"fedi: no previous running system", RevertStep::Kind::NoPreviousSystem}};
+    std::vector<RevertStep> steps;
+    for (const auto& line : log_lines)
+        for (const auto& [prefix, kind] : prefixes)
+            if (line.rfind(prefix, 0) == 0) {
+                bool has_value = kind == RevertStep::Kind::ProfileSetBack ||
+                                 kind == RevertStep::Kind::PreviousSystemActivated;
+                steps.push_back({kind, has_value ? line.substr(prefix.size()) : ""});
+                break;
+            }
+    return steps;
+}
+
 std::chrono::seconds follow_stall_timeout(int confirm_seconds) {
     if (confirm_seconds <= 0) // no window to fit in
         return std::chrono::seconds(10);
@@ -74,13 +172,7 @@ std::chrono::seconds follow_stall_timeout(int confirm_seconds) {
 }
 
 std::string pending_confirmations_command() {
-    // ID.waiting holds the time (seconds since the epoch) at which the machine reverts;
-    // activate.sh removes it when it finishes (reverted or confirmed).
-    return fmt::format("now=$(date +%s); for f in {0}/*.waiting; do "
-                       "[ -s \"$f\" ] || continue; id=${{f##*/}}; id=${{id%.waiting}}; "
-                       "d=$(head -n 1 \"$f\"); case $d in ''|*[!0-9]*) continue ;; esac; "
-                       "echo \"$id $((d - now))\"; done; exit 0",
-                       kRuntimeActivationDir);
+    return remote_script(RemoteScript::PendingConfirmations);
 }
 
 std::vector<PendingConfirmation> parse_pending_confirmations(const std::string& out) {

@@ -1,10 +1,11 @@
 #pragma once
-// What the follow script (activation_scripts.hpp) prints, read back. The activated
-// system's output is never protocol: every log line arrives framed as "| LINE", and the
+// What the activation scripts (resources/host/activate.sh, follow.sh) print, read back. The
+// activated system's output is never protocol: every log line arrives framed as "| LINE", and the
 // script's own records are "@TOKEN KIND [ARG]", where TOKEN is a random value fedi hands
 // the script on its stdin for this one follow. Anything a system prints is framed, and it
 // cannot know the token, so it cannot forge a record (a result, "waiting").
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,61 @@ struct FollowRecord {
 };
 
 FollowRecord parse_follow_line(const std::string& line, const std::string& token);
+
+// One follow's output, line by line as it arrives, and how it ended.
+class FollowReader {
+  public:
+    explicit FollowReader(std::string token) : token_(std::move(token)) {}
+    // A line of the follow's stdout: its record, remembered when it ends the follow
+    // (a result, an empty result, an unknown activation).
+    FollowRecord read(const std::string& line);
+    // The follow's command ended; `ended_with_newline`: its stdout's last byte was a
+    // newline (a line cut short is not a record). Returns the record that ended it, or
+    // throws fedi::Error saying how the output stopped short of one.
+    FollowRecord end(bool ended_with_newline) const;
+
+  private:
+    std::string token_;
+    std::optional<FollowRecord> end_;
+    bool end_is_last_ = false; // no line came after the one that ended the follow
+    std::string last_line_;    // the last line read
+    std::size_t log_lines_ = 0;
+};
+
+// What activate.sh wrote as the activation's result, parsed.
+struct ActivationResult {
+    enum class Status {
+        Ok,          // "ok"
+        Failed,      // "failed RC[ (DETAIL)]": switch-to-configuration (or a step before it)
+        Unconfirmed, // "unconfirmed": no confirmation came in time
+        Aborted,     // "aborted": fedi asked it to revert (a health check failed)
+    };
+    Status status = Status::Ok;
+    std::optional<int> exit_code; // Failed: the failed step's exit status
+    std::string detail;           // Failed: what failed before switch-to-configuration ran
+    bool rolled_back = false;     // ", rolled back": it went back to what ran before
+    bool rollback_failed = false; // ", rollback failed": going back failed too
+    std::string text;             // as the machine wrote it
+
+    bool ok() const { return status == Status::Ok; }
+};
+// Nothing when `text` is not a result activate.sh writes.
+std::optional<ActivationResult> parse_activation_result(const std::string& text);
+
+// A step of going back to what ran before, as activate.sh reports it in the log
+// ("fedi: setting the profile back to generation 41", ...).
+struct RevertStep {
+    enum class Kind {
+        ProfileSetBack,          // value: the generation the profile points at again
+        NoEarlierGeneration,     // the profile had no earlier generation to go back to
+        PreviousSystemActivated, // value: the system that ran before, activated again
+        NoPreviousSystem,        // no system ran before (no /run/current-system)
+    };
+    Kind kind = Kind::ProfileSetBack;
+    std::string value;
+};
+// The revert steps among an activation's log lines (other lines are left out).
+std::vector<RevertStep> parse_revert_steps(const std::vector<std::string>& log_lines);
 
 // How long a follow may go without a line (the script ticks every second) before fedi
 // drops the connection and gets back in: well inside the confirmation window, so a

@@ -1,6 +1,7 @@
 #pragma once
 // A machine fedi can reach: the one place where an evaluated machine becomes a
 // transport (an SSH session), and the operations every goal is made of.
+#include "host/activation_protocol.hpp"
 #include "host/secrets.hpp"
 #include "model/deployment.hpp"
 #include "model/goal.hpp"
@@ -73,11 +74,10 @@ struct ActivationRequest {
 };
 
 struct ActivationOutcome {
-    // What the machine wrote: "ok", "failed 1", "failed 1, rolled back",
-    // "unconfirmed, rolled back", "aborted, rolled back", "... rollback failed".
-    std::string result;
-    bool ok() const { return result == "ok"; }
-    bool rolled_back() const;
+    // What the machine wrote ("ok", "failed 1, rolled back", ...), parsed.
+    ActivationResult result;
+    bool ok() const { return result.ok(); }
+    bool rolled_back() const { return result.rolled_back; }
     std::size_t reconnects = 0; // times the connection was lost and taken up again
     // What the operator should know although the outcome is clear (e.g. the machine's
     // /var/lib could not be written, so the log and result were kept under /run).

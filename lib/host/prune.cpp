@@ -2,7 +2,8 @@
 
 #include "core/error.hpp"
 #include "core/process.hpp"
-#include "host/activation_scripts.hpp"
+#include "host/paths.hpp"
+#include "host/remote_scripts.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -15,8 +16,6 @@
 namespace fedi::host {
 
 namespace {
-
-constexpr const char* kProfilesDir = "/nix/var/nix/profiles";
 
 std::optional<int> parse_int(const std::string& s) {
     int v = 0;
@@ -36,16 +35,7 @@ bool is_activation_id(const std::string& id) {
 } // namespace
 
 std::string prune_listing_command() {
-    return fmt::format("cd {0} 2>/dev/null && {{ echo \"profile $(readlink system 2>/dev/null)\"; "
-                       "for l in system-*-link; do [ -L \"$l\" ] || continue; "
-                       "echo \"gen $l $(readlink -e \"$l\" 2>/dev/null)\"; done; }}; "
-                       "echo \"running $(readlink -e /run/current-system 2>/dev/null)\"; "
-                       "echo \"booted $(readlink -e /run/booted-system 2>/dev/null)\"; "
-                       "for d in {1} {2}; do for f in \"$d\"/*.log; do [ -e \"$f\" ] || continue; "
-                       "id=${{f##*/}}; id=${{id%.log}}; "
-                       "if [ -e \"$d/$id.result\" ]; then s=done; else s=running; fi; "
-                       "echo \"act $s $d $id\"; done; done; exit 0",
-                       kProfilesDir, kActivationDir, kRuntimeActivationDir);
+    return remote_script(RemoteScript::PruneList);
 }
 
 PruneListing parse_prune_listing(const std::string& out) {
@@ -123,8 +113,7 @@ PrunePlan plan_prune(const PruneListing& l, int keep) {
 std::string prune_command(const PrunePlan& plan) {
     std::vector<std::string> steps;
     if (!plan.generations.empty()) {
-        std::vector<std::string> argv = {"nix-env", "-p", std::string(kProfilesDir) + "/system",
-                                         "--delete-generations"};
+        std::vector<std::string> argv = {"nix-env", "-p", kSystemProfile, "--delete-generations"};
         for (int g : plan.generations)
             argv.push_back(std::to_string(g));
         steps.push_back(shell_join(argv));

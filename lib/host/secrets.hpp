@@ -6,15 +6,12 @@
 // The contents travel on the SSH channel's stdin, base64 on one line, read by shell
 // builtins: never in a command line (ps), never in the Nix store, never logged.
 #include "core/secret_memory.hpp"
+#include "host/paths.hpp"
 
 #include <string>
 #include <vector>
 
 namespace fedi::host {
-
-// Where secret files live on a machine (0700 root: services read them through systemd's
-// EnvironmentFile= or LoadCredential=, as root).
-constexpr const char* kSecretsDir = "/var/lib/fedi/secrets";
 
 struct SecretFile {
     std::string name; // file name in kSecretsDir ("mastodon-media-mastodon.env")

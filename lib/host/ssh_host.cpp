@@ -4,8 +4,10 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "host/activation_protocol.hpp"
-#include "host/activation_scripts.hpp"
 #include "host/host.hpp"
+#include "host/paths.hpp"
+#include "host/remote_commands.hpp"
+#include "host/remote_scripts.hpp"
 #include "nix/serve.hpp"
 #include "ssh/ssh.hpp"
 #include "state/state.hpp"
@@ -26,7 +28,20 @@ struct ActivationUnknowable : Error {
     using Error::Error;
 };
 
-constexpr const char* kSystemProfile = "/nix/var/nix/profiles/system";
+using WaitHandler = std::function<std::optional<std::string>()>;
+
+// One activation being followed, across reconnects.
+struct Follow {
+    std::string id;
+    std::string script; // the installed follow.sh
+    int confirm_seconds = 0;
+    LineHandler on_line;
+    WaitHandler on_waiting;
+    ActivationOutcome outcome;
+    std::size_t lines = 0; // log lines received so far
+    bool answered = false; // the confirmation (or abort) was written
+    std::optional<std::optional<std::string>> health_verdict; // on_waiting's, once
+};
 
 class SshHost : public Host {
   public:
@@ -79,11 +94,7 @@ class SshHost : public Host {
     }
 
     SystemStatus system_status() override {
-        auto r = session_->run(
-            fmt::format("echo \"profile=$(readlink -f {0} 2>/dev/null)\"; "
-                        "echo \"link=$(readlink {0} 2>/dev/null)\"; "
-                        "echo \"current=$(readlink -f /run/current-system 2>/dev/null)\"",
-                        kSystemProfile));
+        auto r = session_->run(system_status_command());
         if (r.exit_status != 0)
             throw Error(fmt::format("cannot read the machine's system profile: {}", r.err));
         SystemStatus s = parse_system_status(r.out);
@@ -101,10 +112,7 @@ class SshHost : public Host {
     SecretSyncResult sync_secrets(const std::vector<SecretFile>& files) override {
         std::string stream = secret_sync_stream(files);
         WipeOnExit wipe_stream(stream);
-        std::string script = secret_sync_script();
-        if (files.empty())
-            script = fmt::format("[ -d {} ] || exit 0\n", kSecretsDir) + script;
-        auto r = session_->run(script, stream);
+        auto r = session_->run(secret_sync_command(!files.empty()), stream);
         if (r.exit_status != 0)
             throw Error(fmt::format("cannot write the secrets in {} (exit status {}): {}",
                                     kSecretsDir, r.exit_status, r.err));
@@ -136,12 +144,20 @@ class SshHost : public Host {
     }
 
     ActivationOutcome activate(const ActivationRequest& request) override {
-        return run_detached(request.system, model::to_string(request.goal), request.rollback,
-                            request.confirm_seconds, request.on_line, request.on_waiting);
+        ActivationCommand a;
+        a.system = request.system;
+        a.goal = model::to_string(request.goal);
+        a.rollback = request.rollback;
+        a.confirm_seconds = request.confirm_seconds;
+        return run_detached(std::move(a), request.on_line, request.on_waiting);
     }
 
     ActivationOutcome rollback_generation(const LineHandler& on_line) override {
-        return run_detached("-", "rollback", false, 0, on_line, {});
+        ActivationCommand a;
+        a.system = "-";
+        a.goal = "rollback";
+        a.rollback = false;
+        return run_detached(std::move(a), on_line, {});
     }
 
   private:
@@ -154,96 +170,26 @@ class SshHost : public Host {
         return p;
     }
 
-    // Installs the scripts (content-addressed names, so an old fedi's scripts never
-    // get in the way), starts the activation detached and follows it to its result.
-    ActivationOutcome run_detached(const std::string& system, const std::string& goal,
-                                   bool rollback, int confirm_seconds, const LineHandler& on_line,
-                                   const std::function<std::optional<std::string>()>& on_waiting) {
-        std::string activate = install_script("activate", kActivateScript);
-        std::string follow = install_script("follow", kFollowScript);
-        std::string id = activation_id();
-        std::string args = shell_join(
-            {activate, id, system, goal, rollback ? "1" : "0", std::to_string(confirm_seconds)});
-        auto started = session_->run(
-            fmt::format("if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null; then "
-                        "systemd-run --quiet --collect --unit=fedi-activate-{} sh {}; "
-                        "else setsid -f sh {} </dev/null >/dev/null 2>&1; fi",
-                        id, args, args));
+    // Installs the scripts, starts the activation detached and follows it to its result,
+    // getting back in when the connection drops.
+    ActivationOutcome run_detached(ActivationCommand a, const LineHandler& on_line,
+                                   const WaitHandler& on_waiting) {
+        a.script = install_script(RemoteScript::Activate);
+        a.id = activation_id();
+        Follow f{a.id, install_script(RemoteScript::Follow), a.confirm_seconds, on_line,
+                 on_waiting};
+        auto started = session_->run(start_activation_command(a));
         if (started.exit_status != 0)
             throw Error(fmt::format("cannot start the activation: {}", started.err));
-
-        ActivationOutcome outcome;
-        std::size_t lines = 0;
-        bool answered = false;
-        std::optional<std::optional<std::string>> health_verdict; // on_waiting's, once
-        // A fresh token per follow: only the script that got it on stdin can write
-        // records; everything the activated system prints arrives framed as a log line.
-        std::string token = new_follow_token();
-        auto stall = follow_stall_timeout(confirm_seconds);
         // How long to keep trying to get back in after a drop: the machine may be busy
         // reverting, which takes up to the confirmation time and an activation.
-        auto budget = std::chrono::seconds(confirm_seconds + 120);
+        auto budget = std::chrono::seconds(a.confirm_seconds + 120);
         std::optional<std::chrono::steady_clock::time_point> give_up;
         for (;;) {
             std::string follow_error;
             try {
-                std::optional<FollowRecord> end;
-                session_->set_idle_timeout(stall);
-                auto r = session_->run(
-                    shell_join({"sh", follow, id, std::to_string(lines)}), token + "\n",
-                    [&](const std::string& line) {
-                        auto rec = parse_follow_line(line, token);
-                        switch (rec.kind) {
-                        case FollowRecord::Kind::Log:
-                            ++lines;
-                            if (on_line)
-                                on_line(rec.text);
-                            break;
-                        case FollowRecord::Kind::Waiting:
-                            // Once written, never again; a confirmation that could not
-                            // be written is tried again after a reconnect (the follow
-                            // says "waiting" again) while the window lasts.
-                            if (!answered)
-                                answered = answer_confirmation(id, on_waiting, health_verdict);
-                            break;
-                        case FollowRecord::Kind::Fallback:
-                            if (outcome.warnings.empty())
-                                outcome.warnings.push_back(fmt::format(
-                                    "{} on the machine cannot be written (full or read-only?); "
-                                    "the activation's log and result were kept in {}",
-                                    rec.text, kRuntimeActivationDir));
-                            break;
-                        case FollowRecord::Kind::Result:
-                        case FollowRecord::Kind::EmptyResult:
-                        case FollowRecord::Kind::Unknown:
-                            end = rec;
-                            break;
-                        case FollowRecord::Kind::Tick:
-                        case FollowRecord::Kind::Noise:
-                            break;
-                        }
-                    });
-                session_->set_idle_timeout(options_.idle_timeout);
-                if (end && end->kind == FollowRecord::Kind::Result) {
-                    outcome.result = end->text;
-                    return outcome;
-                }
-                // Answers that another try would not change: said at once, not after the
-                // reconnect budget.
-                if (end && end->kind == FollowRecord::Kind::EmptyResult)
-                    throw ActivationUnknowable(fmt::format(
-                        "activation {} left an empty result file ({}) on the machine: its "
-                        "disk is most likely full{}; the machine is on its old or its new "
-                        "generation (see the log beside it)",
-                        id, end->text, disk_usage_note()));
-                if (end && end->kind == FollowRecord::Kind::Unknown)
-                    throw ActivationUnknowable(fmt::format(
-                        "the machine has no record of activation {} (neither {} nor {} holds "
-                        "its log): it did not start, or the machine lost it{}",
-                        id, kActivationDir, kRuntimeActivationDir, disk_usage_note()));
-                follow_error = fmt::format("following the activation ended without a result "
-                                           "(exit status {}): {}",
-                                           r.exit_status, r.err);
+                f.outcome.result = follow_once(f);
+                return f.outcome;
             } catch (const ActivationUnknowable&) {
                 throw;
             } catch (const Error& e) {
@@ -252,22 +198,91 @@ class SshHost : public Host {
             auto now = std::chrono::steady_clock::now();
             if (!give_up)
                 give_up = now + budget;
-            if (now > *give_up || !reconnect(*give_up)) {
-                Error e(fmt::format("lost the machine during activation {} and could not get "
-                                    "back in to learn its outcome; it will be on its old or "
-                                    "its new generation (see {}/{}.log there): {}",
-                                    id, kActivationDir, id, follow_error));
-                throw e;
-            }
-            ++outcome.reconnects;
+            if (now > *give_up || !reconnect(*give_up))
+                throw Error(fmt::format("lost the machine during activation {} and could not get "
+                                        "back in to learn its outcome; it will be on its old or "
+                                        "its new generation (see {}/{}.log there): {}",
+                                        f.id, kActivationDir, f.id, follow_error));
+            ++f.outcome.reconnects;
         }
+    }
+
+    // One run of follow.sh: hands over the log, answers the wait for confirmation and
+    // returns the result. Throws fedi::Error when it ends without one (to try again).
+    ActivationResult follow_once(Follow& f) {
+        // A fresh token per follow: only the script that got it on stdin can write
+        // records; everything the activated system prints arrives framed as a log line.
+        std::string token = new_follow_token();
+        FollowReader reader(token);
+        session_->set_idle_timeout(follow_stall_timeout(f.confirm_seconds));
+        auto r = session_->run(follow_command(f.script, f.id, f.lines), token + "\n",
+                               [&](const std::string& line) { on_record(f, reader.read(line)); });
+        session_->set_idle_timeout(options_.idle_timeout);
+        FollowRecord end;
+        try {
+            end = reader.end(!r.out.empty() && r.out.back() == '\n');
+        } catch (const Error& e) {
+            throw Error(fmt::format("following the activation ended without a result (exit "
+                                    "status {}): {}{}",
+                                    r.exit_status, e.message(), r.err.empty() ? "" : "; " + r.err));
+        }
+        return activation_result(f.id, end);
+    }
+
+    void on_record(Follow& f, const FollowRecord& rec) {
+        switch (rec.kind) {
+        case FollowRecord::Kind::Log:
+            ++f.lines;
+            if (f.on_line)
+                f.on_line(rec.text);
+            break;
+        case FollowRecord::Kind::Waiting:
+            // Once written, never again; a confirmation that could not be written is
+            // tried again after a reconnect (the follow says "waiting" again) while the
+            // window lasts.
+            if (!f.answered)
+                f.answered = answer_confirmation(f.id, f.on_waiting, f.health_verdict);
+            break;
+        case FollowRecord::Kind::Fallback:
+            if (f.outcome.warnings.empty())
+                f.outcome.warnings.push_back(
+                    fmt::format("{} on the machine cannot be written (full or read-only?); the "
+                                "activation's log and result were kept in {}",
+                                rec.text, kRuntimeActivationDir));
+            break;
+        default: // the end is read at the end; ticks and noise say nothing
+            break;
+        }
+    }
+
+    // The result the follow ended with. Answers that another try would not change are
+    // said at once, not after the reconnect budget.
+    ActivationResult activation_result(const std::string& id, const FollowRecord& end) {
+        if (end.kind == FollowRecord::Kind::EmptyResult)
+            throw ActivationUnknowable(fmt::format(
+                "activation {} left an empty result file ({}) on the machine: its disk is most "
+                "likely full{}; the machine is on its old or its new generation (see the log "
+                "beside it)",
+                id, end.text, disk_usage_note()));
+        if (end.kind == FollowRecord::Kind::Unknown)
+            throw ActivationUnknowable(fmt::format(
+                "the machine has no record of activation {} (neither {} nor {} holds its log): "
+                "it did not start, or the machine lost it{}",
+                id, kActivationDir, kRuntimeActivationDir, disk_usage_note()));
+        auto result = parse_activation_result(end.text);
+        if (!result)
+            throw ActivationUnknowable(
+                fmt::format("activation {} ended with the result \"{}\", which this fedi cannot "
+                            "read; the machine is on its old or its new generation (see {}/{}.log "
+                            "there)",
+                            id, end.text, kActivationDir, id));
+        return *result;
     }
 
     // "; /var/lib has N% in use ..." when the machine says so (best effort, for messages).
     std::string disk_usage_note() {
         try {
-            auto r = session_->run("df -P /var/lib /run 2>/dev/null | awk 'NR > 1 "
-                                   "{ printf \"%s%s %s in use\", sep, $6, $5; sep = \", \" }'");
+            auto r = session_->run(disk_usage_command());
             if (r.exit_status == 0 && !r.out.empty())
                 return " (" + r.out + ")";
         } catch (const Error&) {
@@ -279,25 +294,21 @@ class SshHost : public Host {
     // point. A failed connection confirms nothing, and the machine reverts by itself.
     // Returns whether the answer (confirm or abort) was written. on_waiting (the health
     // checks) runs once; `verdict` keeps its answer for a second try.
-    bool answer_confirmation(const std::string& id,
-                             const std::function<std::optional<std::string>()>& on_waiting,
+    bool answer_confirmation(const std::string& id, const WaitHandler& on_waiting,
                              std::optional<std::optional<std::string>>& verdict) {
         if (!verdict)
             verdict.emplace(on_waiting ? on_waiting() : std::nullopt);
         const std::optional<std::string>& abort_reason = *verdict;
-        std::string dir = kRuntimeActivationDir;
         try {
             auto fresh = ssh::Session::connect(options_);
-            auto r = abort_reason
-                         ? fresh->run(fmt::format("cat > {}/{}.abort", dir, id), *abort_reason)
-                         : fresh->run(fmt::format("touch {}/{}.confirm", dir, id));
+            auto r = abort_reason ? fresh->run(abort_command(id), *abort_reason)
+                                  : fresh->run(confirm_command(id));
             return r.exit_status == 0;
         } catch (const Error&) {
             if (!abort_reason)
                 return false; // not confirmed; the machine reverts when its wait runs out
             try {             // the old connection can still ask for the revert
-                return session_->run(fmt::format("cat > {}/{}.abort", dir, id), *abort_reason)
-                           .exit_status == 0;
+                return session_->run(abort_command(id), *abort_reason).exit_status == 0;
             } catch (const Error&) {
                 return false;
             }
@@ -318,15 +329,10 @@ class SshHost : public Host {
         return false;
     }
 
-    std::string install_script(const std::string& name, const char* text) {
-        std::string content = text;
-        std::string path =
-            fmt::format("/var/lib/fedi/bin/{}-{:016x}.sh", name, std::hash<std::string>{}(content));
-        auto r = session_->run(
-            fmt::format("test -e {0} || {{ umask 077; mkdir -p /var/lib/fedi/bin {1} && "
-                        "cat > {0}.tmp && mv -f {0}.tmp {0}; }}",
-                        path, kActivationDir),
-            content);
+    std::string install_script(RemoteScript script) {
+        std::string content = remote_script(script);
+        std::string path = installed_script_path(file_name(script), content);
+        auto r = session_->run(install_script_command(path), content);
         if (r.exit_status != 0)
             throw Error(fmt::format("cannot install {} on the machine: {}", path, r.err));
         return path;
@@ -380,10 +386,6 @@ PushProgress Host::push_closure(const std::vector<std::string>& roots,
                                 const std::function<void(const PushProgress&)>& progress) {
     nix::LocalClosure closure(roots);
     return push_closure(closure, progress);
-}
-
-bool ActivationOutcome::rolled_back() const {
-    return result.find("rolled back") != std::string::npos;
 }
 
 ConnectSettings settings_for(const model::Machine& m, std::vector<std::string> trusted_keys) {

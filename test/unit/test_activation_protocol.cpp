@@ -1,8 +1,9 @@
 // The activation follow protocol: only records carrying this follow's token count; what
 // the activated system prints (framed) never becomes a record, whatever it says.
+#include "core/error.hpp"
 #include "core/process.hpp"
 #include "host/activation_protocol.hpp"
-#include "host/activation_scripts.hpp"
+#include "host/remote_scripts.hpp"
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -114,13 +115,10 @@ TEST_CASE("pending confirmations are read from the machine's answer") {
 namespace {
 // follow.sh run here against directories standing in for the machine's.
 std::string follow_script_in(const std::string& dir, const std::string& run) {
-    std::string script = fedi::host::kFollowScript;
-    for (auto [from, to] : {std::pair<std::string, std::string>{fedi::host::kActivationDir, dir},
-                            {fedi::host::kRuntimeActivationDir, run}}) {
-        for (auto pos = script.find(from); pos != std::string::npos; pos = script.find(from))
-            script.replace(pos, from.size(), to);
-    }
-    return script;
+    fedi::host::ScriptPaths paths;
+    paths.activation_dir = dir;
+    paths.runtime_dir = run;
+    return fedi::host::remote_script(fedi::host::RemoteScript::Follow, paths);
 }
 } // namespace
 
@@ -193,4 +191,89 @@ TEST_CASE("follow.sh frames a spoofing log and reports the result file's result"
     REQUIRE(kinds.back() == Kind::Result);
     REQUIRE(std::count(kinds.begin(), kinds.end(), Kind::Noise) == 0);
     fedi::run_process({"rm", "-rf", top});
+}
+
+TEST_CASE("activation results are parsed in one place") {
+    using fedi::host::parse_activation_result;
+    using Status = fedi::host::ActivationResult::Status;
+    auto ok = parse_activation_result("ok");
+    REQUIRE(ok);
+    CHECK(ok->ok());
+    CHECK(!ok->rolled_back);
+    CHECK(!ok->exit_code);
+
+    auto failed = parse_activation_result("failed 12, rolled back");
+    REQUIRE(failed);
+    CHECK(failed->status == Status::Failed);
+    CHECK(failed->exit_code == 12);
+    CHECK(failed->rolled_back);
+    CHECK(!failed->rollback_failed);
+    CHECK(failed->text == "failed 12, rolled back");
+
+    auto profile = parse_activation_result("failed 1 (setting the profile)");
+    REQUIRE(profile);
+    CHECK(profile->exit_code == 1);
+    CHECK(profile->detail == "setting the profile");
+    CHECK(!profile->rolled_back);
+
+    auto unconfirmed = parse_activation_result("unconfirmed, rollback failed");
+    REQUIRE(unconfirmed);
+    CHECK(unconfirmed->status == Status::Unconfirmed);
+    CHECK(unconfirmed->rollback_failed);
+    CHECK(!unconfirmed->rolled_back);
+    CHECK(parse_activation_result("aborted, rolled back")->status == Status::Aborted);
+
+    for (const char* bad :
+         {"", "OK", "ok, rolled back", "unconfirmed", "aborted", "failed", "failed ", "failed x",
+          "failed 1x", "failed -1", "failed 256", "failed 1 setting the profile",
+          "failed 1, rolled back, rolled back", "failed 1, ", "fail 1", " ok", "ok\n"}) {
+        INFO(bad);
+        CHECK(!parse_activation_result(bad));
+    }
+}
+
+TEST_CASE("the revert steps activate.sh prints are read as typed steps") {
+    using Kind = fedi::host::RevertStep::Kind;
+    auto steps = fedi::host::parse_revert_steps(
+        {"fedi: switch-to-configuration switch exited with status 3; rolling back",
+         "fedi: setting the profile back to generation 41",
+         "fedi: activating the previous system /nix/store/abc-old", "| not ours",
+         "fedi: there was no earlier generation to set the profile back to",
+         "fedi: no previous running system to go back to"});
+    REQUIRE(steps.size() == 4);
+    CHECK(steps[0].kind == Kind::ProfileSetBack);
+    CHECK(steps[0].value == "41");
+    CHECK(steps[1].kind == Kind::PreviousSystemActivated);
+    CHECK(steps[1].value == "/nix/store/abc-old");
+    CHECK(steps[2].kind == Kind::NoEarlierGeneration);
+    CHECK(steps[3].kind == Kind::NoPreviousSystem);
+    // The parser reads what activate.sh prints: the same words are in the script.
+    std::string script(fedi::host::embedded_script_text(fedi::host::RemoteScript::Activate));
+    for (const char* said : {"echo \"fedi: setting the profile back to generation $gen\"",
+                             "echo \"fedi: there was no earlier generation",
+                             "echo \"fedi: activating the previous system $prev_current\"",
+                             "echo \"fedi: no previous running system"}) {
+        INFO(said);
+        CHECK(script.find(said) != std::string::npos);
+    }
+}
+
+TEST_CASE("a follow ends with its result only when the result line is whole") {
+    using fedi::host::FollowReader;
+    FollowReader whole(kToken);
+    whole.read("| switching");
+    whole.read("@" + kToken + " result failed 12, rolled back");
+    CHECK(whole.end(true).text == "failed 12, rolled back");
+
+    FollowReader cut(kToken);
+    cut.read("| switching");
+    cut.read("@" + kToken + " result failed 1"); // "failed 12, ..." cut short
+    CHECK_THROWS_WITH(cut.end(false), Catch::Contains("stopped in the middle of a line") &&
+                                          Catch::Contains("after 1 log line(s)"));
+
+    FollowReader none(kToken);
+    none.read("| switching");
+    CHECK_THROWS_WITH(none.end(true), Catch::Contains("stopped after 1 log line(s), before the "
+                                                      "activation's result"));
+    CHECK_THROWS_AS(FollowReader(kToken).end(false), fedi::Error);
 }

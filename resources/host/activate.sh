@@ -1,33 +1,23 @@
-#pragma once
-// The shell scripts fedi installs on a machine to activate systems detached from the
-// SSH session. They use only POSIX sh, coreutils and nix-env, which every NixOS has.
-
-namespace fedi::host {
-
-// Where activations keep their logs and results on the machine (root only).
-constexpr const char* kActivationDir = "/var/lib/fedi/activations";
-// Where an activation's runtime state lives (a tmpfs: a reboot ends any wait): ID.waiting,
-// ID.confirm, ID.abort; and the log and result when kActivationDir cannot be written
-// (a full or read-only /var/lib), so fedi still learns the outcome, and why.
-constexpr const char* kRuntimeActivationDir = "/run/fedi/activations";
-
-// activate.sh ID SYSTEM GOAL ROLLBACK(0|1) CONFIRM_SECONDS
-// (GOAL "rollback": the profile's previous generation, activated with switch.)
-// Runs detached (systemd-run or setsid). Sets the profile (switch, boot), runs
-// switch-to-configuration, and on failure (ROLLBACK=1) puts the previous generation
-// back and activates it. With CONFIRM_SECONDS > 0 (switch, test) it then writes
-// ID.waiting (the time it reverts at) and waits for ID.confirm, written by fedi over a
-// new SSH connection; ID.abort or no confirmation in time reverts to what ran before.
-// The last act is writing ID.result:
-// ok | failed RC | failed RC, rolled back | unconfirmed, rolled back |
-// aborted, rolled back | ... rollback failed
-// Nothing the activated system prints is read as protocol (see follow.sh).
-constexpr const char* kActivateScript = R"sh(#!/bin/sh
+#!/bin/sh
+# activate.sh ID SYSTEM GOAL ROLLBACK(0|1) CONFIRM_SECONDS
+# (GOAL "rollback": the profile's previous generation, activated with switch.)
+# Runs detached (systemd-run or setsid). Sets the profile (switch, boot), runs
+# switch-to-configuration, and on failure (ROLLBACK=1) puts the previous generation
+# back and activates it. With CONFIRM_SECONDS > 0 (switch, test) it then writes
+# ID.waiting (the time it reverts at) and waits for ID.confirm, written by fedi over a
+# new SSH connection; ID.abort or no confirmation in time reverts to what ran before.
+# The last act is writing ID.result (parsed by lib/host/activation_protocol.cpp):
+# ok | failed RC | failed RC, rolled back | unconfirmed, rolled back |
+# aborted, rolled back | ... rollback failed
+# Nothing the activated system prints is read as protocol (see follow.sh).
+# Only POSIX sh, coreutils and nix-env, which every NixOS has. fedi fills in the
+# placeholders (a name between at signs) from its C++ constants (remote_scripts.cpp).
 set -u
 id=$1 system=$2 goal=$3 rollback=$4 confirm=$5
-dir=/var/lib/fedi/activations
-run=/run/fedi/activations
-profile=/nix/var/nix/profiles/system
+state_dir=@ACTIVATION_DIR@
+dir=$state_dir
+run=@RUNTIME_DIR@
+profile=@SYSTEM_PROFILE@
 (umask 077; mkdir -p "$run" "$dir" 2>/dev/null)
 # A full or read-only /var/lib must not hide the outcome: the log and the result go to
 # the runtime directory then, and follow.sh says so.
@@ -35,7 +25,7 @@ if ! printf 'fedi: activation %s: %s %s\n' "$id" "$goal" "$system" > "$dir/$id.l
   rm -f "$dir/$id.log" 2>/dev/null
   dir=$run
   printf 'fedi: activation %s: %s %s\n' "$id" "$goal" "$system" > "$dir/$id.log"
-  echo "fedi: /var/lib/fedi/activations cannot be written (full or read-only?); logging to $run" >> "$dir/$id.log"
+  echo "fedi: $state_dir cannot be written (full or read-only?); logging to $run" >> "$dir/$id.log"
 fi
 # write_result TEXT DIR: atomically, and only whole (a full disk leaves no empty file).
 write_result() {
@@ -62,7 +52,7 @@ fi
 sets_profile=0
 case "$goal" in switch|boot) sets_profile=1 ;; esac
 prev_link=$(readlink "$profile" 2>/dev/null || true)
-prev_current=$(readlink -e /run/current-system 2>/dev/null || true)
+prev_current=$(readlink -e @CURRENT_SYSTEM@ 2>/dev/null || true)
 # revert: the profile back to the generation it had, and the system that ran before
 # activated again. Prints what it did; returns non-zero when it could not.
 revert() {
@@ -121,55 +111,3 @@ revert() {
   fi
   finish ok
 } >> "$dir/$id.log" 2>&1 < /dev/null
-)sh";
-
-// follow.sh ID LINES, with a token on its first line of stdin: prints the activation's
-// log from line LINES+1 on as it grows, each line framed as "| LINE", and its own records
-// as "@TOKEN KIND [ARG]" (activation_protocol.hpp): "waiting SECONDS_LEFT" once the
-// machine waits for confirmation, "tick" every second, "result RESULT" (or
-// "result-empty FILE") at the end, "fallback DIR" when the log is under /run, "unknown"
-// when there is no such activation. Safe to run again after a dropped connection: fedi
-// passes the number of lines it already has.
-constexpr const char* kFollowScript = R"sh(#!/bin/sh
-set -u
-id=$1 n=$2
-IFS= read -r token || exit 2
-dir=/var/lib/fedi/activations
-run=/run/fedi/activations
-say() { printf '@%s %s\n' "$token" "$*"; }
-where=
-tries=0
-# A just-started activation may not have made its log yet.
-while [ -z "$where" ] && [ "$tries" -lt 10 ]; do
-  if [ -e "$run/$id.log" ]; then where=$run
-  elif [ -e "$dir/$id.log" ] || [ -e "$dir/$id.result" ]; then where=$dir
-  else sleep 0.2; tries=$((tries + 1)); fi
-done
-[ -n "$where" ] || { say unknown; exit 3; }
-[ "$where" = "$run" ] && say fallback "$dir"
-said_waiting=0 beat=0
-while :; do
-  result=
-  for f in "$dir/$id.result" "$run/$id.result"; do
-    [ -e "$f" ] && { result=$f; break; }
-  done
-  total=$(wc -l < "$where/$id.log" 2>/dev/null || echo 0)
-  if [ "$total" -gt "$n" ]; then
-    sed -n "$((n + 1)),${total}s/^/| /p" "$where/$id.log"
-    n=$total
-  fi
-  if [ -n "$result" ]; then
-    if [ -s "$result" ]; then say result "$(head -n 1 "$result")"; else say result-empty "$result"; fi
-    exit 0
-  fi
-  if [ "$said_waiting" = 0 ] && [ -s "$run/$id.waiting" ]; then
-    said_waiting=1
-    say waiting $(($(head -n 1 "$run/$id.waiting") - $(date +%s)))
-  fi
-  beat=$((beat + 1))
-  [ "$beat" -ge 5 ] && { say tick; beat=0; }
-  sleep 0.2
-done
-)sh";
-
-} // namespace fedi::host

@@ -1,0 +1,25 @@
+#pragma once
+// Where fedi keeps its things on a machine, and the NixOS paths it reads there: the one
+// definition of each. The remote scripts (resources/host/, see remote_scripts.hpp) get
+// them filled in; the commands fedi builds (remote_commands.hpp) use them as they are.
+
+namespace fedi::host {
+
+// Activation logs and results (root only).
+constexpr const char* kActivationDir = "/var/lib/fedi/activations";
+// An activation's runtime state (a tmpfs: a reboot ends any wait): ID.waiting,
+// ID.confirm, ID.abort; and the log and result when kActivationDir cannot be written
+// (a full or read-only /var/lib), so fedi still learns the outcome, and why.
+constexpr const char* kRuntimeActivationDir = "/run/fedi/activations";
+// The installed remote scripts (content-addressed names).
+constexpr const char* kScriptDir = "/var/lib/fedi/bin";
+// Secret files (0700 root: services read them through systemd's EnvironmentFile= or
+// LoadCredential=, as root).
+constexpr const char* kSecretsDir = "/var/lib/fedi/secrets";
+
+constexpr const char* kProfilesDir = "/nix/var/nix/profiles";
+constexpr const char* kSystemProfile = "/nix/var/nix/profiles/system";
+constexpr const char* kCurrentSystem = "/run/current-system";
+constexpr const char* kBootedSystem = "/run/booted-system";
+
+} // namespace fedi::host
