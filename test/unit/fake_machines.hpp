@@ -5,6 +5,7 @@
 // status, exec, accounts) run with these as an unprivileged user in seconds; the real
 // SSH host is covered by the integration suite.
 #include "core/error.hpp"
+#include "host/activation_protocol.hpp"
 #include "host/host.hpp"
 #include "session/connector.hpp"
 #include <fmt/format.h>
@@ -111,12 +112,12 @@ class FakeHost : public host::Host {
 
     host::ActivationOutcome activate(const host::ActivationRequest& request) override {
         host::ActivationOutcome o;
-        o.result = m_->activation_result ? m_->activation_result(request.system) : "ok";
-        if (o.result == "ok" && request.on_waiting) {
+        o.result = result(m_->activation_result ? m_->activation_result(request.system) : "ok");
+        if (o.result.ok() && request.on_waiting) {
             if (auto abort = request.on_waiting())
-                o.result = "aborted, rolled back";
+                o.result = result("aborted, rolled back");
         }
-        if (o.result != "ok")
+        if (!o.result.ok())
             return o;
         std::lock_guard<std::mutex> lock(m_->mutex);
         if (request.goal == model::Goal::Switch || request.goal == model::Goal::Boot) {
@@ -132,15 +133,22 @@ class FakeHost : public host::Host {
         host::ActivationOutcome o;
         std::lock_guard<std::mutex> lock(m_->mutex);
         if (m_->generation <= 1) {
-            o.result = "failed 1";
+            o.result = result("failed 1");
             return o;
         }
         --m_->generation;
-        o.result = "ok";
+        o.result = result("ok");
         return o;
     }
 
   private:
+    static host::ActivationResult result(const std::string& text) {
+        auto parsed = host::parse_activation_result(text);
+        if (!parsed)
+            throw Error("FakeHost: \"" + text + "\" is not an activation result");
+        return *parsed;
+    }
+
     std::shared_ptr<FakeMachine> m_;
 };
 
