@@ -6,6 +6,17 @@
 
 namespace fedi {
 
+// Without leading and trailing whitespace (std::isspace: space, \t, \n, \v, \f, \r).
+std::string trim(std::string_view text);
+
+// With ASCII letters lower-cased; other bytes unchanged.
+std::string lower(std::string_view text);
+
+// Percent-encodes every byte but the RFC 3986 unreserved ones (A-Z a-z 0-9 - . _ ~) and those
+// listed in `keep`, as %XX with upper-case hex digits: the exact rule AWS SigV4 requires, and
+// what Proxmox's form bodies and paths accept.
+std::string percent_encode(std::string_view text, std::string_view keep = {});
+
 // The value of a hexadecimal digit, or -1.
 int hex_value(char c);
 

@@ -1,6 +1,7 @@
 #include "nix/serve.hpp"
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "nix/nar.hpp"
 #include "nix/wire.hpp"
 
@@ -28,15 +29,6 @@ constexpr std::size_t max_unacked = 1024;
 // so that a distant target still gets enough in flight to fill the link.
 constexpr std::uint64_t min_unacked_bytes = 512 * 1024;
 constexpr double unacked_bytes_per_second_of_round_trip = 32e6;
-
-std::string trim(std::string s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-        s.pop_back();
-    std::size_t start = 0;
-    while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start])))
-        ++start;
-    return s.substr(start);
-}
 
 // Shows 8 bytes that should have been a number: as text when they look like text
 // (a shell error or login banner on stdout), else as hex.
