@@ -5,6 +5,7 @@
 #include "core/process.hpp"
 #include "http/http.hpp"
 #include "storage/garage_admin.hpp"
+#include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -17,22 +18,14 @@ using namespace fedi::storage::garage;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
+using fedi::test::TempDir;
+
 namespace {
 
 const std::string server_script =
     (fs::path(FEDI_TEST_DIR) / "servers" / "garage" / "garage_test_server.py").string();
 
 const std::string admin_token = "fedi-test-admin-token-3f9a1c";
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/fedi-garage-test-XXXXXX";
-        REQUIRE(mkdtemp(tmpl));
-        path = tmpl;
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 // The test server as a child process, stopped (SIGTERM) when this goes out of scope.
 struct GarageServer {
@@ -43,11 +36,11 @@ struct GarageServer {
     http::Client control_client;
 
     explicit GarageServer(int version, std::vector<std::string> extra = {}) {
-        auto token_file = dir.path / "admin-token";
+        auto token_file = dir / "admin-token";
         std::ofstream(token_file) << admin_token << "\n";
         std::vector<std::string> argv = {
-            "python3",           server_script, "--port", "0",         "--admin-token-file",
-            token_file.string(), "--nodes",     "3",      "--version", std::to_string(version)};
+            "python3",  server_script, "--port", "0",         "--admin-token-file",
+            token_file, "--nodes",     "3",      "--version", std::to_string(version)};
         argv.insert(argv.end(), extra.begin(), extra.end());
         child = std::make_unique<ChildProcess>(argv, ProcessOptions{});
         std::string line;
@@ -64,7 +57,7 @@ struct GarageServer {
 
     // The token as the caller reads it from the token file.
     std::string token_file_contents() const {
-        std::ifstream in(dir.path / "admin-token");
+        std::ifstream in(dir / "admin-token");
         return std::string(std::istreambuf_iterator<char>(in), {});
     }
 
