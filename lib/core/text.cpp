@@ -1,6 +1,7 @@
 #include "core/text.hpp"
 
 #include <cctype>
+#include <cstring>
 
 namespace fedi {
 
@@ -47,6 +48,14 @@ std::string percent_encode(std::string_view text, std::string_view keep) {
     return out;
 }
 
+std::string format_utc(std::time_t t, const char* format) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, format, &tm);
+    return buf;
+}
+
 int hex_value(char c) {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -79,17 +88,8 @@ namespace {
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int b64_value(char c) {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    const char* at = c ? std::strchr(kB64, c) : nullptr;
+    return at ? static_cast<int>(at - kB64) : -1;
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 #pragma once
 // Small text helpers shared by the wire formats fedi speaks.
+#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,9 @@ std::string lower(std::string_view text);
 // listed in `keep`, as %XX with upper-case hex digits: the exact rule AWS SigV4 requires, and
 // what Proxmox's form bodies and paths accept.
 std::string percent_encode(std::string_view text, std::string_view keep = {});
+
+// `t` in UTC, written with strftime's `format` (at most 31 characters out).
+std::string format_utc(std::time_t t, const char* format);
 
 // The value of a hexadecimal digit, or -1.
 int hex_value(char c);

@@ -232,12 +232,7 @@ std::string canonical_query(std::string_view query) {
 }
 
 std::string amz_date(Clock::time_point t) {
-    std::time_t tt = Clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-    return buf;
+    return format_utc(Clock::to_time_t(t), "%Y%m%dT%H%M%SZ");
 }
 
 Signed sign_headers(http::Request& request, const Credentials& credentials, const Options& options,
