@@ -55,6 +55,16 @@ struct LocalError : Error {
     using Error::Error;
 };
 
+// Runs `send` (a write toward the remote); when it throws, sets `failed` first.
+template <typename Send> void noting_failure(bool& failed, Send&& send) {
+    try {
+        send();
+    } catch (...) {
+        failed = true;
+        throw;
+    }
+}
+
 } // namespace
 
 // Remembers whether the remote closed its end, to say so instead of a generic error.
@@ -78,21 +88,11 @@ class ServeClient::RemoteSink : public Sink {
   public:
     explicit RemoteSink(Sink& inner) : inner_(inner) {}
     void write(const char* buf, std::size_t n) override {
-        try {
-            inner_.write(buf, n);
-        } catch (...) {
-            failed = true;
-            throw;
-        }
+        noting_failure(failed, [&] { inner_.write(buf, n); });
     }
     using Sink::write;
     void flush() override {
-        try {
-            inner_.flush();
-        } catch (...) {
-            failed = true;
-            throw;
-        }
+        noting_failure(failed, [&] { inner_.flush(); });
     }
     bool failed = false;
 
@@ -282,12 +282,7 @@ std::uint64_t send_nar(const PathInfo& info, Sink& sink) {
         bool transport_failed = false;
         explicit Tracking(Sink& s) : inner(s) {}
         void write(const char* buf, std::size_t n) override {
-            try {
-                inner.write(buf, n);
-            } catch (...) {
-                transport_failed = true;
-                throw;
-            }
+            noting_failure(transport_failed, [&] { inner.write(buf, n); });
             count += n;
         }
     } tracked(sink);
