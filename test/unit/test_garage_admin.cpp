@@ -36,11 +36,11 @@ struct GarageServer {
     http::Client control_client;
 
     explicit GarageServer(int version, std::vector<std::string> extra = {}) {
-        auto token_file = dir / "admin-token";
+        auto token_file = fs::path(dir / "admin-token");
         std::ofstream(token_file) << admin_token << "\n";
         std::vector<std::string> argv = {
-            "python3",  server_script, "--port", "0",         "--admin-token-file",
-            token_file, "--nodes",     "3",      "--version", std::to_string(version)};
+            "python3",           server_script, "--port", "0",         "--admin-token-file",
+            token_file.string(), "--nodes",     "3",      "--version", std::to_string(version)};
         argv.insert(argv.end(), extra.begin(), extra.end());
         child = std::make_unique<ChildProcess>(argv, ProcessOptions{});
         std::string line;
