@@ -47,40 +47,27 @@ int print_deploy_report(const GlobalOptions& g, const deploy::DeployReport& repo
     return report.ok() ? 0 : 1;
 }
 
-} // namespace fedi::cli
+namespace {
 
-int main(int argc, char** argv) {
-    // Before anything reads a secret: a core dump would hold every one fedi handled.
-    try {
-        fedi::make_process_undumpable();
-    } catch (const fedi::Error& e) {
-        std::cerr << "fedi: " << e.message() << "\n";
-        return 1;
-    }
-    std::signal(SIGPIPE, SIG_IGN);
-    using namespace fedi::cli;
-    GlobalOptions g;
+std::string join_command_line(int argc, char** argv) {
+    std::string line;
     for (int i = 0; i < argc; ++i)
-        g.command_line += (i ? " " : "") + fedi::shell_quote(argv[i]);
+        line += (i ? " " : "") + shell_quote(argv[i]);
+    return line;
+}
 
-    CLI::App app{"fedi: deploy and run Fediverse services on NixOS machines.\n"
-                 "Results go to stdout (a table, or JSON with --json); progress to stderr.\n"
-                 "Exit codes: 0 converged, 1 something failed, 2 usage or deployment error."};
-    app.name("fedi");
-    app.require_subcommand(1);
-    // Global options are defined once, on the app; subcommands pass what they do not know
-    // up to it, so `fedi status -q` and `fedi -q status` mean the same. Subcommands inherit
-    // this setting when they are created, hence before the register_* calls.
-    app.fallthrough();
-    app.footer("Global options may come before or after the subcommand.");
+void add_version_flag(CLI::App& app) {
     app.set_version_flag(
         "--version",
         [] {
-            auto nix = fedi::nix::installed_nix_version();
+            auto nix = nix::installed_nix_version();
             return fmt::format("fedi {} (commit {})\n{}", FEDI_VERSION, FEDI_COMMIT,
                                nix ? *nix : "nix: not found on PATH");
         },
         "Print fedi's version and commit and the Nix version found, then exit");
+}
+
+void add_global_options(CLI::App& app, GlobalOptions& g) {
     app.add_option("-f,--file", g.file, "Deployment file")
         ->capture_default_str()
         ->option_text("FILE")
@@ -96,8 +83,21 @@ int main(int argc, char** argv) {
         ->check(one_of({"auto", "always", "never"}))
         ->capture_default_str();
     app.add_flag("-y,--yes", g.yes, "Answer yes to confirmations (for scripts)");
+}
 
-    Action action;
+void configure_app(CLI::App& app, GlobalOptions& g) {
+    app.name("fedi");
+    app.require_subcommand(1);
+    // Global options are defined once, on the app; subcommands pass what they do not know
+    // up to it, so `fedi status -q` and `fedi -q status` mean the same. Subcommands inherit
+    // this setting when they are created, hence before the register_* calls.
+    app.fallthrough();
+    app.footer("Global options may come before or after the subcommand.");
+    add_version_flag(app);
+    add_global_options(app, g);
+}
+
+void register_commands(CLI::App& app, GlobalOptions& g, Action& action) {
     register_deploy(app, g, action);
     register_eval(app, g, action);
     register_status(app, g, action);
@@ -107,7 +107,11 @@ int main(int argc, char** argv) {
     register_bucket(app, g, action);
     register_provision(app, g, action);
     register_completion(app, g, action);
+}
 
+// Parses argv and runs the chosen action; the one place errors become messages and exit
+// codes.
+int parse_and_run(CLI::App& app, int argc, char** argv, const Action& action) {
     try {
         app.parse(argc, argv);
         return action ? action() : 0;
@@ -116,11 +120,36 @@ int main(int argc, char** argv) {
             return app.exit(e);
         std::cerr << describe_parse_error(app, e);
         return 2;
-    } catch (const fedi::Error& e) {
+    } catch (const Error& e) {
         std::cerr << "error: " << e.describe() << "\n";
-        return e.kind() == fedi::ErrorKind::Usage ? 2 : 1;
+        return e.kind() == ErrorKind::Usage ? 2 : 1;
     } catch (const std::exception& e) {
         std::cerr << "error: " << e.what() << "\n";
         return 1;
     }
+}
+
+} // namespace
+
+} // namespace fedi::cli
+
+int main(int argc, char** argv) {
+    // Before anything reads a secret: a core dump would hold every one fedi handled.
+    try {
+        fedi::make_process_undumpable();
+    } catch (const fedi::Error& e) {
+        std::cerr << "fedi: " << e.message() << "\n";
+        return 1;
+    }
+    std::signal(SIGPIPE, SIG_IGN);
+    using namespace fedi::cli;
+    GlobalOptions g;
+    g.command_line = join_command_line(argc, argv);
+    CLI::App app{"fedi: deploy and run Fediverse services on NixOS machines.\n"
+                 "Results go to stdout (a table, or JSON with --json); progress to stderr.\n"
+                 "Exit codes: 0 converged, 1 something failed, 2 usage or deployment error."};
+    configure_app(app, g);
+    Action action;
+    register_commands(app, g, action);
+    return parse_and_run(app, argc, argv, action);
 }

@@ -189,32 +189,71 @@ int local_jobs_peak() {
     return LocalJobSlot::peak();
 }
 
-ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& opts) {
-    // However many machines or systems call at once, only so many children run.
-    LocalJobSlot slot;
-    LocalJobSlot::note_peak();
-    Pipe in, out, err;
-    int pid = spawn(argv, opts, in, out, err);
-    int in_fd = in.fd[1], out_fd = out.fd[0], err_fd = err.fd[0];
-    std::string to_write = opts.stdin_data.value_or("");
-    std::size_t written = 0;
-    if (to_write.empty())
-        close_fd(in_fd);
-    else
-        fcntl(in_fd, F_SETFL, O_NONBLOCK);
+namespace {
 
-    ProcessResult result;
-    std::string out_pending, err_pending;
-    char buf[65536];
-    while (out_fd >= 0 || err_fd >= 0) {
+// Writes the child's stdin without blocking, as fast as the pipe takes it, then closes it.
+struct StdinFeeder {
+    int fd;
+    std::string data;
+    std::size_t written = 0;
+
+    StdinFeeder(int fd_, std::string data_) : fd(fd_), data(std::move(data_)) {
+        if (data.empty())
+            close_fd(fd);
+        else
+            fcntl(fd, F_SETFL, O_NONBLOCK);
+    }
+
+    void on_writable() {
+        ssize_t w = ::write(fd, data.data() + written, data.size() - written);
+        if (w > 0)
+            written += w;
+        if (w < 0 && errno != EAGAIN && errno != EINTR)
+            written = data.size(); // child closed stdin; give up on the rest
+        if (written == data.size())
+            close_fd(fd);
+    }
+};
+
+// Captures one output pipe of the child and hands its complete lines to `on_line`.
+struct OutputReader {
+    int fd;
+    std::string& captured;
+    const std::function<void(const std::string&)>& on_line;
+    std::string pending = {};
+
+    void on_readable() {
+        char buf[65536];
+        ssize_t r = ::read(fd, buf, sizeof buf);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
+            return;
+        if (r <= 0) {
+            emit_lines(pending, on_line, true);
+            close_fd(fd);
+            return;
+        }
+        captured.append(buf, r);
+        pending.append(buf, r);
+        emit_lines(pending, on_line, false);
+    }
+};
+
+// Feeds stdin and reads stdout and stderr until both outputs are closed.
+void pump(StdinFeeder& in, OutputReader& out, OutputReader& err) {
+    enum Which { Out, Err, In };
+    while (out.fd >= 0 || err.fd >= 0) {
         pollfd fds[3];
+        Which which[3];
         int nfds = 0;
-        if (out_fd >= 0)
-            fds[nfds++] = {out_fd, POLLIN, 0};
-        if (err_fd >= 0)
-            fds[nfds++] = {err_fd, POLLIN, 0};
-        if (in_fd >= 0)
-            fds[nfds++] = {in_fd, POLLOUT, 0};
+        auto watch = [&](int fd, short events, Which w) {
+            if (fd < 0)
+                return;
+            fds[nfds] = {fd, events, 0};
+            which[nfds++] = w;
+        };
+        watch(out.fd, POLLIN, Out);
+        watch(err.fd, POLLIN, Err);
+        watch(in.fd, POLLOUT, In);
         if (poll(fds, nfds, -1) < 0) {
             if (errno == EINTR)
                 continue;
@@ -223,48 +262,36 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
         for (int i = 0; i < nfds; ++i) {
             if (!fds[i].revents)
                 continue;
-            if (fds[i].fd == in_fd) {
-                ssize_t w = ::write(in_fd, to_write.data() + written, to_write.size() - written);
-                if (w > 0)
-                    written += w;
-                if (w < 0 && errno != EAGAIN && errno != EINTR)
-                    written = to_write.size(); // child closed stdin; give up on the rest
-                if (written == to_write.size())
-                    close_fd(in_fd);
-                continue;
-            }
-            ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
-            if (r < 0 && (errno == EINTR || errno == EAGAIN))
-                continue;
-            bool is_out = fds[i].fd == out_fd;
-            if (r <= 0) {
-                if (is_out) {
-                    emit_lines(out_pending, opts.on_stdout_line, true);
-                    close_fd(out_fd);
-                } else {
-                    emit_lines(err_pending, opts.on_stderr_line, true);
-                    close_fd(err_fd);
-                }
-                continue;
-            }
-            if (is_out) {
-                result.out.append(buf, r);
-                if (opts.on_stdout_line) {
-                    out_pending.append(buf, r);
-                    emit_lines(out_pending, opts.on_stdout_line, false);
-                }
-            } else {
-                result.err.append(buf, r);
-                err_pending.append(buf, r);
-                emit_lines(err_pending, opts.on_stderr_line, false);
-            }
+            if (which[i] == In)
+                in.on_writable();
+            else
+                (which[i] == Out ? out : err).on_readable();
         }
     }
-    close_fd(in_fd);
+}
+
+int wait_for_exit(int pid) {
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    result.exit_code = decode_status(status);
+    return decode_status(status);
+}
+
+} // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOptions& opts) {
+    // However many machines or systems call at once, only so many children run.
+    LocalJobSlot slot;
+    LocalJobSlot::note_peak();
+    Pipe in, out, err;
+    int pid = spawn(argv, opts, in, out, err);
+    ProcessResult result;
+    StdinFeeder feeder(in.fd[1], opts.stdin_data.value_or(""));
+    OutputReader out_reader{out.fd[0], result.out, opts.on_stdout_line};
+    OutputReader err_reader{err.fd[0], result.err, opts.on_stderr_line};
+    pump(feeder, out_reader, err_reader);
+    close_fd(feeder.fd);
+    result.exit_code = wait_for_exit(pid);
     return result;
 }
 

@@ -138,70 +138,93 @@ Client::~Client() {
     curl_easy_cleanup(static_cast<CURL*>(curl_));
 }
 
-Response Client::send(const Request& request) {
-    auto* curl = static_cast<CURL*>(curl_);
-    curl_easy_reset(curl);
-    Transfer transfer;
-    SList headers;
-    char error_buffer[CURL_ERROR_SIZE] = {0};
+namespace {
 
-    auto set = [&](CURLoption option, auto value) {
-        if (auto rc = curl_easy_setopt(curl, option, value); rc != CURLE_OK)
-            throw Error(fmt::format("HTTP {} {}: cannot set a libcurl option: {}", request.method,
-                                    redact_url(request.url), curl_easy_strerror(rc)));
-    };
-    set(CURLOPT_URL, request.url.c_str());
+// One request on a reset curl handle: sets options, naming the request in any error.
+class Easy {
+  public:
+    Easy(CURL* curl, const Request& request) : curl_(curl), request_(request) {
+        curl_easy_reset(curl_);
+    }
+
+    template <typename T> void set(CURLoption option, T value) {
+        if (auto rc = curl_easy_setopt(curl_, option, value); rc != CURLE_OK)
+            fail(fmt::format("cannot set a libcurl option: {}", curl_easy_strerror(rc)));
+    }
+
+    [[noreturn]] void fail(const std::string& what) const {
+        throw Error(fmt::format("HTTP {} {}: {}", request_.method, redact_url(request_.url), what));
+    }
+
+    CURL* handle() const { return curl_; }
+    const Request& request() const { return request_; }
+
+  private:
+    CURL* curl_;
+    const Request& request_;
+};
+
+void set_connection(Easy& easy, const ClientOptions& options, Transfer& transfer,
+                    char* error_buffer) {
+    easy.set(CURLOPT_URL, easy.request().url.c_str());
     // The signed path must be the one sent: no dot-segment removal by curl.
-    set(CURLOPT_PATH_AS_IS, 1L);
-    set(CURLOPT_NOSIGNAL, 1L);
-    set(CURLOPT_ERRORBUFFER, error_buffer);
-    set(CURLOPT_PROTOCOLS_STR, "http,https");
-    set(CURLOPT_FOLLOWLOCATION, 0L);
-    set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
-    set(CURLOPT_TIMEOUT_MS, static_cast<long>(options_.total_timeout.count()));
-    if (!options_.user_agent.empty())
-        set(CURLOPT_USERAGENT, options_.user_agent.c_str());
-    if (options_.capture_certificate) {
+    easy.set(CURLOPT_PATH_AS_IS, 1L);
+    easy.set(CURLOPT_NOSIGNAL, 1L);
+    easy.set(CURLOPT_ERRORBUFFER, error_buffer);
+    easy.set(CURLOPT_PROTOCOLS_STR, "http,https");
+    easy.set(CURLOPT_FOLLOWLOCATION, 0L);
+    easy.set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+    easy.set(CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout.count()));
+    if (!options.user_agent.empty())
+        easy.set(CURLOPT_USERAGENT, options.user_agent.c_str());
+    if (options.capture_certificate) {
         // curl reports certificates only for a handshake: make one every time.
-        set(CURLOPT_CERTINFO, 1L);
-        set(CURLOPT_FRESH_CONNECT, 1L);
+        easy.set(CURLOPT_CERTINFO, 1L);
+        easy.set(CURLOPT_FRESH_CONNECT, 1L);
     }
-    set(CURLOPT_WRITEFUNCTION, on_body);
-    set(CURLOPT_WRITEDATA, &transfer);
-    set(CURLOPT_HEADERFUNCTION, on_header);
-    set(CURLOPT_HEADERDATA, &transfer);
+    easy.set(CURLOPT_WRITEFUNCTION, on_body);
+    easy.set(CURLOPT_WRITEDATA, &transfer);
+    easy.set(CURLOPT_HEADERFUNCTION, on_header);
+    easy.set(CURLOPT_HEADERDATA, &transfer);
+}
 
-    const auto& tls = options_.tls;
-    if (tls.insecure) {
-        set(CURLOPT_SSL_VERIFYPEER, 0L);
-        set(CURLOPT_SSL_VERIFYHOST, 0L);
-    } else if (!pin_.empty() && tls.ca_file.empty()) {
-        // The pin is the trust anchor: no CA chain or host name needed.
-        set(CURLOPT_SSL_VERIFYPEER, 0L);
-        set(CURLOPT_SSL_VERIFYHOST, 0L);
+// `pin` is the pinned key in curl's form, or empty.
+void set_tls(Easy& easy, const TlsOptions& tls, const std::string& pin) {
+    // With `insecure`, nothing is checked; with only a pin, the pin is the trust anchor:
+    // no CA chain or host name needed.
+    if (tls.insecure || (!pin.empty() && tls.ca_file.empty())) {
+        easy.set(CURLOPT_SSL_VERIFYPEER, 0L);
+        easy.set(CURLOPT_SSL_VERIFYHOST, 0L);
     }
-    if (!tls.insecure && !tls.ca_file.empty())
-        set(CURLOPT_CAINFO, tls.ca_file.c_str());
-    if (!tls.insecure && !pin_.empty())
-        set(CURLOPT_PINNEDPUBLICKEY, pin_.c_str());
+    if (tls.insecure)
+        return;
+    if (!tls.ca_file.empty())
+        easy.set(CURLOPT_CAINFO, tls.ca_file.c_str());
+    if (!pin.empty())
+        easy.set(CURLOPT_PINNEDPUBLICKEY, pin.c_str());
+}
 
+void set_method_and_body(Easy& easy) {
+    const auto& request = easy.request();
     if (request.method == "HEAD") {
-        set(CURLOPT_NOBODY, 1L);
+        easy.set(CURLOPT_NOBODY, 1L);
     } else if (request.method == "GET" && request.body.empty()) {
-        set(CURLOPT_HTTPGET, 1L);
+        easy.set(CURLOPT_HTTPGET, 1L);
     } else {
         // Any other method, or a body: send the body (possibly empty, Content-Length: 0).
-        set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-        set(CURLOPT_POSTFIELDS, request.body.data());
-        set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
+        easy.set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+        easy.set(CURLOPT_POSTFIELDS, request.body.data());
+        easy.set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
     }
+}
 
+// The request's headers in curl's form, and nothing curl would add on its own.
+void set_headers(Easy& easy, SList& headers) {
     bool has_content_type = false;
-    for (const auto& h : request.headers) {
+    for (const auto& h : easy.request().headers) {
         if (h.name.find_first_of(":\r\n") != std::string::npos ||
             h.value.find_first_of("\r\n") != std::string::npos)
-            throw Error(fmt::format("HTTP {} {}: header '{}' contains a line break or colon",
-                                    request.method, redact_url(request.url), h.name));
+            easy.fail(fmt::format("header '{}' contains a line break or colon", h.name));
         has_content_type = has_content_type || iequals(h.name, "Content-Type");
         // "Name;" is curl's way to send a header with an empty value.
         headers.add(h.value.empty() ? h.name + ";" : h.name + ": " + h.value);
@@ -211,24 +234,43 @@ Response Client::send(const Request& request) {
     if (!has_content_type)
         headers.add("Content-Type:");
     headers.add("Expect:");
-    set(CURLOPT_HTTPHEADER, headers.list);
+    easy.set(CURLOPT_HTTPHEADER, headers.list);
+}
 
-    auto rc = curl_easy_perform(curl);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr); // it lives on this stack frame
-    if (rc != CURLE_OK) {
-        std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
-        throw Error(fmt::format("HTTP {} {}: {}", request.method, redact_url(request.url), detail));
-    }
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &transfer.response.status);
-    if (options_.capture_certificate) {
-        // certinfo[0] is the leaf; its "Cert:" field is the PEM text.
-        curl_certinfo* info = nullptr;
-        if (curl_easy_getinfo(curl, CURLINFO_CERTINFO, &info) == CURLE_OK && info &&
-            info->num_of_certs > 0)
-            for (auto* field = info->certinfo[0]; field; field = field->next)
-                if (std::string_view(field->data).rfind("Cert:", 0) == 0)
-                    transfer.response.peer_certificate = field->data + 5;
-    }
+// The PEM text of the server's leaf certificate, when curl captured it.
+std::optional<std::string> peer_certificate(CURL* curl) {
+    // certinfo[0] is the leaf; its "Cert:" field is the PEM text.
+    curl_certinfo* info = nullptr;
+    std::optional<std::string> pem;
+    if (curl_easy_getinfo(curl, CURLINFO_CERTINFO, &info) == CURLE_OK && info &&
+        info->num_of_certs > 0)
+        for (auto* field = info->certinfo[0]; field; field = field->next)
+            if (std::string_view(field->data).rfind("Cert:", 0) == 0)
+                pem = field->data + 5;
+    return pem;
+}
+
+} // namespace
+
+Response Client::send(const Request& request) {
+    Easy easy(static_cast<CURL*>(curl_), request);
+    Transfer transfer;
+    SList headers;
+    char error_buffer[CURL_ERROR_SIZE] = {0};
+    set_connection(easy, options_, transfer, error_buffer);
+    set_tls(easy, options_.tls, pin_);
+    set_method_and_body(easy);
+    set_headers(easy, headers);
+
+    auto rc = curl_easy_perform(easy.handle());
+    // The error buffer lives on this stack frame.
+    curl_easy_setopt(easy.handle(), CURLOPT_ERRORBUFFER, nullptr);
+    if (rc != CURLE_OK)
+        easy.fail(error_buffer[0] ? error_buffer : curl_easy_strerror(rc));
+    curl_easy_getinfo(easy.handle(), CURLINFO_RESPONSE_CODE, &transfer.response.status);
+    if (options_.capture_certificate)
+        if (auto pem = peer_certificate(easy.handle()))
+            transfer.response.peer_certificate = std::move(*pem);
     return std::move(transfer.response);
 }
 

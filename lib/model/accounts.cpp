@@ -119,33 +119,35 @@ std::string IdentityDirectory::service_dn(const std::string& n) const {
     return fmt::format("cn={},ou={},{}", n, services_ou, base_dn);
 }
 
-std::map<std::string, Account> parse_accounts(AttrSet& top, const nlohmann::json& evaluated) {
-    std::map<std::string, Account> out;
-    auto accounts = top.optional_set("accounts");
-    if (!accounts)
+namespace {
+
+// Every `<section>.<name>` parsed by `parse`; `what` names an entry in errors.
+template <typename T>
+std::map<std::string, T> parse_section(AttrSet& top, const nlohmann::json& evaluated,
+                                       const std::string& section, const std::string& what,
+                                       T (*parse)(const std::string&, AttrSet)) {
+    std::map<std::string, T> out;
+    auto set = top.optional_set(section);
+    if (!set)
         return out;
-    for (const auto& [name, value] : evaluated["accounts"].items()) {
-        accounts->get(name);
+    for (const auto& [name, value] : evaluated[section].items()) {
+        set->get(name);
         if (!std::regex_match(name, resource_name_re()))
-            accounts->fail(name, "invalid account name (letters, digits, '.', '_' and '-')");
-        out.emplace(name, parse_account(name, AttrSet(value, accounts->child_path(name))));
+            set->fail(name, "invalid " + what + " name (letters, digits, '.', '_' and '-')");
+        out.emplace(name, parse(name, AttrSet(value, set->child_path(name))));
     }
     return out;
 }
 
+} // namespace
+
+std::map<std::string, Account> parse_accounts(AttrSet& top, const nlohmann::json& evaluated) {
+    return parse_section(top, evaluated, "accounts", "account", parse_account);
+}
+
 std::map<std::string, IdentityDirectory> parse_identity(AttrSet& top,
                                                         const nlohmann::json& evaluated) {
-    std::map<std::string, IdentityDirectory> out;
-    auto identity = top.optional_set("identity");
-    if (!identity)
-        return out;
-    for (const auto& [name, value] : evaluated["identity"].items()) {
-        identity->get(name);
-        if (!std::regex_match(name, resource_name_re()))
-            identity->fail(name, "invalid directory name (letters, digits, '.', '_' and '-')");
-        out.emplace(name, parse_directory(name, AttrSet(value, identity->child_path(name))));
-    }
-    return out;
+    return parse_section(top, evaluated, "identity", "directory", parse_directory);
 }
 
 nlohmann::json to_json(const Account& a) {

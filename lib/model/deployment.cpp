@@ -270,6 +270,18 @@ Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& 
     return d;
 }
 
+namespace {
+
+// {name: to_json(value)} for every entry of `items`.
+template <typename Map> nlohmann::json json_of_each(const Map& items) {
+    auto j = nlohmann::json::object();
+    for (const auto& [name, value] : items)
+        j[name] = to_json(value);
+    return j;
+}
+
+} // namespace
+
 nlohmann::json to_json(const Deployment& d) {
     nlohmann::json machines = nlohmann::json::object();
     for (const auto& [name, m] : d.machines) {
@@ -304,24 +316,14 @@ nlohmann::json to_json(const Deployment& d) {
     nlohmann::json j = {{"file", d.file},
                         {"meta", {{"requireSelection", d.require_selection}}},
                         {"machines", machines}};
-    j["secrets"] = nlohmann::json::object();
-    for (const auto& [name, s] : d.secrets)
-        j["secrets"][name] = to_json(s);
-    j["accounts"] = nlohmann::json::object();
-    for (const auto& [name, a] : d.accounts)
-        j["accounts"][name] = to_json(a);
-    j["identity"] = nlohmann::json::object();
-    for (const auto& [name, dir] : d.identity)
-        j["identity"][name] = to_json(dir);
+    j["secrets"] = json_of_each(d.secrets);
+    j["accounts"] = json_of_each(d.accounts);
+    j["identity"] = json_of_each(d.identity);
     j["warnings"] = nlohmann::json::array();
     for (const auto& w : d.warnings)
         j["warnings"].push_back({{"path", w.path}, {"message", w.message}});
-    j["storage"] = nlohmann::json::object();
-    for (const auto& [name, s] : d.storage)
-        j["storage"][name] = to_json(s);
-    j["buckets"] = nlohmann::json::object();
-    for (const auto& [name, b] : d.buckets)
-        j["buckets"][name] = to_json(b);
+    j["storage"] = json_of_each(d.storage);
+    j["buckets"] = json_of_each(d.buckets);
     j["providers"] = nlohmann::json::object();
     for (const auto& [name, p] : d.providers)
         j["providers"][name] = p.settings->to_json();

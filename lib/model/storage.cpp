@@ -53,73 +53,95 @@ std::string required_url(AttrSet& s, const std::string& name) {
     return url;
 }
 
-Storage parse_one_storage(const std::string& name, AttrSet s) {
-    Storage st;
-    st.name = name;
-    auto type = s.required_string("type");
-    st.allow_insecure_http = s.optional_bool("allowInsecureHttp").value_or(false);
-    st.s3_endpoint = required_url(s, "s3Endpoint");
-    if (type == "garage") {
-        st.type = StorageType::Garage;
-        st.region = s.optional_string("region").value_or("garage");
-        st.admin_endpoint = required_url(s, "adminEndpoint");
-        st.admin_token = secret_source(s, "adminToken", true);
-        auto machines = s.string_list("machines");
-        st.capacity = size_attr(s, "capacity").value_or(kDefaultCapacity);
-        if (st.capacity < 1024)
-            s.fail("capacity", "Garage needs at least 1024 bytes per node");
-        st.health_timeout_seconds =
-            static_cast<int>(s.optional_int("healthTimeout", 1, 86400).value_or(120));
-        unsigned def =
-            machines.empty() ? 1 : static_cast<unsigned>(std::min<std::size_t>(3, machines.size()));
-        st.replication = static_cast<unsigned>(s.optional_int("replication", 1, 7).value_or(def));
-        if (!machines.empty() && st.replication > machines.size())
-            s.fail("replication", fmt::format("replication {} needs at least {} machines, {} "
-                                              "listed in `machines`",
-                                              st.replication, st.replication, machines.size()));
-        auto nodes = s.optional_set("nodes");
-        std::set<std::string> seen;
-        for (std::size_t i = 0; i < machines.size(); ++i) {
-            if (!seen.insert(machines[i]).second)
-                s.fail(fmt::format("machines.{}", i),
-                       fmt::format("\"{}\" is listed twice", machines[i]));
-            GarageNode n;
-            n.machine = machines[i];
-            n.zone = machines[i];
-            if (nodes && nodes->has(machines[i])) {
-                auto ns = nodes->required_set(machines[i]);
-                n.zone = ns.optional_string("zone").value_or(n.zone);
-                if (n.zone.empty())
-                    ns.fail("zone", "must not be empty");
-                n.capacity = size_attr(ns, "capacity");
-                if (n.capacity && *n.capacity < 1024)
-                    ns.fail("capacity", "Garage needs at least 1024 bytes per node");
-                n.node_id = ns.optional_string("nodeId");
-                static const std::regex id_re("^[0-9a-f]{64}(@[^@\\s]+:[0-9]+)?$");
-                if (n.node_id && !std::regex_match(*n.node_id, id_re))
-                    ns.fail("nodeId", "expected a Garage node id (64 hex digits), optionally "
-                                      "followed by @ip:port as `garage node id` prints it");
-                ns.finish();
-            }
-            st.nodes.push_back(n);
-        }
-        if (nodes)
-            nodes->finish(); // a node that is not in `machines`
-    } else if (type == "rgw") {
-        st.type = StorageType::Rgw;
-        st.region = s.optional_string("region").value_or("us-east-1");
-        st.access_key = secret_source(s, "accessKey", true);
-        st.secret_key = secret_source(s, "secretKey", true);
-    } else {
-        s.fail("type",
-               fmt::format("unknown storage type \"{}\" (expected \"garage\" or \"rgw\")", type));
+// storage.<name>.nodes.<machine>: where a Garage node sits and what it weighs.
+void parse_garage_node(AttrSet ns, GarageNode& n) {
+    n.zone = ns.optional_string("zone").value_or(n.zone);
+    if (n.zone.empty())
+        ns.fail("zone", "must not be empty");
+    n.capacity = size_attr(ns, "capacity");
+    if (n.capacity && *n.capacity < 1024)
+        ns.fail("capacity", "Garage needs at least 1024 bytes per node");
+    n.node_id = ns.optional_string("nodeId");
+    static const std::regex id_re("^[0-9a-f]{64}(@[^@\\s]+:[0-9]+)?$");
+    if (n.node_id && !std::regex_match(*n.node_id, id_re))
+        ns.fail("nodeId", "expected a Garage node id (64 hex digits), optionally "
+                          "followed by @ip:port as `garage node id` prints it");
+    ns.finish();
+}
+
+// One node per machine listed in `machines`, with the settings `nodes` gives it.
+std::vector<GarageNode> parse_garage_nodes(AttrSet& s, const std::vector<std::string>& machines) {
+    std::vector<GarageNode> out;
+    auto nodes = s.optional_set("nodes");
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < machines.size(); ++i) {
+        if (!seen.insert(machines[i]).second)
+            s.fail(fmt::format("machines.{}", i),
+                   fmt::format("\"{}\" is listed twice", machines[i]));
+        GarageNode n;
+        n.machine = machines[i];
+        n.zone = machines[i];
+        if (nodes && nodes->has(machines[i]))
+            parse_garage_node(nodes->required_set(machines[i]), n);
+        out.push_back(n);
     }
+    if (nodes)
+        nodes->finish(); // a node that is not in `machines`
+    return out;
+}
+
+void parse_garage(AttrSet& s, Storage& st) {
+    st.type = StorageType::Garage;
+    st.region = s.optional_string("region").value_or("garage");
+    st.admin_endpoint = required_url(s, "adminEndpoint");
+    st.admin_token = secret_source(s, "adminToken", true);
+    auto machines = s.string_list("machines");
+    st.capacity = size_attr(s, "capacity").value_or(kDefaultCapacity);
+    if (st.capacity < 1024)
+        s.fail("capacity", "Garage needs at least 1024 bytes per node");
+    st.health_timeout_seconds =
+        static_cast<int>(s.optional_int("healthTimeout", 1, 86400).value_or(120));
+    unsigned def =
+        machines.empty() ? 1 : static_cast<unsigned>(std::min<std::size_t>(3, machines.size()));
+    st.replication = static_cast<unsigned>(s.optional_int("replication", 1, 7).value_or(def));
+    if (!machines.empty() && st.replication > machines.size())
+        s.fail("replication", fmt::format("replication {} needs at least {} machines, {} "
+                                          "listed in `machines`",
+                                          st.replication, st.replication, machines.size()));
+    st.nodes = parse_garage_nodes(s, machines);
+}
+
+void parse_rgw(AttrSet& s, Storage& st) {
+    st.type = StorageType::Rgw;
+    st.region = s.optional_string("region").value_or("us-east-1");
+    st.access_key = secret_source(s, "accessKey", true);
+    st.secret_key = secret_source(s, "secretKey", true);
+}
+
+// Credentials and admin tokens cross only https, unless the storage says otherwise.
+void check_endpoints_encrypted(AttrSet& s, const Storage& st) {
     for (const auto& [attr, url] : endpoints(st))
         if (is_plain_http(url) && !st.allow_insecure_http)
             s.fail(attr, fmt::format("{} is plain http: {} would cross the network in clear "
                                      "text; use https://, or set allowInsecureHttp = true for "
                                      "this storage to accept that",
                                      url, what_travels(st.type, attr)));
+}
+
+Storage parse_one_storage(const std::string& name, AttrSet s) {
+    Storage st;
+    st.name = name;
+    auto type = s.required_string("type");
+    st.allow_insecure_http = s.optional_bool("allowInsecureHttp").value_or(false);
+    st.s3_endpoint = required_url(s, "s3Endpoint");
+    if (type == "garage")
+        parse_garage(s, st);
+    else if (type == "rgw")
+        parse_rgw(s, st);
+    else
+        s.fail("type",
+               fmt::format("unknown storage type \"{}\" (expected \"garage\" or \"rgw\")", type));
+    check_endpoints_encrypted(s, st);
     s.finish();
     return st;
 }

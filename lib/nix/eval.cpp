@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "core/text.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -51,13 +52,6 @@ std::string strip_ansi(const std::string& s) {
         out += s[i];
     }
     return out;
-}
-
-std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
-        s.pop_back();
-    std::size_t start = s.find_first_not_of("\n ");
-    return start == std::string::npos ? "" : s.substr(start);
 }
 
 } // namespace

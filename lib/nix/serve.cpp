@@ -1,6 +1,7 @@
 #include "nix/serve.hpp"
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "nix/nar.hpp"
 #include "nix/wire.hpp"
 
@@ -29,15 +30,6 @@ constexpr std::size_t max_unacked = 1024;
 constexpr std::uint64_t min_unacked_bytes = 512 * 1024;
 constexpr double unacked_bytes_per_second_of_round_trip = 32e6;
 
-std::string trim(std::string s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-        s.pop_back();
-    std::size_t start = 0;
-    while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start])))
-        ++start;
-    return s.substr(start);
-}
-
 // Shows 8 bytes that should have been a number: as text when they look like text
 // (a shell error or login banner on stdout), else as hex.
 std::string describe_u64(std::uint64_t v) {
@@ -63,6 +55,16 @@ struct LocalError : Error {
     using Error::Error;
 };
 
+// Runs `send` (a write toward the remote); when it throws, sets `failed` first.
+template <typename Send> void noting_failure(bool& failed, Send&& send) {
+    try {
+        send();
+    } catch (...) {
+        failed = true;
+        throw;
+    }
+}
+
 } // namespace
 
 // Remembers whether the remote closed its end, to say so instead of a generic error.
@@ -86,21 +88,11 @@ class ServeClient::RemoteSink : public Sink {
   public:
     explicit RemoteSink(Sink& inner) : inner_(inner) {}
     void write(const char* buf, std::size_t n) override {
-        try {
-            inner_.write(buf, n);
-        } catch (...) {
-            failed = true;
-            throw;
-        }
+        noting_failure(failed, [&] { inner_.write(buf, n); });
     }
     using Sink::write;
     void flush() override {
-        try {
-            inner_.flush();
-        } catch (...) {
-            failed = true;
-            throw;
-        }
+        noting_failure(failed, [&] { inner_.flush(); });
     }
     bool failed = false;
 
@@ -290,12 +282,7 @@ std::uint64_t send_nar(const PathInfo& info, Sink& sink) {
         bool transport_failed = false;
         explicit Tracking(Sink& s) : inner(s) {}
         void write(const char* buf, std::size_t n) override {
-            try {
-                inner.write(buf, n);
-            } catch (...) {
-                transport_failed = true;
-                throw;
-            }
+            noting_failure(transport_failed, [&] { inner.write(buf, n); });
             count += n;
         }
     } tracked(sink);

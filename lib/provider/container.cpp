@@ -324,12 +324,7 @@ class ContainerProvider : public Provider {
     }
 
     static const ContainerMachineSettings& settings_of(const Request& req) {
-        const auto* s = dynamic_cast<const ContainerMachineSettings*>(req.settings);
-        if (!s)
-            throw Error(fmt::format("machine {}: provision settings are not for a container "
-                                    "provider",
-                                    req.machine));
-        return *s;
+        return settings_as<ContainerMachineSettings>(req, "a container provider");
     }
 
     static void require_root() {
@@ -357,29 +352,34 @@ class ContainerProvider : public Provider {
 
 } // namespace
 
+namespace {
+
+std::shared_ptr<const ProviderSettings> parse_container_provider(model::AttrSet& a) {
+    auto s = std::make_shared<ContainerProviderSettings>();
+    s->dir = a.optional_file("dir");
+    s->systemd = a.optional_bool("systemd").value_or(false);
+    a.finish();
+    return s;
+}
+
+std::shared_ptr<const MachineSettings>
+parse_container_machine(model::AttrSet& a, const ProviderSettings&, const std::string&) {
+    auto s = std::make_shared<ContainerMachineSettings>();
+    s->ssh_keys = a.string_list("sshKeys");
+    a.finish();
+    return s;
+}
+
+std::unique_ptr<Provider> make_container_provider(const ProviderSettings& s, const Context& ctx) {
+    return std::make_unique<ContainerProvider>(dynamic_cast<const ContainerProviderSettings&>(s),
+                                               ctx);
+}
+
+} // namespace
+
 ProviderType container_type() {
-    ProviderType t;
-    t.name = "container";
-    t.summary = "local containers on this machine (needs root)";
-    t.parse_provider = [](model::AttrSet& a) -> std::shared_ptr<const ProviderSettings> {
-        auto s = std::make_shared<ContainerProviderSettings>();
-        s->dir = a.optional_file("dir");
-        s->systemd = a.optional_bool("systemd").value_or(false);
-        a.finish();
-        return s;
-    };
-    t.parse_machine = [](model::AttrSet& a, const ProviderSettings&,
-                         const std::string&) -> std::shared_ptr<const MachineSettings> {
-        auto s = std::make_shared<ContainerMachineSettings>();
-        s->ssh_keys = a.string_list("sshKeys");
-        a.finish();
-        return s;
-    };
-    t.make = [](const ProviderSettings& s, const Context& ctx) -> std::unique_ptr<Provider> {
-        return std::make_unique<ContainerProvider>(
-            dynamic_cast<const ContainerProviderSettings&>(s), ctx);
-    };
-    return t;
+    return {"container", "local containers on this machine (needs root)", parse_container_provider,
+            parse_container_machine, make_container_provider};
 }
 
 } // namespace fedi::provider

@@ -22,11 +22,7 @@ struct ExistingMachineSettings : MachineSettings {
 };
 
 const ExistingMachineSettings& settings_of(const Request& req) {
-    const auto* s = dynamic_cast<const ExistingMachineSettings*>(req.settings);
-    if (!s)
-        throw Error(fmt::format("machine {}: provision settings are not for an existing provider",
-                                req.machine));
-    return *s;
+    return settings_as<ExistingMachineSettings>(req, "an existing provider");
 }
 
 class ExistingProvider : public Provider {
@@ -71,39 +67,40 @@ class ExistingProvider : public Provider {
     }
 };
 
+std::shared_ptr<const ProviderSettings> parse_existing_provider(model::AttrSet& a) {
+    a.finish();
+    return std::make_shared<ExistingProviderSettings>();
+}
+
+std::shared_ptr<const MachineSettings>
+parse_existing_machine(model::AttrSet& a, const ProviderSettings&, const std::string&) {
+    auto s = std::make_shared<ExistingMachineSettings>();
+    s->outputs.host = a.required_string("host");
+    if (s->outputs.host.empty())
+        a.fail("host", "must not be empty");
+    s->outputs.port = static_cast<int>(a.optional_int("port", 1, 65535).value_or(22));
+    s->outputs.user = a.optional_string("user").value_or("root");
+    if (auto key = a.optional_string("hostKey")) {
+        static const std::regex key_re(
+            R"(^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+=*( .*)?$)");
+        if (!std::regex_match(*key, key_re))
+            a.fail("hostKey", "expected an OpenSSH public key such as \"ssh-ed25519 AAAA...\"");
+        auto blob_end = key->find(' ', key->find(' ') + 1);
+        s->outputs.host_keys.push_back(key->substr(0, blob_end));
+    }
+    a.finish();
+    return s;
+}
+
+std::unique_ptr<Provider> make_existing_provider(const ProviderSettings&, const Context&) {
+    return std::make_unique<ExistingProvider>();
+}
+
 } // namespace
 
 ProviderType existing_type() {
-    ProviderType t;
-    t.name = "existing";
-    t.summary = "machines that already exist, given by address and host key";
-    t.parse_provider = [](model::AttrSet& a) -> std::shared_ptr<const ProviderSettings> {
-        a.finish();
-        return std::make_shared<ExistingProviderSettings>();
-    };
-    t.parse_machine = [](model::AttrSet& a, const ProviderSettings&,
-                         const std::string&) -> std::shared_ptr<const MachineSettings> {
-        auto s = std::make_shared<ExistingMachineSettings>();
-        s->outputs.host = a.required_string("host");
-        if (s->outputs.host.empty())
-            a.fail("host", "must not be empty");
-        s->outputs.port = static_cast<int>(a.optional_int("port", 1, 65535).value_or(22));
-        s->outputs.user = a.optional_string("user").value_or("root");
-        if (auto key = a.optional_string("hostKey")) {
-            static const std::regex key_re(
-                R"(^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+=*( .*)?$)");
-            if (!std::regex_match(*key, key_re))
-                a.fail("hostKey", "expected an OpenSSH public key such as \"ssh-ed25519 AAAA...\"");
-            auto blob_end = key->find(' ', key->find(' ') + 1);
-            s->outputs.host_keys.push_back(key->substr(0, blob_end));
-        }
-        a.finish();
-        return s;
-    };
-    t.make = [](const ProviderSettings&, const Context&) -> std::unique_ptr<Provider> {
-        return std::make_unique<ExistingProvider>();
-    };
-    return t;
+    return {"existing", "machines that already exist, given by address and host key",
+            parse_existing_provider, parse_existing_machine, make_existing_provider};
 }
 
 } // namespace fedi::provider

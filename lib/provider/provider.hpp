@@ -128,6 +128,19 @@ class Provider {
     virtual std::string describe(const Record& rec) const = 0;
 };
 
+// Throws: the machine's provision settings are not of the type `provider` reads (a
+// registry bug; "a proxmox provider").
+[[noreturn]] void wrong_settings(const Request& req, const std::string& provider);
+
+// The machine settings of `req` as the provider's own type.
+template <typename Settings>
+const Settings& settings_as(const Request& req, const std::string& provider) {
+    const auto* s = dynamic_cast<const Settings*>(req.settings);
+    if (!s)
+        wrong_settings(req, provider);
+    return *s;
+}
+
 // A provider type in the registry.
 struct ProviderType {
     std::string name;    // value of providers.<name>.type

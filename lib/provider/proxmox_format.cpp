@@ -19,35 +19,15 @@
 namespace fedi::provider::pve {
 namespace {
 
-bool unreserved(unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-        s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-        s.remove_suffix(1);
-    return s;
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 bool contains(std::string_view text, std::string_view part) {
     return text.find(part) != std::string_view::npos;
 }
 
 // Proxmox messages end in a newline and may span lines (property-string errors).
 std::string one_line(std::string_view text) {
-    text = trim(text);
     std::string out;
     bool newline = false;
-    for (char c : text) {
+    for (char c : trim(text)) {
         if (c == '\n' || c == '\r') {
             newline = true;
             continue;
@@ -61,22 +41,6 @@ std::string one_line(std::string_view text) {
 }
 
 } // namespace
-
-std::string percent_encode(std::string_view text) {
-    static const char* digits = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(text.size());
-    for (unsigned char c : text) {
-        if (unreserved(c)) {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += digits[c >> 4];
-            out += digits[c & 15];
-        }
-    }
-    return out;
-}
 
 std::string form_encode(const Form& form) {
     std::string out;
@@ -137,16 +101,15 @@ Upid parse_upid(std::string_view text) {
     return upid;
 }
 
-TokenId parse_token(std::string_view token, std::string_view source) {
-    token = trim(token);
+TokenId parse_token(std::string_view text, std::string_view source) {
+    auto token = trim(text);
     if (token.rfind("PVEAPIToken=", 0) == 0)
-        token.remove_prefix(12);
+        token.erase(0, 12);
     // pve-access-control: user name [^\s:/]+, realm and token id [A-Za-z][A-Za-z0-9.\-_]+.
     static const std::regex re(
         "^([^\\s:/]+@[A-Za-z][A-Za-z0-9.\\-_]+)!([A-Za-z][A-Za-z0-9.\\-_]+)=([\\x21-\\x7e]+)$");
-    std::string s(token);
     std::smatch m;
-    if (!std::regex_match(s, m, re))
+    if (!std::regex_match(token, m, re))
         throw usage_error(fmt::format(
             "the Proxmox API token from {} is malformed: expected USER@REALM!TOKENID=SECRET "
             "(for example root@pam!fedi=xxxxxxxx-xxxx-...)",
@@ -195,11 +158,11 @@ std::string read_token(const std::optional<std::string>& file,
             "USER@REALM!TOKENID=SECRET",
             source));
     parse_token(token, source);
-    return std::string(token);
+    return token;
 }
 
 std::string api_base_url(std::string_view endpoint) {
-    auto e = std::string(trim(endpoint));
+    auto e = trim(endpoint);
     if (lower(e).rfind("https://", 0) != 0)
         throw usage_error(fmt::format(
             "Proxmox endpoint '{}' must start with https:// (the API token must not travel "

@@ -20,7 +20,7 @@ using Form = std::vector<std::pair<std::string, std::string>>;
 
 // Percent-encodes every byte except A-Z a-z 0-9 - . _ ~ (so '=', '+', ',', ' ', '/', '%'
 // are all encoded: pveproxy cuts pairs at every raw '=' and reads '+' as a space).
-std::string percent_encode(std::string_view text);
+using fedi::percent_encode;
 // Decodes %XX escapes; '+' stays '+'. Malformed escapes are kept as they are.
 using fedi::percent_decode;
 // "k1=v1&k2=v2" with keys and values percent-encoded. Parameters with an empty value

@@ -25,11 +25,7 @@ std::string mark(const std::string& machine) {
 }
 
 const PveMachineSettings& machine_settings(const Request& req) {
-    const auto* s = dynamic_cast<const PveMachineSettings*>(req.settings);
-    if (!s)
-        throw Error(fmt::format("machine {}: provision settings are not for a proxmox provider",
-                                req.machine));
-    return *s;
+    return settings_as<PveMachineSettings>(req, "a proxmox provider");
 }
 
 std::string list_names(const std::vector<StorageInfo>& storages) {

@@ -1,5 +1,6 @@
 // The proxmox provider's settings (parsed from the deployment) and its planning: which
 // config options to change so that a VM matches them. No network here.
+#include "core/text.hpp"
 #include "provider/proxmox_provider.hpp"
 #include "provider/proxmox_tls.hpp"
 
@@ -21,12 +22,6 @@ std::vector<std::string> split(const std::string& text, char sep) {
     for (std::string item; std::getline(in, item, sep);)
         out.push_back(item);
     return out;
-}
-
-std::string trim(std::string s) {
-    auto b = s.find_first_not_of(" \t\r\n");
-    auto e = s.find_last_not_of(" \t\r\n");
-    return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
 std::string opt(const json& config, const std::string& key) {
@@ -180,123 +175,178 @@ std::optional<std::pair<std::string, std::string>> find_serial(const json& confi
     return std::nullopt;
 }
 
-VmPlan plan_vm(const PveMachineSettings& s, const json& config) {
-    VmPlan p;
-    auto change = [&](const std::string& key, const std::string& value, const std::string& what,
-                      const std::string& from, const std::string& to) {
-        p.set.emplace_back(key, value);
-        p.plan.changes.push_back({what, from, to});
-    };
-    if (opt(config, "name") != s.name)
-        change("name", s.name, "name", opt(config, "name"), s.name);
-    if (s.cores) {
-        auto now = json_int(config.value("cores", json()), 1);
-        if (now != *s.cores)
-            change("cores", std::to_string(*s.cores), "cores", std::to_string(now),
-                   std::to_string(*s.cores));
+namespace {
+
+// Builds a VmPlan one step at a time; each step compares one group of settings with the
+// VM's current config. The steps run in the order the plan is shown and applied.
+class VmPlanner {
+  public:
+    VmPlanner(const PveMachineSettings& s, const json& config)
+        : s_(s), config_(config), boot_(boot_disk(config)),
+          boot_value_(boot_ ? opt(config, *boot_) : "") {
+        disk_storage_ = s.storage.value_or(storage_of(boot_value_));
+        for (const auto& [key, value] : config.items())
+            used_.insert(key);
     }
-    if (s.sockets) {
-        auto now = json_int(config.value("sockets", json()), 1);
-        if (now != *s.sockets)
-            change("sockets", std::to_string(*s.sockets), "sockets", std::to_string(now),
-                   std::to_string(*s.sockets));
+
+    VmPlan plan() {
+        plan_name_and_counts();
+        plan_cloud_init();
+        plan_bridge();
+        add_cloud_init_drive();
+        plan_boot_disk();
+        for (const auto& d : s_.disks)
+            plan_data_disk(d);
+        return std::move(p_);
     }
-    if (s.memory) {
-        auto now = memory_mib(opt(config, "memory")).value_or(512);
-        if (now != *s.memory)
-            change("memory", std::to_string(*s.memory), "memory", fmt::format("{} MiB", now),
-                   fmt::format("{} MiB", *s.memory));
+
+  private:
+    void change(const std::string& key, const std::string& value, const std::string& what,
+                const std::string& from, const std::string& to) {
+        p_.set.emplace_back(key, value);
+        p_.plan.changes.push_back({what, from, to});
     }
-    // The address comes from the guest agent: it must be on.
-    if (!agent_enabled(opt(config, "agent")))
-        change("agent", "1", "guest agent", "off", "on");
-    if (!s.ssh_keys.empty()) {
-        std::vector<std::string> want;
-        for (const auto& k : s.ssh_keys)
-            if (!trim(k).empty())
-                want.push_back(trim(k));
-        auto now = decode_sshkeys(opt(config, "sshkeys"));
-        if (now != want)
-            change("sshkeys", encode_sshkeys(want), "ssh keys",
-                   fmt::format("{} key(s)", now.size()), fmt::format("{} key(s)", want.size()));
+
+    void plan_count(const std::string& key, const std::optional<int>& want) {
+        if (!want)
+            return;
+        auto now = json_int(config_.value(key, json()), 1);
+        if (now != *want)
+            change(key, std::to_string(*want), key, std::to_string(now), std::to_string(*want));
     }
-    if (s.user && opt(config, "ciuser") != *s.user)
-        change("ciuser", *s.user, "cloud-init user", opt(config, "ciuser"), *s.user);
-    if (s.ip_config && opt(config, "ipconfig0") != *s.ip_config)
-        change("ipconfig0", *s.ip_config, "ip config", opt(config, "ipconfig0"), *s.ip_config);
-    if (s.bridge) {
-        auto net = opt(config, "net0");
+
+    void plan_name_and_counts() {
+        if (opt(config_, "name") != s_.name)
+            change("name", s_.name, "name", opt(config_, "name"), s_.name);
+        plan_count("cores", s_.cores);
+        plan_count("sockets", s_.sockets);
+        if (s_.memory) {
+            auto now = memory_mib(opt(config_, "memory")).value_or(512);
+            if (now != *s_.memory)
+                change("memory", std::to_string(*s_.memory), "memory", fmt::format("{} MiB", now),
+                       fmt::format("{} MiB", *s_.memory));
+        }
+        // The address comes from the guest agent: it must be on.
+        if (!agent_enabled(opt(config_, "agent")))
+            change("agent", "1", "guest agent", "off", "on");
+    }
+
+    void plan_option(const std::string& key, const std::optional<std::string>& want,
+                     const std::string& what) {
+        if (want && opt(config_, key) != *want)
+            change(key, *want, what, opt(config_, key), *want);
+    }
+
+    void plan_cloud_init() {
+        if (!s_.ssh_keys.empty()) {
+            std::vector<std::string> want;
+            for (const auto& k : s_.ssh_keys)
+                if (auto key = trim(k); !key.empty())
+                    want.push_back(key);
+            auto now = decode_sshkeys(opt(config_, "sshkeys"));
+            if (now != want)
+                change("sshkeys", encode_sshkeys(want), "ssh keys",
+                       fmt::format("{} key(s)", now.size()), fmt::format("{} key(s)", want.size()));
+        }
+        plan_option("ciuser", s_.user, "cloud-init user");
+        plan_option("ipconfig0", s_.ip_config, "ip config");
+    }
+
+    void plan_bridge() {
+        if (!s_.bridge)
+            return;
+        auto net = opt(config_, "net0");
         auto now = property(net, "bridge").value_or("");
-        if (now != *s.bridge)
-            change("net0", with_bridge(net.empty() ? "virtio" : net, *s.bridge), "bridge", now,
-                   *s.bridge);
+        if (now != *s_.bridge)
+            change("net0", with_bridge(net.empty() ? "virtio" : net, *s_.bridge), "bridge", now,
+                   *s_.bridge);
     }
 
-    auto boot = boot_disk(config);
-    std::string boot_value = boot ? opt(config, *boot) : "";
-    std::string disk_storage = s.storage.value_or(storage_of(boot_value));
-    std::set<std::string> used;
-    for (const auto& [key, value] : config.items())
-        used.insert(key);
+    bool has_cloud_init_drive() const {
+        for (const auto& [key, value] : config_.items())
+            if (json_string(value).find("cloudinit") != std::string::npos)
+                return true;
+        return false;
+    }
 
-    bool has_cloudinit = false;
-    for (const auto& [key, value] : config.items())
-        if (json_string(value).find("cloudinit") != std::string::npos)
-            has_cloudinit = true;
-    if (!has_cloudinit && (!s.ssh_keys.empty() || s.user || s.ip_config) && !disk_storage.empty()) {
+    void add_cloud_init_drive() {
+        bool wanted = !s_.ssh_keys.empty() || s_.user || s_.ip_config;
+        if (!wanted || has_cloud_init_drive() || disk_storage_.empty())
+            return;
         for (const char* key : {"ide2", "ide0", "ide1", "ide3", "sata5"})
-            if (!used.count(key)) {
-                change(key, disk_storage + ":cloudinit", "cloud-init drive", "",
-                       fmt::format("{} on {}", key, disk_storage));
-                used.insert(key);
-                break;
+            if (!used_.count(key)) {
+                change(key, disk_storage_ + ":cloudinit", "cloud-init drive", "",
+                       fmt::format("{} on {}", key, disk_storage_));
+                used_.insert(key);
+                return;
             }
     }
 
-    if (s.full && s.storage && boot && storage_of(boot_value) != *s.storage)
-        p.plan.fixed.push_back({"boot disk storage", storage_of(boot_value), *s.storage});
-    if (s.disk_gib && boot) {
-        auto now = drive_size_bytes(boot_value);
-        auto want = *s.disk_gib << 30;
+    // Grows the disk `key` to `want_gib`; a disk larger than that is reported, not shrunk.
+    void plan_size(const std::string& key, const std::string& what, std::int64_t now,
+                   std::int64_t want_gib) {
+        auto want = want_gib << 30;
         if (now < want) {
-            p.resize.emplace_back(*boot, fmt::format("{}G", *s.disk_gib));
-            p.plan.changes.push_back({"disk " + *boot, gib(now), gib(want)});
+            p_.resize.emplace_back(key, fmt::format("{}G", want_gib));
+            p_.plan.changes.push_back({what, gib(now), gib(want)});
         } else if (now > want) {
-            p.plan.fixed.push_back(
-                {"disk " + *boot, gib(now), gib(want) + " (disks cannot shrink)"});
+            p_.plan.fixed.push_back({what, gib(now), gib(want) + " (disks cannot shrink)"});
         }
     }
-    for (const auto& d : s.disks) {
-        auto found = find_serial(config, d.serial());
-        auto want = d.size_gib << 30;
+
+    void plan_boot_disk() {
+        if (!boot_)
+            return;
+        if (s_.full && s_.storage && storage_of(boot_value_) != *s_.storage)
+            p_.plan.fixed.push_back({"boot disk storage", storage_of(boot_value_), *s_.storage});
+        if (s_.disk_gib)
+            plan_size(*boot_, "disk " + *boot_, drive_size_bytes(boot_value_), *s_.disk_gib);
+    }
+
+    std::string free_virtio_slot() const {
+        for (int n = 1; n < 16; ++n)
+            if (!used_.count("virtio" + std::to_string(n)))
+                return "virtio" + std::to_string(n);
+        return {};
+    }
+
+    void add_data_disk(const DataDisk& d) {
+        auto key = free_virtio_slot();
+        if (key.empty()) {
+            p_.plan.fixed.push_back({"disk " + d.name, "", "no free virtio slot"});
+            return;
+        }
+        used_.insert(key);
+        change(key, fmt::format("{}:{},serial={}", disk_storage_, d.size_gib, d.serial()),
+               "disk " + d.name, "", fmt::format("{}G on {} ({})", d.size_gib, disk_storage_, key));
+    }
+
+    void plan_data_disk(const DataDisk& d) {
+        auto found = find_serial(config_, d.serial());
         if (!found) {
-            std::string key;
-            for (int n = 1; n < 16 && key.empty(); ++n)
-                if (!used.count("virtio" + std::to_string(n)))
-                    key = "virtio" + std::to_string(n);
-            if (key.empty()) {
-                p.plan.fixed.push_back({"disk " + d.name, "", "no free virtio slot"});
-                continue;
-            }
-            used.insert(key);
-            change(key, fmt::format("{}:{},serial={}", disk_storage, d.size_gib, d.serial()),
-                   "disk " + d.name, "",
-                   fmt::format("{}G on {} ({})", d.size_gib, disk_storage, key));
-            continue;
+            add_data_disk(d);
+            return;
         }
-        auto now = drive_size_bytes(found->second);
-        if (now < want) {
-            p.resize.emplace_back(found->first, fmt::format("{}G", d.size_gib));
-            p.plan.changes.push_back({"disk " + d.name, gib(now), gib(want)});
-        } else if (now > want) {
-            p.plan.fixed.push_back(
-                {"disk " + d.name, gib(now), gib(want) + " (disks cannot shrink)"});
-        }
-        if (s.storage && storage_of(found->second) != *s.storage)
-            p.plan.fixed.push_back({"disk " + d.name + " storage", storage_of(found->second),
-                                    *s.storage + " (move the disk by hand)"});
+        const auto& [key, drive] = *found;
+        plan_size(key, "disk " + d.name, drive_size_bytes(drive), d.size_gib);
+        if (s_.storage && storage_of(drive) != *s_.storage)
+            p_.plan.fixed.push_back({"disk " + d.name + " storage", storage_of(drive),
+                                     *s_.storage + " (move the disk by hand)"});
     }
-    return p;
+
+    const PveMachineSettings& s_;
+    const json& config_;
+    std::optional<std::string> boot_;
+    std::string boot_value_;
+    std::string disk_storage_;
+    std::set<std::string> used_;
+    VmPlan p_;
+};
+
+} // namespace
+
+VmPlan plan_vm(const PveMachineSettings& s, const json& config) {
+    return VmPlanner(s, config).plan();
 }
 
 // ---- settings ----
@@ -384,6 +434,81 @@ std::shared_ptr<const ProviderSettings> parse_provider_settings(model::AttrSet& 
     return s;
 }
 
+namespace {
+
+void check_vm_name(model::AttrSet& a, const std::string& name) {
+    if (name.size() > 63 || !std::regex_match(name, dns_name()))
+        a.fail("name", fmt::format("\"{}\" is not a valid Proxmox VM name (a DNS name: letters, "
+                                   "digits, '-' and '.'); set provision.name",
+                                   name));
+}
+
+std::vector<std::string> parse_ssh_keys(model::AttrSet& a) {
+    auto keys = a.string_list("sshKeys");
+    static const std::regex key_re(R"(^\s*[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( .*)?\s*$)");
+    for (std::size_t i = 0; i < keys.size(); ++i)
+        if (!std::regex_match(keys[i], key_re))
+            a.fail(fmt::format("sshKeys.{}", i),
+                   "expected an OpenSSH public key such as \"ssh-ed25519 AAAA... comment\"");
+    return keys;
+}
+
+// The `n`th entry (from 0) of `disks`; `names` holds the names seen so far.
+DataDisk parse_data_disk(model::AttrSet& d, std::size_t n, std::set<std::string>& names) {
+    DataDisk disk;
+    disk.name = d.optional_string("name").value_or(fmt::format("data{}", n + 1));
+    static const std::regex name_re("^[a-z0-9][a-z0-9-]{0,14}$");
+    if (!std::regex_match(disk.name, name_re))
+        d.fail("name", "expected 1-15 characters a-z, 0-9 and '-' (it becomes the "
+                       "disk's serial fedi-<name>)");
+    if (!names.insert(disk.name).second)
+        d.fail("name", fmt::format("two disks are named \"{}\"", disk.name));
+    auto size = parse_gib(d.required_string("size"));
+    if (!size || *size <= 0)
+        d.fail("size", "expected a size in whole GiB such as \"200G\" or \"1T\"");
+    disk.size_gib = *size;
+    disk.mount = d.optional_string("mount");
+    if (disk.mount && (disk.mount->empty() || disk.mount->front() != '/'))
+        d.fail("mount", "expected an absolute path");
+    disk.fs_type = d.optional_string("fsType").value_or("ext4");
+    d.finish();
+    return disk;
+}
+
+std::vector<DataDisk> parse_data_disks(model::AttrSet& a) {
+    std::vector<DataDisk> out;
+    const auto* disks = a.get("disks");
+    if (!disks || disks->is_null())
+        return out;
+    if (!disks->is_array())
+        a.fail("disks", "expected a list of disks, got " + model::describe_value(*disks));
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < disks->size(); ++i) {
+        model::AttrSet d((*disks)[i], a.child_path("disks") + "." + std::to_string(i));
+        out.push_back(parse_data_disk(d, i, names));
+    }
+    return out;
+}
+
+std::optional<int> optional_int(model::AttrSet& a, const std::string& key, long long min,
+                                long long max) {
+    if (auto v = a.optional_int(key, min, max))
+        return static_cast<int>(*v);
+    return std::nullopt;
+}
+
+std::optional<std::int64_t> parse_disk_size(model::AttrSet& a) {
+    auto size = a.optional_string("diskSize");
+    if (!size)
+        return std::nullopt;
+    auto gib = parse_gib(*size);
+    if (!gib)
+        a.fail("diskSize", "expected a size in whole GiB such as \"32G\" or \"1T\"");
+    return gib;
+}
+
+} // namespace
+
 std::shared_ptr<const MachineSettings>
 parse_machine_settings(model::AttrSet& a, const ProviderSettings&, const std::string& machine) {
     auto s = std::make_shared<PveMachineSettings>();
@@ -393,63 +518,22 @@ parse_machine_settings(model::AttrSet& a, const ProviderSettings&, const std::st
     s->template_id = static_cast<int>(*tmpl);
     s->node = a.optional_string("node");
     s->name = a.optional_string("name").value_or(machine);
-    if (s->name.size() > 63 || !std::regex_match(s->name, dns_name()))
-        a.fail("name", fmt::format("\"{}\" is not a valid Proxmox VM name (a DNS name: letters, "
-                                   "digits, '-' and '.'); set provision.name",
-                                   s->name));
-    if (auto id = a.optional_int("vmid", 100, 999999999))
-        s->vmid = static_cast<int>(*id);
+    check_vm_name(a, s->name);
+    s->vmid = optional_int(a, "vmid", 100, 999999999);
     s->full = a.optional_bool("full").value_or(true);
     s->storage = a.optional_string("storage");
     s->shared = a.optional_bool("shared").value_or(false);
     if (s->shared && !s->storage)
         a.fail("shared", "shared = true needs `storage` (the storage that must be shared)");
-    if (auto v = a.optional_int("cores", 1, 1024))
-        s->cores = static_cast<int>(*v);
-    if (auto v = a.optional_int("sockets", 1, 16))
-        s->sockets = static_cast<int>(*v);
-    if (auto v = a.optional_int("memory", 16, 8 * 1024 * 1024))
-        s->memory = static_cast<int>(*v);
-    s->ssh_keys = a.string_list("sshKeys");
-    static const std::regex key_re(R"(^\s*[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( .*)?\s*$)");
-    for (std::size_t i = 0; i < s->ssh_keys.size(); ++i)
-        if (!std::regex_match(s->ssh_keys[i], key_re))
-            a.fail(fmt::format("sshKeys.{}", i),
-                   "expected an OpenSSH public key such as \"ssh-ed25519 AAAA... comment\"");
+    s->cores = optional_int(a, "cores", 1, 1024);
+    s->sockets = optional_int(a, "sockets", 1, 16);
+    s->memory = optional_int(a, "memory", 16, 8 * 1024 * 1024);
+    s->ssh_keys = parse_ssh_keys(a);
     s->user = a.optional_string("user");
     s->ip_config = a.optional_string("ipConfig");
     s->bridge = a.optional_string("bridge");
-    if (auto size = a.optional_string("diskSize")) {
-        s->disk_gib = parse_gib(*size);
-        if (!s->disk_gib)
-            a.fail("diskSize", "expected a size in whole GiB such as \"32G\" or \"1T\"");
-    }
-    if (const auto* disks = a.get("disks"); disks && !disks->is_null()) {
-        if (!disks->is_array())
-            a.fail("disks", "expected a list of disks, got " + model::describe_value(*disks));
-        std::set<std::string> names;
-        for (std::size_t i = 0; i < disks->size(); ++i) {
-            model::AttrSet d((*disks)[i], a.child_path("disks") + "." + std::to_string(i));
-            DataDisk disk;
-            disk.name = d.optional_string("name").value_or(fmt::format("data{}", i + 1));
-            static const std::regex name_re("^[a-z0-9][a-z0-9-]{0,14}$");
-            if (!std::regex_match(disk.name, name_re))
-                d.fail("name", "expected 1-15 characters a-z, 0-9 and '-' (it becomes the "
-                               "disk's serial fedi-<name>)");
-            if (!names.insert(disk.name).second)
-                d.fail("name", fmt::format("two disks are named \"{}\"", disk.name));
-            auto size = parse_gib(d.required_string("size"));
-            if (!size || *size <= 0)
-                d.fail("size", "expected a size in whole GiB such as \"200G\" or \"1T\"");
-            disk.size_gib = *size;
-            disk.mount = d.optional_string("mount");
-            if (disk.mount && (disk.mount->empty() || disk.mount->front() != '/'))
-                d.fail("mount", "expected an absolute path");
-            disk.fs_type = d.optional_string("fsType").value_or("ext4");
-            d.finish();
-            s->disks.push_back(disk);
-        }
-    }
+    s->disk_gib = parse_disk_size(a);
+    s->disks = parse_data_disks(a);
     a.finish();
     return s;
 }

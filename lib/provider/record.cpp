@@ -11,6 +11,11 @@ namespace {
 constexpr const char* kStateKey = "provisioned";
 }
 
+void wrong_settings(const Request& req, const std::string& provider) {
+    throw Error(
+        fmt::format("machine {}: provision settings are not for {}", req.machine, provider));
+}
+
 std::string Change::describe() const {
     if (from.empty())
         return fmt::format("{}: add {}", what, to);

@@ -3,6 +3,7 @@
 // know is refused even with accept_new; an unknown key needs accept_new.
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "core/text.hpp"
 #include "ssh/internal.hpp"
 
 #include <algorithm>
@@ -44,12 +45,6 @@ int type_rank(const std::string& type) {
 
 std::string describe(const HostKey& k) {
     return k.type + " " + k.fingerprint_sha256();
-}
-
-std::string lower(std::string s) {
-    for (auto& c : s)
-        c = char(std::tolower((unsigned char)c));
-    return s;
 }
 
 } // namespace
@@ -145,62 +140,11 @@ std::vector<std::string> HostKeyVerifier::known_types() const {
 }
 
 bool HostKeyVerifier::verify(const HostKey& offered) const {
-    if (std::find(revoked_.begin(), revoked_.end(), offered.blob_base64) != revoked_.end())
-        throw Error(fmt::format(
-            "{}: the host offered {}, a key marked @revoked in known_hosts; refusing to connect",
-            where_, describe(offered)));
-
-    for (const auto& k : known_)
-        if (k.key == offered)
-            return false;
-    // libssh2's own check finds the key even when another entry of its type came first.
-    for (const auto& f : files_) {
-        auto it = std::find_if(key_types().begin(), key_types().end(),
-                               [&](const KeyType& kt) { return offered.type == kt.name; });
-        if (it == key_types().end())
-            break;
-        int rc = libssh2_knownhost_checkp(
-            f->hosts, lookup_name_.c_str(), -1, offered.blob_base64.c_str(), 0,
-            LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_BASE64 | it->knownhost_mask,
-            nullptr);
-        if (rc == LIBSSH2_KNOWNHOST_CHECK_MATCH)
-            return false;
-    }
-
-    if (!known_.empty()) {
-        std::string expected;
-        for (const auto& k : known_)
-            expected += fmt::format("\n  {} has:  {}", k.source, describe(k.key));
-        std::string fixes;
-        for (const auto& k : known_)
-            if (fixes.find(k.fix) == std::string::npos)
-                fixes += (fixes.empty() ? "" : "; ") + k.fix;
-        bool same_type = std::any_of(known_.begin(), known_.end(),
-                                     [&](const Known& k) { return k.key.type == offered.type; });
-        bool rsa_known = std::any_of(known_.begin(), known_.end(),
-                                     [](const Known& k) { return k.key.type == "ssh-rsa"; });
-        std::string headline =
-            same_type ? "WARNING: the host key changed"
-                      : fmt::format("WARNING: host key mismatch: the host offered a {} key, but "
-                                    "only keys of another type are known for it",
-                                    offered.type);
-        // The usual innocent cause of a type mismatch with this libssh2.
-        std::string rsa_note =
-            !same_type && rsa_known
-                ? " Note: libssh2 1.10 can only verify RSA host keys as ssh-rsa (SHA-1), which "
-                  "OpenSSH 8.8 and later no longer offer by default; pin the machine's ed25519 "
-                  "key instead."
-                : "";
-        throw Error(fmt::format(
-            "{}: {}; refusing to connect.\n"
-            "  the host offered:  {}{}\n"
-            "Someone may be intercepting the connection (man-in-the-middle), or the machine "
-            "was reinstalled or got new host keys. --accept-new-host-keys does not override "
-            "this. If the new key is genuine (check it on the machine's console with "
-            "ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub): {}.{}",
-            where_, headline, describe(offered), expected, fixes, rsa_note));
-    }
-
+    refuse_if_revoked(offered);
+    if (is_known(offered))
+        return false;
+    if (!known_.empty())
+        refuse_changed(offered);
     if (policy_.accept_new)
         return true;
     throw Error(fmt::format(
@@ -208,6 +152,67 @@ bool HostKeyVerifier::verify(const HostKey& offered) const {
         "(ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then pin it in the deployment "
         "(ssh.hostKey = \"{}\") or pass --accept-new-host-keys to trust it on first use.",
         where_, describe(offered), offered.openssh()));
+}
+
+void HostKeyVerifier::refuse_if_revoked(const HostKey& offered) const {
+    if (std::find(revoked_.begin(), revoked_.end(), offered.blob_base64) != revoked_.end())
+        throw Error(fmt::format(
+            "{}: the host offered {}, a key marked @revoked in known_hosts; refusing to connect",
+            where_, describe(offered)));
+}
+
+bool HostKeyVerifier::is_known(const HostKey& offered) const {
+    for (const auto& k : known_)
+        if (k.key == offered)
+            return true;
+    // libssh2's own check finds the key even when another entry of its type came first.
+    auto type = std::find_if(key_types().begin(), key_types().end(),
+                             [&](const KeyType& kt) { return offered.type == kt.name; });
+    if (type == key_types().end())
+        return false;
+    for (const auto& f : files_) {
+        int rc = libssh2_knownhost_checkp(
+            f->hosts, lookup_name_.c_str(), -1, offered.blob_base64.c_str(), 0,
+            LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_BASE64 | type->knownhost_mask,
+            nullptr);
+        if (rc == LIBSSH2_KNOWNHOST_CHECK_MATCH)
+            return true;
+    }
+    return false;
+}
+
+void HostKeyVerifier::refuse_changed(const HostKey& offered) const {
+    std::string expected;
+    for (const auto& k : known_)
+        expected += fmt::format("\n  {} has:  {}", k.source, describe(k.key));
+    std::string fixes;
+    for (const auto& k : known_)
+        if (fixes.find(k.fix) == std::string::npos)
+            fixes += (fixes.empty() ? "" : "; ") + k.fix;
+    bool same_type = std::any_of(known_.begin(), known_.end(),
+                                 [&](const Known& k) { return k.key.type == offered.type; });
+    bool rsa_known = std::any_of(known_.begin(), known_.end(),
+                                 [](const Known& k) { return k.key.type == "ssh-rsa"; });
+    std::string headline =
+        same_type ? "WARNING: the host key changed"
+                  : fmt::format("WARNING: host key mismatch: the host offered a {} key, but "
+                                "only keys of another type are known for it",
+                                offered.type);
+    // The usual innocent cause of a type mismatch with this libssh2.
+    std::string rsa_note =
+        !same_type && rsa_known
+            ? " Note: libssh2 1.10 can only verify RSA host keys as ssh-rsa (SHA-1), which "
+              "OpenSSH 8.8 and later no longer offer by default; pin the machine's ed25519 "
+              "key instead."
+            : "";
+    throw Error(fmt::format(
+        "{}: {}; refusing to connect.\n"
+        "  the host offered:  {}{}\n"
+        "Someone may be intercepting the connection (man-in-the-middle), or the machine "
+        "was reinstalled or got new host keys. --accept-new-host-keys does not override "
+        "this. If the new key is genuine (check it on the machine's console with "
+        "ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub): {}.{}",
+        where_, headline, describe(offered), expected, fixes, rsa_note));
 }
 
 std::string hostkey_method_pref(LIBSSH2_SESSION* session, const std::vector<std::string>& types) {

@@ -95,6 +95,12 @@ class HostKeyVerifier {
         std::string fix;    // how the operator replaces it if the change is genuine
     };
     struct File;
+    void refuse_if_revoked(const HostKey& offered) const;
+    // In fedi's list or one of the known_hosts files.
+    bool is_known(const HostKey& offered) const;
+    // Another key is known for the host: the error says which and how to replace it.
+    [[noreturn]] void refuse_changed(const HostKey& offered) const;
+
     std::string lookup_name_;
     std::string where_;
     const HostKeyPolicy& policy_;

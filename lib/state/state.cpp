@@ -1,6 +1,7 @@
 #include "state/state.hpp"
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -323,12 +324,7 @@ std::vector<std::string> trusted_host_keys(const State& s, const std::string& ma
 }
 
 std::string now_utc() {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return format_utc(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ");
 }
 
 } // namespace fedi::state

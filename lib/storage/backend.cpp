@@ -1,6 +1,7 @@
 #include "storage/backend.hpp"
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "storage/backend_impl.hpp"
 
 #include <cstdlib>
@@ -10,14 +11,6 @@
 
 namespace fedi::storage {
 
-namespace {
-std::string trimmed(std::string s) {
-    auto b = s.find_first_not_of(" \t\r\n");
-    auto e = s.find_last_not_of(" \t\r\n");
-    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
-}
-} // namespace
-
 std::string read_secret(const model::CredentialSource& source) {
     if (source.file) {
         std::ifstream in(*source.file, std::ios::binary);
@@ -25,17 +18,17 @@ std::string read_secret(const model::CredentialSource& source) {
             throw usage_error(fmt::format("{}: cannot read {}", source.origin, *source.file));
         std::ostringstream text;
         text << in.rdbuf();
-        auto value = trimmed(text.str());
+        auto value = trim(text.str());
         if (value.empty())
             throw usage_error(fmt::format("{}: {} is empty", source.origin, *source.file));
         return value;
     }
     if (source.env) {
         const char* v = std::getenv(source.env->c_str());
-        if (!v || trimmed(v).empty())
+        if (!v || trim(v).empty())
             throw usage_error(fmt::format("{}: the environment variable {} is not set",
                                           source.origin, *source.env));
-        return trimmed(v);
+        return trim(v);
     }
     throw usage_error(fmt::format("{}: no credential given", source.origin));
 }

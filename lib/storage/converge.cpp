@@ -30,6 +30,25 @@ class BucketConverger {
           undeclared_(undeclared) {}
 
     void run() {
+        auto rec = load_record();
+        auto view = ensure_bucket(rec);
+        if (!view)
+            return;
+        for (auto& c : be_.apply_settings(*view, b_, opts_.dry_run))
+            change((opts_.dry_run ? "would set " : "set ") + c);
+        bool created = false;
+        auto keys = ensure_keys(rec, created);
+        if (created)
+            view = be_.find_bucket(b_.name);
+        for (const auto& [name, key] : keys) {
+            grant(*view, name, key);
+            deliver(name, key);
+        }
+        report_undeclared_keys(rec);
+    }
+
+  private:
+    BucketRecord load_record() {
         auto st = hooks_.load_state();
         auto it = st.buckets.find(b_.name);
         BucketRecord rec;
@@ -37,12 +56,17 @@ class BucketConverger {
             rec = it->second;
         rec.storage = b_.storage;
         rec.adhoc = false;
+        return rec;
+    }
 
+    // The bucket on the backend: found (and recorded), or created; nothing in a dry run
+    // when it is missing.
+    std::optional<BucketView> ensure_bucket(BucketRecord& rec) {
         auto view = be_.find_bucket(b_.name);
         if (!view) {
             if (opts_.dry_run) {
                 change(fmt::format("would create the bucket and {} key(s)", b_.keys.size()));
-                return;
+                return std::nullopt;
             }
             if (!rec.id.empty())
                 hooks_.warn("bucket " + b_.name,
@@ -60,34 +84,39 @@ class BucketConverger {
             change(fmt::format("{}recorded the existing bucket (id {})",
                                opts_.dry_run ? "would have " : "", view->id));
         }
-        for (auto& c : be_.apply_settings(*view, b_, opts_.dry_run))
-            change((opts_.dry_run ? "would set " : "set ") + c);
+        return view;
+    }
 
+    // Every declared key that exists (or now does); `created` tells whether one was made.
+    std::map<std::string, NewKey> ensure_keys(BucketRecord& rec, bool& created) {
         std::map<std::string, NewKey> keys;
-        bool created = false;
-        for (const auto& [name, k] : b_.keys) {
-            auto key = ensure_key(rec, name, created);
-            if (key)
+        for (const auto& [name, k] : b_.keys)
+            if (auto key = ensure_key(rec, name, created))
                 keys[name] = *key;
+        return keys;
+    }
+
+    void grant(const BucketView& view, const std::string& name, const NewKey& key) {
+        const auto& k = b_.keys.at(name);
+        if (be_.set_permissions(view, key.id, {k.read, k.write, k.owner}, opts_.dry_run))
+            change(fmt::format("{}gave key {} {}", opts_.dry_run ? "would have " : "", name,
+                               perms_text(k)));
+    }
+
+    void deliver(const std::string& name, const NewKey& key) {
+        for (const auto& d : b_.keys.at(name).deliver_to) {
+            host::SecretFile f;
+            f.name = model::key_file_name(b_.name, name);
+            f.owner = d.owner;
+            f.group = d.group;
+            f.mode = d.mode;
+            f.content = key_env_file(be_.config(), b_.name, key.id, key.secret);
+            f.origin = fmt::format("buckets.{}.keys.{}", b_.name, name);
+            deliveries_.push_back({d.machine, f});
         }
-        if (created)
-            view = be_.find_bucket(b_.name);
-        for (const auto& [name, key] : keys) {
-            const auto& k = b_.keys.at(name);
-            if (be_.set_permissions(*view, key.id, {k.read, k.write, k.owner}, opts_.dry_run))
-                change(fmt::format("{}gave key {} {}", opts_.dry_run ? "would have " : "", name,
-                                   perms_text(k)));
-            for (const auto& d : k.deliver_to) {
-                host::SecretFile f;
-                f.name = model::key_file_name(b_.name, name);
-                f.owner = d.owner;
-                f.group = d.group;
-                f.mode = d.mode;
-                f.content = key_env_file(be_.config(), b_.name, key.id, key.secret);
-                f.origin = fmt::format("buckets.{}.keys.{}", b_.name, name);
-                deliveries_.push_back({d.machine, f});
-            }
-        }
+    }
+
+    void report_undeclared_keys(const BucketRecord& rec) {
         for (const auto& [name, kr] : rec.keys)
             if (!b_.keys.count(name) && !kr.adhoc)
                 undeclared_.push_back(fmt::format(
@@ -96,7 +125,6 @@ class BucketConverger {
                     name, b_.name, kr.id, b_.name, name));
     }
 
-  private:
     // The key's id and secret: the one recorded in state when the backend still has it,
     // else one of that name found on the backend, else a new one (recorded at once).
     std::optional<NewKey> ensure_key(BucketRecord& rec, const std::string& name, bool& created) {
@@ -185,81 +213,117 @@ std::string key_env_file(const model::Storage& s, const std::string& bucket,
                        access_key, secret, s.s3_endpoint, s.region, bucket);
 }
 
-ConvergeReport converge(const model::Deployment& d, const ConvergeOptions& opts,
-                        const ConvergeHooks& hooks) {
-    ConvergeReport report;
-    auto wanted = [&](const std::string& storage) {
-        return opts.storages.empty() || opts.storages.count(storage);
-    };
-    auto block = [&](const model::Bucket& b, const std::string& why) {
+namespace {
+
+// Converges the storages and their buckets one after the other into one report.
+class DeploymentConverger {
+  public:
+    DeploymentConverger(const model::Deployment& d, const ConvergeOptions& opts,
+                        const ConvergeHooks& hooks)
+        : d_(d), opts_(opts), hooks_(hooks) {}
+
+    ConvergeReport run() {
+        for (const auto& [sname, s] : d_.storage) {
+            if (!wanted(sname))
+                continue;
+            std::unique_ptr<Backend> be;
+            auto sr = converge_storage(sname, s, be);
+            report_.storages.push_back(sr);
+            for (const auto& [bname, b] : d_.buckets)
+                if (b.storage == sname && (opts_.buckets.empty() || opts_.buckets.count(bname)))
+                    report_.buckets.push_back(converge_bucket(sr, be.get(), b));
+        }
+        report_undeclared_buckets();
+        return std::move(report_);
+    }
+
+  private:
+    bool wanted(const std::string& storage) const {
+        return opts_.storages.empty() || opts_.storages.count(storage);
+    }
+
+    // The machines that wait for keys of `b` are blocked: they would start without them.
+    void block(const model::Bucket& b, const std::string& why) {
         for (const auto& [kname, k] : b.keys)
             for (const auto& del : k.deliver_to)
-                report.blocked.emplace(del.machine, why);
-    };
-    for (const auto& [sname, s] : d.storage) {
-        if (!wanted(sname))
-            continue;
+                report_.blocked.emplace(del.machine, why);
+    }
+
+    ItemResult converge_storage(const std::string& sname, const model::Storage& s,
+                                std::unique_ptr<Backend>& be) {
         ItemResult sr;
         sr.name = sname;
         sr.storage = sname;
-        std::unique_ptr<Backend> be;
         try {
             be = open_backend(s);
-            if (opts.cluster)
+            if (opts_.cluster)
                 sr.changes = with_context(fmt::format("converging storage {}", sname), [&] {
-                    return be->converge_cluster(hooks.node_id_of, opts.dry_run);
+                    return be->converge_cluster(hooks_.node_id_of, opts_.dry_run);
                 });
             for (const auto& c : sr.changes)
-                hooks.info("storage " + sname, c);
+                hooks_.info("storage " + sname, c);
         } catch (const std::exception& e) {
             sr.ok = false;
             sr.error = describe(e);
-            hooks.warn("storage " + sname, "failed: " + sr.error);
+            hooks_.warn("storage " + sname, "failed: " + sr.error);
         }
-        report.storages.push_back(sr);
-        for (const auto& [bname, b] : d.buckets) {
-            if (b.storage != sname || (!opts.buckets.empty() && !opts.buckets.count(bname)))
-                continue;
-            ItemResult br;
-            br.name = bname;
-            br.storage = sname;
-            if (!sr.ok) {
-                br.ok = false;
-                br.error = fmt::format("storage {} failed", sname);
-                block(b, fmt::format("storage {} failed: {}", sname,
-                                     sr.error.substr(0, sr.error.find('\n'))));
-                report.buckets.push_back(br);
-                continue;
-            }
-            std::vector<KeyDelivery> deliveries;
-            try {
-                // A named copy: clang 14 cannot capture a structured binding in a lambda.
-                const auto& bucket = b;
-                with_context(fmt::format("converging bucket {} on storage {}", bname, sname), [&] {
-                    BucketConverger(*be, bucket, opts, hooks, br, deliveries, report.undeclared)
-                        .run();
-                });
-                report.deliveries.insert(report.deliveries.end(), deliveries.begin(),
-                                         deliveries.end());
-            } catch (const std::exception& e) {
-                br.ok = false;
-                br.error = describe(e);
-                hooks.warn("bucket " + bname, "failed: " + br.error);
-                block(b, fmt::format("bucket {} failed: {}", bname,
-                                     br.error.substr(0, br.error.find('\n'))));
-            }
-            report.buckets.push_back(br);
-        }
+        return sr;
     }
-    for (const auto& [bname, rec] : hooks.load_state().buckets)
-        if (!d.buckets.count(bname) && !rec.adhoc && wanted(rec.storage) && opts.buckets.empty())
-            report.undeclared.push_back(fmt::format(
-                "bucket {} (storage {}, id {}) is in state but no longer declared: kept (delete it "
-                "with `fedi bucket delete {}`)",
-                bname, rec.storage, rec.id, bname));
-    for (const auto& u : report.undeclared)
-        hooks.warn("storage", u);
-    return report;
+
+    // `be` is the open backend of the storage whose result is `sr` (null when it failed).
+    ItemResult converge_bucket(const ItemResult& sr, Backend* be, const model::Bucket& b) {
+        ItemResult br;
+        br.name = b.name;
+        br.storage = sr.name;
+        if (!sr.ok) {
+            br.ok = false;
+            br.error = fmt::format("storage {} failed", sr.name);
+            block(b, fmt::format("storage {} failed: {}", sr.name, first_line(sr.error)));
+            return br;
+        }
+        std::vector<KeyDelivery> deliveries;
+        try {
+            with_context(fmt::format("converging bucket {} on storage {}", b.name, sr.name), [&] {
+                BucketConverger(*be, b, opts_, hooks_, br, deliveries, report_.undeclared).run();
+            });
+            report_.deliveries.insert(report_.deliveries.end(), deliveries.begin(),
+                                      deliveries.end());
+        } catch (const std::exception& e) {
+            br.ok = false;
+            br.error = describe(e);
+            hooks_.warn("bucket " + b.name, "failed: " + br.error);
+            block(b, fmt::format("bucket {} failed: {}", b.name, first_line(br.error)));
+        }
+        return br;
+    }
+
+    void report_undeclared_buckets() {
+        for (const auto& [bname, rec] : hooks_.load_state().buckets)
+            if (!d_.buckets.count(bname) && !rec.adhoc && wanted(rec.storage) &&
+                opts_.buckets.empty())
+                report_.undeclared.push_back(
+                    fmt::format("bucket {} (storage {}, id {}) is in state but no longer declared: "
+                                "kept (delete it with `fedi bucket delete {}`)",
+                                bname, rec.storage, rec.id, bname));
+        for (const auto& u : report_.undeclared)
+            hooks_.warn("storage", u);
+    }
+
+    static std::string first_line(const std::string& text) {
+        return text.substr(0, text.find('\n'));
+    }
+
+    const model::Deployment& d_;
+    const ConvergeOptions& opts_;
+    const ConvergeHooks& hooks_;
+    ConvergeReport report_;
+};
+
+} // namespace
+
+ConvergeReport converge(const model::Deployment& d, const ConvergeOptions& opts,
+                        const ConvergeHooks& hooks) {
+    return DeploymentConverger(d, opts, hooks).run();
 }
 
 nlohmann::json to_json(const ConvergeReport& r) {

@@ -1,5 +1,6 @@
 #include "storage/garage_admin.hpp"
 
+#include "core/text.hpp"
 #include "storage/s3.hpp"
 #include "storage/sigv4.hpp"
 
@@ -17,20 +18,6 @@ namespace fedi::storage::garage {
 using nlohmann::json;
 
 namespace {
-
-std::string trim(std::string s) {
-    auto space = [](unsigned char c) { return std::isspace(c) != 0; };
-    while (!s.empty() && space(s.back()))
-        s.pop_back();
-    auto first = std::find_if_not(s.begin(), s.end(), space);
-    return std::string(first, s.end());
-}
-
-std::string lower(std::string s) {
-    for (auto& c : s)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
 
 std::string replace_all(std::string text, std::string_view what, std::string_view with) {
     if (what.empty())

@@ -16,13 +16,6 @@ namespace {
 
 constexpr const char* algorithm = "AWS4-HMAC-SHA256";
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
@@ -180,19 +173,7 @@ Options Options::s3(std::string region, bool unsigned_payload_) {
 }
 
 std::string uri_encode(std::string_view s, bool keep_slash) {
-    static const char* digits = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
-            (keep_slash && c == '/')) {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += digits[c >> 4];
-            out += digits[c & 15];
-        }
-    }
-    return out;
+    return percent_encode(s, keep_slash ? "/" : "");
 }
 
 std::string normalize_path(std::string_view path) {
@@ -251,12 +232,7 @@ std::string canonical_query(std::string_view query) {
 }
 
 std::string amz_date(Clock::time_point t) {
-    std::time_t tt = Clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-    return buf;
+    return format_utc(Clock::to_time_t(t), "%Y%m%dT%H%M%SZ");
 }
 
 Signed sign_headers(http::Request& request, const Credentials& credentials, const Options& options,

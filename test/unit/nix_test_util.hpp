@@ -3,6 +3,7 @@
 // closures built with Debian's Nix (builder /bin/sh, no nixpkgs, no substituters).
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "temp_dir.hpp"
 
 #include <cctype>
 #include <csignal>
@@ -35,29 +36,7 @@ inline std::string to_hex(const std::string& bytes) {
     return out;
 }
 
-// A directory under $TMPDIR removed (read-only store trees included) on destruction.
-class TempDir {
-  public:
-    explicit TempDir(const std::string& tag = "fedi-nix-test") {
-        const char* base = std::getenv("TMPDIR");
-        std::string tmpl = std::string(base && *base ? base : "/tmp") + "/" + tag + ".XXXXXX";
-        if (!::mkdtemp(tmpl.data()))
-            throw Error("mkdtemp failed for " + tmpl);
-        path_ = tmpl;
-    }
-    ~TempDir() {
-        run_process({"chmod", "-R", "u+w", path_});
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-    std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
-
-  private:
-    std::string path_;
-};
+using fedi::test::TempDir;
 
 inline void write_file(const std::string& path, const std::string& data) {
     std::ofstream f(path, std::ios::binary);

@@ -5,6 +5,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "ssh/ssh.hpp"
+#include "temp_dir.hpp"
 
 #include <arpa/inet.h>
 #include <cerrno>
@@ -29,23 +30,6 @@
 #include <vector>
 
 namespace fedi::test {
-
-class TempDir {
-  public:
-    TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "fedi-test-XXXXXX").string();
-        if (!mkdtemp(tmpl.data()))
-            throw Error(std::string("mkdtemp failed: ") + std::strerror(errno));
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string path;
-};
 
 inline void write_file(const std::string& path, const std::string& content, mode_t mode = 0644) {
     {
@@ -211,7 +195,7 @@ class Sshd {
             throw Error("/usr/sbin/sshd is missing: install openssh-server");
         mkdir("/run/sshd", 0755); // sshd's privilege separation directory
         dir_ = std::make_unique<TempDir>();
-        const auto& d = dir_->path;
+        const auto& d = dir_->path();
         host_ed25519 = make_key(d, "host_ed25519", "ed25519");
         client_ed25519 = make_key(d, "client_ed25519", "ed25519");
         if (opts.rsa_keys) {
@@ -237,7 +221,7 @@ class Sshd {
     Sshd& operator=(const Sshd&) = delete;
 
     int port() const { return port_; }
-    const std::string& dir() const { return dir_->path; }
+    const std::string& dir() const { return dir_->path(); }
     std::string log() const { return read_file(log_); }
     // How known_hosts names this server.
     std::string known_hosts_name() const { return "[127.0.0.1]:" + std::to_string(port_); }
@@ -276,7 +260,7 @@ class Sshd {
 
   private:
     std::string config(const Options& opts) const {
-        const auto& d = dir_->path;
+        const auto& d = dir_->path();
         std::ostringstream c;
         c << "ListenAddress 127.0.0.1:" << port_ << "\n";
         if (opts.ipv6)
@@ -343,12 +327,12 @@ template <typename F> std::optional<std::string> error_message(F&& f) {
 class SshAgent {
   public:
     SshAgent() {
-        socket = dir_.path + "/agent.sock";
-        pid_ = spawn_logged({"/usr/bin/ssh-agent", "-D", "-a", socket}, dir_.path + "/agent.log");
+        socket = dir_ / "agent.sock";
+        pid_ = spawn_logged({"/usr/bin/ssh-agent", "-D", "-a", socket}, dir_ / "agent.log");
         for (int i = 0; i < 250 && access(socket.c_str(), F_OK) != 0; ++i)
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         if (access(socket.c_str(), F_OK) != 0)
-            throw Error("ssh-agent did not start: " + read_file(dir_.path + "/agent.log"));
+            throw Error("ssh-agent did not start: " + read_file(dir_ / "agent.log"));
     }
     ~SshAgent() {
         kill(pid_, SIGTERM);

@@ -5,6 +5,7 @@
 #include "core/process.hpp"
 #include "http/http.hpp"
 #include "storage/garage_admin.hpp"
+#include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -17,22 +18,14 @@ using namespace fedi::storage::garage;
 using nlohmann::json;
 namespace fs = std::filesystem;
 
+using fedi::test::TempDir;
+
 namespace {
 
 const std::string server_script =
     (fs::path(FEDI_TEST_DIR) / "servers" / "garage" / "garage_test_server.py").string();
 
 const std::string admin_token = "fedi-test-admin-token-3f9a1c";
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/fedi-garage-test-XXXXXX";
-        REQUIRE(mkdtemp(tmpl));
-        path = tmpl;
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 // The test server as a child process, stopped (SIGTERM) when this goes out of scope.
 struct GarageServer {
@@ -44,7 +37,7 @@ struct GarageServer {
 
     // release: the Garage release the server answers as, "0.9", "1" or "2".
     explicit GarageServer(const std::string& release, std::vector<std::string> extra = {}) {
-        auto token_file = dir.path / "admin-token";
+        auto token_file = fs::path(dir / "admin-token");
         std::ofstream(token_file) << admin_token << "\n";
         std::vector<std::string> argv = {
             "python3",           server_script, "--port", "0",         "--admin-token-file",
@@ -65,7 +58,7 @@ struct GarageServer {
 
     // The token as the caller reads it from the token file.
     std::string token_file_contents() const {
-        std::ifstream in(dir.path / "admin-token");
+        std::ifstream in(dir / "admin-token");
         return std::string(std::istreambuf_iterator<char>(in), {});
     }
 

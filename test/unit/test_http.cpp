@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "http/http.hpp"
+#include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,8 @@
 
 using namespace fedi;
 namespace fs = std::filesystem;
+
+using fedi::test::TempDir;
 
 namespace {
 
@@ -44,16 +47,6 @@ nlohmann::json echo_of(const http::Response& r) {
     REQUIRE(r.status == 200);
     return nlohmann::json::parse(r.body);
 }
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/fedi-http-test-XXXXXX";
-        REQUIRE(mkdtemp(tmpl));
-        path = tmpl;
-    }
-    ~TempDir() { fs::remove_all(path); }
-};
 
 std::string sh(const std::string& script) {
     auto r = run_process({"sh", "-c", script});
@@ -164,7 +157,7 @@ TEST_CASE("HTTP clients on several threads at once") {
 
 TEST_CASE("HTTP client TLS: CA file, pinned public key, insecure") {
     TempDir dir;
-    auto cert = (dir.path / "cert.pem").string(), key = (dir.path / "key.pem").string();
+    auto cert = dir / "cert.pem", key = dir / "key.pem";
     sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
        "-subj /CN=fedi-test -addext subjectAltName=IP:127.0.0.1 -keyout " +
        key + " -out " + cert + " 2>/dev/null");

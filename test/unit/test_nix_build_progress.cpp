@@ -9,9 +9,9 @@ using namespace fedi;
 using namespace fedi::nix;
 
 TEST_CASE("build_systems streams every builder line and counts derivations done") {
-    test::TempDir dir;
+    nix::test::TempDir dir;
     auto salt = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
-    test::write_file(dir / "two.nix", R"nix(
+    nix::test::write_file(dir / "two.nix", R"nix(
 { salt }:
 let
   step = n: derivation {
@@ -27,7 +27,8 @@ in derivation {
   args = [ "-c" "echo top-says-${salt}; echo ${step 1} ${step 2} > $out" ];
 }
 )nix");
-    auto drv = test::run_ok({"nix-instantiate", dir / "two.nix", "--argstr", "salt", salt}).out;
+    auto drv =
+        nix::test::run_ok({"nix-instantiate", dir / "two.nix", "--argstr", "salt", salt}).out;
     drv.erase(drv.find_last_not_of('\n') + 1);
 
     std::vector<std::string> lines;

@@ -4,6 +4,7 @@
 #include "core/process.hpp"
 #include "provider/proxmox_format.hpp"
 #include "provider/proxmox_tls.hpp"
+#include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -16,21 +17,9 @@ using namespace fedi;
 using namespace fedi::provider::pve;
 namespace fs = std::filesystem;
 
-namespace {
+using fedi::test::TempDir;
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/fedi-pve-unit-XXXXXX";
-        REQUIRE(mkdtemp(tmpl));
-        path = tmpl;
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string write(const std::string& name, const std::string& text) {
-        std::ofstream(path / name, std::ios::binary) << text;
-        return (path / name).string();
-    }
-};
+namespace {
 
 std::string message_of(const std::function<void()>& f) {
     try {
@@ -117,7 +106,7 @@ TEST_CASE("PVE tokens are checked and read without showing the secret") {
     CHECK(read_token(good, std::nullopt) == "root@pam!fedi=abc-123");
     CHECK(describe_token_source(good, std::string("PVE")) == "tokenFile " + good);
 
-    auto missing = (dir.path / "absent").string();
+    auto missing = dir / "absent";
     auto m = message_of([&] { read_token(missing, std::nullopt); });
     CHECK_THAT(m, Catch::Contains(missing) && Catch::Contains("No such file"));
     CHECK_THAT(message_of([&] { read_token(dir.write("empty", "\n"), std::nullopt); }),
@@ -241,7 +230,7 @@ TEST_CASE("PVE guest address: by interface, net0's MAC first, loopback as a last
 
 TEST_CASE("PVE certificate fingerprints match what openssl computes") {
     TempDir dir;
-    auto cert = (dir.path / "cert.pem").string(), key = (dir.path / "key.pem").string();
+    auto cert = dir / "cert.pem", key = dir / "key.pem";
     auto sh = [](const std::string& script) {
         auto r = run_process({"sh", "-c", script});
         INFO(r.err);

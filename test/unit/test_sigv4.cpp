@@ -1,6 +1,7 @@
 // SigV4 against published expectations only: the AWS signing test suite (aws-c-auth's
 // v4 cases, vendored in test/data/sigv4) for the generic flavour, and the examples of
 // the Amazon S3 API Reference (test/data/sigv4-s3) for the S3 flavour.
+#include "core/text.hpp"
 #include "storage/sigv4.hpp"
 
 #include <catch2/catch.hpp>
@@ -78,12 +79,6 @@ Message parse_message(const std::string& text) {
     if (pos < text.size())
         m.body = text.substr(pos);
     return m;
-}
-
-std::string lower(std::string s) {
-    for (auto& c : s)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
 }
 
 // Order between different header names carries no meaning in HTTP; order among repeated

@@ -29,19 +29,19 @@ TEST_CASE("identity file problems give clear errors", "[sshd]") {
     TempDir dir;
     auto o = sshd.connect_options();
 
-    o.identity_file = make_key(dir.path, "stranger", "ed25519").private_path;
+    o.identity_file = make_key(dir.path(), "stranger", "ed25519").private_path;
     auto msg = error_message([&] { ssh::Session::connect(o); });
     REQUIRE(msg);
     CHECK_THAT(*msg, Catch::Contains("authentication as root failed"));
     CHECK_THAT(*msg, Catch::Contains(*o.identity_file + " (refused by the server)"));
     CHECK_THAT(*msg, !Catch::Contains("PRIVATE KEY"));
 
-    o.identity_file = dir.path + "/nope";
+    o.identity_file = dir / "nope";
     msg = error_message([&] { ssh::Session::connect(o); });
     REQUIRE(msg);
     CHECK_THAT(*msg, Catch::Contains("does not exist"));
 
-    o.identity_file = make_key(dir.path, "locked", "ed25519", "a passphrase").private_path;
+    o.identity_file = make_key(dir.path(), "locked", "ed25519", "a passphrase").private_path;
     msg = error_message([&] { ssh::Session::connect(o); });
     REQUIRE(msg);
     CHECK_THAT(*msg, Catch::Contains("protected by a passphrase"));
@@ -52,7 +52,7 @@ TEST_CASE("ssh-agent identities authenticate", "[sshd]") {
     auto& sshd = shared_sshd();
     TempDir dir;
     SshAgent agent;
-    agent.add(make_key(dir.path, "stranger", "ed25519").private_path); // tried first, refused
+    agent.add(make_key(dir.path(), "stranger", "ed25519").private_path); // tried first, refused
     agent.add(sshd.client_ed25519.private_path);
     auto o = sshd.connect_options();
     o.identity_file.reset();
@@ -64,16 +64,16 @@ TEST_CASE("when nothing works, the error lists the agent keys and files tried", 
     auto& sshd = shared_sshd();
     TempDir dir;
     SshAgent agent;
-    auto stranger = make_key(dir.path, "stranger", "ed25519");
+    auto stranger = make_key(dir.path(), "stranger", "ed25519");
     agent.add(stranger.private_path);
     auto o = sshd.connect_options();
     o.identity_file.reset();
     o.agent_socket = agent.socket;
-    o.default_identity_files = {dir.path + "/id_ed25519", stranger.private_path};
+    o.default_identity_files = {dir / "id_ed25519", stranger.private_path};
     auto msg = error_message([&] { ssh::Session::connect(o); });
     REQUIRE(msg);
     CHECK_THAT(*msg, Catch::Contains("ssh-agent at " + agent.socket));
     CHECK_THAT(*msg, Catch::Contains(stranger.fingerprint));
-    CHECK_THAT(*msg, Catch::Contains(dir.path + "/id_ed25519 (not present)"));
+    CHECK_THAT(*msg, Catch::Contains(dir / "id_ed25519 (not present)"));
     CHECK_THAT(*msg, Catch::Contains(stranger.private_path + " (refused by the server)"));
 }

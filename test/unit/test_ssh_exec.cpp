@@ -184,8 +184,8 @@ TEST_CASE("IPv6 hosts connect and are named [host]:port", "[sshd]") {
     CHECK_THAT(*msg, Catch::Contains("testhost (" + name + ")"));
 
     TempDir dir;
-    write_file(dir.path + "/known_hosts", name + " " + sshd.host_ed25519.public_key + "\n");
-    o.host_keys.known_hosts_files = {dir.path + "/known_hosts"};
+    write_file(dir / "known_hosts", name + " " + sshd.host_ed25519.public_key + "\n");
+    o.host_keys.known_hosts_files = {dir / "known_hosts"};
     CHECK_FALSE(ssh::Session::connect(o)->host_key_is_new());
 }
 

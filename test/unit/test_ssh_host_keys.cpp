@@ -106,9 +106,9 @@ TEST_CASE("keys recorded in fedi's state are trusted, and a different one is ref
 TEST_CASE("known_hosts files are honoured like OpenSSH does", "[sshd]") {
     auto& sshd = shared_sshd();
     TempDir dir;
-    auto kh = dir.path + "/known_hosts";
+    auto kh = dir / "known_hosts";
     auto o = unpinned(sshd);
-    o.host_keys.known_hosts_files = {dir.path + "/missing", kh};
+    o.host_keys.known_hosts_files = {dir / "missing", kh};
     auto name = sshd.known_hosts_name();
 
     SECTION("[host]:port entry") {
