@@ -5,9 +5,36 @@
 
 namespace fedi::cli {
 
+namespace {
+
+// What `fedi deploy` is told: what to deploy, and the session it runs in.
+struct DeployCommand {
+    deploy::DeployOptions deploy;
+    std::string goal = "switch";
+    int parallel = 0;   // machines at once (0: default)
+    int max_pushes = 0; // closures streamed at once (0: default)
+    session::ConnectOptions connect;
+};
+
+int run(const GlobalOptions& g, DeployCommand& c) {
+    c.deploy.goal = *model::parse_goal(c.goal);
+    session::SessionOptions so;
+    so.project.deployment_file = g.file;
+    so.project.state_file = g.state_file;
+    so.state_mode = deploy::state_mode(c.deploy);
+    so.command_line = g.command_line;
+    so.connect = c.connect;
+    so.limits = session::Limits::from_options(c.parallel, c.max_pushes);
+    ui::Reporter reporter(g.output());
+    auto session = session::open_session(so, reporter);
+    return print_deploy_report(g, deploy::run_deploy(*session, c.deploy));
+}
+
+} // namespace
+
 void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
-    auto opts = std::make_shared<deploy::DeployOptions>();
-    auto goal = std::make_shared<std::string>("switch");
+    auto c = std::make_shared<DeployCommand>();
+    auto* opts = &c->deploy;
     auto* cmd = app.add_subcommand(
         "deploy", "Converge the selected machines: provision, build, push, storage, secrets, "
                   "activate, accounts");
@@ -21,15 +48,15 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
         cmd->add_option("--on", opts->on,
                         "Select machines by NAME, GLOB or @TAG (repeatable; default: all)"))
         ->option_text("NAME|GLOB|@TAG");
-    cmd->add_option("--goal", *goal, "build, push, switch (default), boot, test or dry-activate")
+    cmd->add_option("--goal", c->goal, "build, push, switch (default), boot, test or dry-activate")
         ->check(one_of({"build", "push", "switch", "boot", "test", "dry-activate"}));
-    cmd->add_option("--parallel", opts->parallel, "Machines deployed at once (default 16)")
+    cmd->add_option("--parallel", c->parallel, "Machines deployed at once (default 16)")
         ->check(at_least(1));
-    cmd->add_option("--max-pushes", opts->max_pushes,
+    cmd->add_option("--max-pushes", c->max_pushes,
                     "Closures sent at once, within --parallel (default 4)")
         ->check(at_least(1));
     cmd->add_flag(
-        "--no-rollback", [opts](std::int64_t) { opts->rollback = false; },
+        "--no-rollback", [c](std::int64_t) { c->deploy.rollback = false; },
         "Keep a system whose activation failed (for debugging)");
     cmd->add_option("--keep-generations", opts->keep_generations,
                     "System generations and activation logs kept on each deployed machine; "
@@ -42,19 +69,10 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
         ->capture_default_str()
         ->check(at_least(0));
     cmd->add_flag("--dry-run", opts->dry_run, "Evaluate and show the plan; change nothing");
-    cmd->add_flag("--accept-new-host-keys", opts->accept_new_host_keys,
+    cmd->add_flag("--accept-new-host-keys", c->connect.accept_new_host_keys,
                   "Trust a machine's unknown SSH host key and record it in state "
                   "(a changed key is always refused)");
-    cmd->callback([&g, &action, opts, goal] {
-        action = [&g, opts, goal] {
-            opts->project.deployment_file = g.file;
-            opts->project.state_file = g.state_file;
-            opts->goal = *model::parse_goal(*goal);
-            opts->command_line = g.command_line;
-            ui::Reporter reporter(g.output());
-            return print_deploy_report(g, deploy::run_deploy(*opts, reporter));
-        };
-    });
+    cmd->callback([&g, &action, c] { action = [&g, c] { return run(g, *c); }; });
 }
 
 } // namespace fedi::cli

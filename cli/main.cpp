@@ -8,6 +8,7 @@
 #include "nix/tool_version.hpp"
 #include "options.hpp"
 #include "parse_errors.hpp"
+#include "report/deploy_report.hpp"
 #include "version.hpp"
 
 #include <csignal>
@@ -33,9 +34,9 @@ void print_json(const std::string& text) {
 
 int print_deploy_report(const GlobalOptions& g, const deploy::DeployReport& report) {
     if (g.json)
-        print_json(deploy::to_json(report).dump(2));
+        print_json(report::to_json(report).dump(2));
     else
-        std::cout << deploy::render_summary(report, ui::use_color(g.output().color, 1));
+        std::cout << report::render_summary(report, ui::use_color(g.output().color, 1));
     // A password an account got now is shown once, on a terminal only (never in logs).
     for (const auto& a : report.accounts)
         if (a.new_password && !g.json)

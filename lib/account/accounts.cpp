@@ -4,11 +4,11 @@
 #include "account/secret_values.hpp"
 #include "account/services.hpp"
 #include "core/error.hpp"
+#include "session/for_each_machine.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <map>
-#include <mutex>
-#include <thread>
 
 namespace fedi::account {
 
@@ -24,7 +24,7 @@ AccountResult result_for(const model::Account& a) {
 }
 
 // Records what a driver did, at once (a password the service made up exists nowhere else).
-void record_ensured(const StateAccess& st, const model::Account& a, const Ensured& e) {
+void record_ensured(session::StateStore& st, const model::Account& a, const Ensured& e) {
     st.change([&](state::State& s) {
         auto records = load_records(s);
         auto& rec = records.accounts[a.name];
@@ -43,11 +43,11 @@ void record_ensured(const StateAccess& st, const model::Account& a, const Ensure
     });
 }
 
-AccountResult converge_one(host::Host& h, const model::Account& a, const StateAccess& st,
+AccountResult converge_one(host::Host& h, const model::Account& a, session::StateStore& st,
                            ui::Events& ui) {
     auto r = result_for(a);
     try {
-        auto records = load_records(st.read());
+        auto records = load_records(st.snapshot());
         AccountRecord rec = records.accounts[a.name];
         auto driver = driver_for(a.service);
         auto e = with_context(fmt::format("converging accounts.{} ({} {} on {})", a.name, a.service,
@@ -71,32 +71,39 @@ AccountResult converge_one(host::Host& h, const model::Account& a, const StateAc
     return r;
 }
 
+// The accounts of one machine as converge_accounts works through them.
+struct MachineAccounts {
+    bool connected = false;
+    std::vector<AccountResult> results;
+
+    // The machine's work stopped at `error`: its remaining accounts fail with it.
+    void fail_rest(const std::vector<const model::Account*>& accounts, const std::string& machine,
+                   const std::string& error) {
+        for (std::size_t i = results.size(); i < accounts.size(); ++i) {
+            auto r = result_for(*accounts[i]);
+            r.result = "failed";
+            r.error = connected ? error : "cannot connect to " + machine + ": " + error;
+            results.push_back(r);
+        }
+    }
+};
+
 struct Loaded {
     session::Project project;
-    std::unique_ptr<state::Lock> lock;
+    std::unique_ptr<session::StateStore> state;
     const model::Account* account = nullptr;
 };
 
 Loaded load_for(const AccountCommandOptions& opts, bool lock) {
     Loaded l;
-    if (lock)
-        l.lock = state::Lock::acquire(session::resolve_state_file(opts.project), opts.command_line);
-    l.project = session::load_project(opts.project);
+    l.state = session::open_state_file(
+        session::resolve_state_file(opts.project),
+        lock ? session::StateMode::Locked : session::StateMode::ReadOnly, opts.command_line);
+    l.project = session::load_project(opts.project, l.state->snapshot());
     auto it = l.project.deployment.accounts.find(opts.name);
     if (it != l.project.deployment.accounts.end())
         l.account = &it->second;
     return l;
-}
-
-StateAccess file_state(const std::string& file) {
-    StateAccess st;
-    st.read = [file] { return state::load(file); };
-    st.change = [file](const std::function<void(state::State&)>& f) {
-        auto s = state::load(file);
-        f(s);
-        state::save(file, s);
-    };
-    return st;
 }
 
 const model::Account& declared(const Loaded& l, const std::string& name) {
@@ -109,58 +116,44 @@ const model::Account& declared(const Loaded& l, const std::string& name) {
 
 std::unique_ptr<host::Host> connect_for(const Loaded& l, const model::Account& a) {
     const auto& m = l.project.deployment.machines.at(a.machine);
-    return with_context("connecting to " + a.machine,
-                        [&] { return connect_machine(m, state::load(l.project.state_file)); });
+    return with_context("connecting to " + a.machine, [&] {
+        return host::Host::connect(
+            host::settings_for(m, state::trusted_host_keys(l.state->snapshot(), m.name)));
+    });
 }
 
 } // namespace
 
-std::unique_ptr<host::Host> connect_machine(const model::Machine& m, const state::State& st) {
-    return host::Host::connect(host::settings_for(m, state::trusted_host_keys(st, m.name)));
-}
-
-std::vector<AccountResult> converge_accounts(const model::Deployment& d,
-                                             const std::set<std::string>& machines,
-                                             const Connect& connect, const StateAccess& st,
-                                             ui::Events& ui) {
+std::vector<AccountResult> converge_accounts(session::Session& s,
+                                             const std::set<std::string>& machines) {
     std::map<std::string, std::vector<const model::Account*>> by_machine;
-    for (const auto& [name, a] : d.accounts)
+    for (const auto& [name, a] : s.deployment().accounts)
         if (machines.count(a.machine))
             by_machine[a.machine].push_back(&a);
-    std::map<std::string, std::vector<AccountResult>> results;
-    std::mutex mutex;
-    std::vector<std::thread> threads;
+    // One entry per machine, made before the workers start: each worker writes its own.
+    std::map<std::string, MachineAccounts> results;
+    std::vector<session::MachineJob> jobs;
     for (const auto& [machine, accounts] : by_machine) {
-        threads.emplace_back([&, machine = machine, accounts = accounts] {
-            std::vector<AccountResult> mine;
-            std::unique_ptr<host::Host> h;
-            std::string connect_error;
-            try {
-                h = connect(machine);
-            } catch (const Error& e) {
-                connect_error = e.describe();
-            } catch (const std::exception& e) {
-                connect_error = e.what();
-            }
-            for (const auto* a : accounts) {
-                if (!h) {
-                    auto r = result_for(*a);
-                    r.result = "failed";
-                    r.error = "cannot connect to " + machine + ": " + connect_error;
-                    mine.push_back(r);
-                    continue;
-                }
-                mine.push_back(converge_one(*h, *a, st, ui));
-            }
-            std::lock_guard<std::mutex> lock(mutex);
-            results[machine] = std::move(mine);
-        });
+        results[machine];
+        jobs.push_back({machine, {}});
     }
-    for (auto& t : threads)
-        t.join();
+    session::MachineWork work;
+    work.run = [&](const std::string& machine) {
+        auto& mine = results.at(machine);
+        auto h = s.connector().connect(s.deployment().machines.at(machine));
+        mine.connected = true;
+        for (const auto* a : by_machine.at(machine))
+            mine.results.push_back(converge_one(*h, *a, s.state(), s.events()));
+        return true;
+    };
+    work.on_error = [&](const std::string& machine, const std::string& error) {
+        results.at(machine).fail_rest(by_machine.at(machine), machine, error);
+    };
+    work.on_skipped = [](const std::string&, const std::string&) {};
+    session::for_each_machine(jobs, s.limits().machines, work);
     std::vector<AccountResult> out;
-    for (auto& [machine, list] : results)
-        for (auto& r : list)
+    for (auto& [machine, mine] : results)
+        for (auto& r : mine.results)
             out.push_back(std::move(r));
     std::sort(out.begin(), out.end(),
               [](const AccountResult& a, const AccountResult& b) { return a.name < b.name; });
@@ -212,7 +205,7 @@ AccountListing show_account(const AccountCommandOptions& opts) {
 AccountResult create_account(const AccountCommandOptions& opts, ui::Events& ui) {
     auto l = load_for(opts, true);
     const auto& a = declared(l, opts.name);
-    auto st = file_state(l.project.state_file);
+    auto& st = *l.state;
     st.change([&](state::State& s) {
         auto records = load_records(s);
         if (choose_missing(l.project.deployment, records))
@@ -225,7 +218,7 @@ AccountResult create_account(const AccountCommandOptions& opts, ui::Events& ui) 
 AccountResult reset_account_password(const AccountCommandOptions& opts, ui::Events& ui) {
     auto l = load_for(opts, true);
     const auto& a = declared(l, opts.name);
-    auto st = file_state(l.project.state_file);
+    auto& st = *l.state;
     auto h = connect_for(l, a);
     auto r = result_for(a);
     auto driver = driver_for(a.service);
@@ -247,7 +240,7 @@ AccountResult reset_account_password(const AccountCommandOptions& opts, ui::Even
 AccountResult delete_account(const AccountCommandOptions& opts, ui::Events& ui) {
     auto l = load_for(opts, true);
     const auto& a = declared(l, opts.name);
-    auto st = file_state(l.project.state_file);
+    auto& st = *l.state;
     auto h = connect_for(l, a);
     auto r = result_for(a);
     auto driver = driver_for(a.service);

@@ -6,6 +6,7 @@
 #include "host/host.hpp"
 #include "model/deployment.hpp"
 #include "session/project.hpp"
+#include "session/session.hpp"
 #include "state/state.hpp"
 #include "ui/output.hpp"
 
@@ -31,23 +32,11 @@ struct AccountResult {
     bool ok() const { return result != "failed"; }
 };
 
-// Reads and changes the state the caller holds (locked), saving after each change.
-struct StateAccess {
-    std::function<state::State()> read;
-    std::function<void(const std::function<void(state::State&)>&)> change;
-};
-
-using Connect = std::function<std::unique_ptr<host::Host>(const std::string& machine)>;
-
-// Connects to a declared machine, trusting the host keys recorded in state.
-std::unique_ptr<host::Host> connect_machine(const model::Machine& m, const state::State& st);
-
-// Converges the accounts declared on `machines` (one connection per machine, machines
-// in parallel), recording each in state as soon as it is done.
-std::vector<AccountResult> converge_accounts(const model::Deployment& d,
-                                             const std::set<std::string>& machines,
-                                             const Connect& connect, const StateAccess& st,
-                                             ui::Events& ui);
+// Converges the accounts declared on `machines` (one connection per machine, through
+// the session's connector; machines at once within its limits), recording each in state
+// as soon as it is done.
+std::vector<AccountResult> converge_accounts(session::Session& s,
+                                             const std::set<std::string>& machines);
 
 // ---- fedi account ...
 

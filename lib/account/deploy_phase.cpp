@@ -9,56 +9,82 @@
 
 namespace fedi::account {
 
-BeforeMachines before_machines(const model::Deployment& d, const std::set<std::string>& machines,
-                               const StateAccess& st, ui::Events& ui) {
+namespace {
+
+// Converges one identity directory, recording what it made as it goes.
+void converge_identity(session::Session& s, const std::string& directory,
+                       const model::IdentityDirectory& dir, Records& records, BeforeMachines& out) {
+    auto& ui = s.events();
+    ui.info("identity", fmt::format("converging directory {} at {}", directory, dir.url));
+    auto results = converge_directory(dir, records);
+    s.state().change([&](state::State& st) {
+        auto now = load_records(st);
+        now.identity[directory] = records.identity[directory];
+        store_records(st, now);
+    });
+    for (auto& r : results) {
+        if (r.ok())
+            ui.info("identity", fmt::format("{}: {}", r.dn, r.result));
+        else
+            ui.error("identity", fmt::format("{}: {}", r.dn, r.error));
+        out.identity.push_back(std::move(r));
+    }
+}
+
+// The secrets that waited for an account, delivered to `machine` with the rest of its
+// files; a failure is reported as a "(secrets)" result.
+void deliver_late(session::Session& s, const std::string& machine,
+                  std::vector<host::SecretFile> all, std::vector<AccountResult>& results) {
+    try {
+        auto h = s.connector().connect(s.deployment().machines.at(machine));
+        auto synced = h->sync_secrets(all);
+        s.events().info(machine, fmt::format("secrets written after its accounts: {}",
+                                             fmt::join(synced.written, ", ")));
+    } catch (const Error& e) {
+        AccountResult r;
+        r.name = "(secrets)";
+        r.machine = machine;
+        r.result = "failed";
+        r.error = "delivering secrets after the accounts: " + e.describe();
+        s.events().error(machine, r.error);
+        results.push_back(r);
+    }
+}
+
+} // namespace
+
+BeforeMachines before_machines(session::Session& s, const std::set<std::string>& machines) {
     BeforeMachines out;
+    const auto& d = s.deployment();
     if (d.secrets.empty() && d.accounts.empty() && d.identity.empty())
         return out;
     Records records;
-    st.change([&](state::State& s) {
-        records = load_records(s);
+    s.state().change([&](state::State& st) {
+        records = load_records(st);
         if (choose_missing(d, records))
-            store_records(s, records);
+            store_records(st, records);
     });
-    for (const auto& [name, dir] : d.identity) {
-        ui.info("identity", fmt::format("converging directory {} at {}", name, dir.url));
-        auto results = converge_directory(dir, records);
-        // A named copy: clang 14 cannot capture a structured binding in a lambda.
-        const std::string& directory = name;
-        st.change([&](state::State& s) {
-            auto now = load_records(s);
-            now.identity[directory] = records.identity[directory];
-            store_records(s, now);
-        });
-        for (auto& r : results) {
-            if (r.ok())
-                ui.info("identity", fmt::format("{}: {}", r.dn, r.result));
-            else
-                ui.error("identity", fmt::format("{}: {}", r.dn, r.error));
-            out.identity.push_back(std::move(r));
-        }
-    }
+    for (const auto& [name, dir] : d.identity)
+        converge_identity(s, name, dir, records, out);
     auto files =
         with_context("preparing the secrets", [&] { return secret_files(d, machines, records); });
     out.files = std::move(files.files);
     out.unresolved = std::move(files.unresolved);
     if (!out.unresolved.empty())
-        ui.info("", fmt::format("secrets delivered once their account exists: {}",
-                                fmt::join(out.unresolved, ", ")));
+        s.events().info("", fmt::format("secrets delivered once their account exists: {}",
+                                        fmt::join(out.unresolved, ", ")));
     return out;
 }
 
 std::vector<AccountResult> after_machines(
-    const model::Deployment& d, const std::set<std::string>& activated,
-    const BeforeMachines& before, const Connect& connect, const StateAccess& st,
-    const std::function<std::vector<host::SecretFile>(const std::string&)>& current_files,
-    ui::Events& ui) {
-    auto results = converge_accounts(d, activated, connect, st, ui);
+    session::Session& s, const std::set<std::string>& activated, const BeforeMachines& before,
+    const std::function<std::vector<host::SecretFile>(const std::string&)>& current_files) {
+    auto results = converge_accounts(s, activated);
     if (before.unresolved.empty())
         return results;
     // Secrets that waited for an account: their machines get them now.
-    auto records = load_records(st.read());
-    auto late = secret_files(d, activated, records);
+    auto records = load_records(s.state().snapshot());
+    auto late = secret_files(s.deployment(), activated, records);
     std::set<std::string> waited;
     for (const auto& n : before.unresolved)
         waited.insert("secrets." + n);
@@ -69,22 +95,9 @@ std::vector<AccountResult> after_machines(
                 add.push_back(f);
         if (add.empty())
             continue;
-        try {
-            auto all = current_files(machine);
-            all.insert(all.end(), add.begin(), add.end());
-            auto h = connect(machine);
-            auto synced = h->sync_secrets(all);
-            ui.info(machine, fmt::format("secrets written after its accounts: {}",
-                                         fmt::join(synced.written, ", ")));
-        } catch (const Error& e) {
-            AccountResult r;
-            r.name = "(secrets)";
-            r.machine = machine;
-            r.result = "failed";
-            r.error = "delivering secrets after the accounts: " + e.describe();
-            ui.error(machine, r.error);
-            results.push_back(r);
-        }
+        auto all = current_files(machine);
+        all.insert(all.end(), add.begin(), add.end());
+        deliver_late(s, machine, std::move(all), results);
     }
     return results;
 }

@@ -8,7 +8,9 @@
 #include "account/accounts.hpp"
 #include "account/identity.hpp"
 #include "host/secrets.hpp"
+#include "session/session.hpp"
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -22,15 +24,12 @@ struct BeforeMachines {
     std::vector<IdentityResult> identity;
 };
 
-BeforeMachines before_machines(const model::Deployment& d, const std::set<std::string>& machines,
-                               const StateAccess& st, ui::Events& ui);
+BeforeMachines before_machines(session::Session& s, const std::set<std::string>& machines);
 
 // `current_files(machine)`: every secret file the machine received in this deploy (from
 // all resource types), to which the late ones are added.
 std::vector<AccountResult> after_machines(
-    const model::Deployment& d, const std::set<std::string>& activated,
-    const BeforeMachines& before, const Connect& connect, const StateAccess& st,
-    const std::function<std::vector<host::SecretFile>(const std::string&)>& current_files,
-    ui::Events& ui);
+    session::Session& s, const std::set<std::string>& activated, const BeforeMachines& before,
+    const std::function<std::vector<host::SecretFile>(const std::string&)>& current_files);
 
 } // namespace fedi::account

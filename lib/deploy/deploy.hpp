@@ -1,14 +1,16 @@
 #pragma once
-// `fedi deploy`: build every selected system once, then per machine push → activate,
-// machines in parallel, each waiting for the machines it is declared `after`.
+// `fedi deploy`: a pipeline of phases over one session (lib/deploy/phases.hpp):
+// provision → build → plan secrets → storage machines → storage → the other machines →
+// accounts. Each machine is pushed, given its secrets and activated, machines in
+// parallel, each after the machines it is declared `after`.
 #include "account/accounts.hpp"
 #include "account/identity.hpp"
 #include "model/goal.hpp"
-#include "session/project.hpp"
-#include "ui/output.hpp"
+#include "session/session.hpp"
+#include "storage/converge.hpp"
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,21 +18,24 @@ namespace fedi::deploy {
 
 using model::Goal;
 
+// What to deploy and how; the project, state, connections and limits are the session's.
 struct DeployOptions {
-    session::ProjectOptions project;
     std::vector<std::string> on; // --on patterns
     Goal goal = Goal::Switch;
-    int parallel = 0;     // machines in flight at once (0: default)
-    int max_pushes = 0;   // closures streamed at once (0: default)
-    bool dry_run = false; // plan only
-    bool accept_new_host_keys = false;
-    bool compress = false;    // zlib on the SSH connections (slow links)
+    bool dry_run = false;     // plan only
     bool rollback = true;     // a failed activation puts the previous generation back
     int confirm_seconds = 30; // switch/test: revert unless confirmed within this (0: off)
     // Generations and activation logs kept on each machine deployed (0: all).
     int keep_generations = 10;
-    std::string command_line; // recorded in the lock for whoever finds it held
 };
+
+// A deploy that changes machines holds the state's lock from before it evaluates; a dry
+// run or a build only reads the state.
+session::StateMode state_mode(const DeployOptions& opts);
+
+// Where a machine's deploy stopped.
+enum class Phase { None, Build, Connect, Push, Secrets, Activate, Storage, Rollback };
+std::string to_string(Phase p); // "" for None; the names state and reports use
 
 enum class Outcome {
     Planned,      // --dry-run
@@ -48,7 +53,7 @@ std::string to_string(Outcome o);
 struct MachineReport {
     std::string name;
     Outcome outcome = Outcome::Skipped;
-    std::string phase;                 // where it failed: build, connect, push, activate
+    Phase phase = Phase::None;         // where it failed
     std::string error;                 // what went wrong (with context lines)
     std::vector<std::string> log_tail; // build log or activation output tail
     std::string system;                // store path deployed
@@ -67,15 +72,13 @@ struct DeployReport {
     std::vector<MachineReport> machines;           // in selection order (sorted by name)
     std::vector<account::AccountResult> accounts;  // converged after activation
     std::vector<account::IdentityResult> identity; // directory entries
-    nlohmann::json storage;                        // the storage phase (storage::to_json), or null
-    bool storage_ok = true;
+    // The storage phase, when it ran (its deliveries without their contents).
+    std::optional<storage::ConvergeReport> storage;
     std::vector<std::string> errors; // of the run itself, e.g. a state file it could not write
     bool ok() const;
 };
 
-DeployReport run_deploy(const DeployOptions& opts, ui::Events& reporter);
-
-nlohmann::json to_json(const DeployReport& r);
-std::string render_summary(const DeployReport& r, bool color);
+// Deploys the session's deployment. Rendering the report is lib/report's.
+DeployReport run_deploy(session::Session& s, const DeployOptions& opts);
 
 } // namespace fedi::deploy

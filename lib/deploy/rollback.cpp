@@ -34,9 +34,9 @@ DeployReport run_rollback(const RollbackOptions& opts, ui::Events& reporter) {
         threads.emplace_back([&, settings] {
             auto start = std::chrono::steady_clock::now();
             try {
-                r.phase = "connect";
+                r.phase = Phase::Connect;
                 auto h = host::Host::connect(settings);
-                r.phase = "rollback";
+                r.phase = Phase::Rollback;
                 auto outcome = h->rollback_generation(
                     [&](const std::string& line) { reporter.info(r.name, "| " + line); });
                 if (!outcome.ok())
@@ -45,7 +45,7 @@ DeployReport run_rollback(const RollbackOptions& opts, ui::Events& reporter) {
                 r.system = now.profile;
                 r.generation = now.generation;
                 r.outcome = Outcome::RolledBack;
-                r.phase.clear();
+                r.phase = Phase::None;
                 std::lock_guard<std::mutex> guard(mutex);
                 st.machines[r.name].generations.push_back(
                     {now.profile, state::now_utc(), "rollback", now.generation});
@@ -53,7 +53,7 @@ DeployReport run_rollback(const RollbackOptions& opts, ui::Events& reporter) {
             } catch (const Error& e) {
                 r.outcome = Outcome::Failed;
                 r.error = e.describe();
-                reporter.error(r.name, r.phase + " failed: " + r.error);
+                reporter.error(r.name, to_string(r.phase) + " failed: " + r.error);
             }
             r.seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,15 +1,12 @@
 #pragma once
 // The storage phase of `fedi deploy`: which storage clusters the selected machines need,
 // which machines must deploy before it (the Garage nodes), and the converge itself with
-// the deploy's state and SSH connections.
-#include "host/host.hpp"
+// the deploy's session (its state and connections).
 #include "model/deployment.hpp"
-#include "state/state.hpp"
+#include "session/session.hpp"
 #include "storage/converge.hpp"
-#include "ui/output.hpp"
 
 #include <functional>
-#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -27,19 +24,15 @@ std::vector<std::string> deploy_before_storage(const model::Deployment& d,
                                                const std::vector<std::string>& selected,
                                                const std::set<std::string>& storages);
 
-struct StoragePhaseIO {
-    std::function<state::State()> load_state;
-    std::function<void(const std::function<void(state::State&)>&)> update_state;
-    std::function<std::unique_ptr<host::Host>(const model::Machine&)> connect;
-    // Why a machine did not deploy in this run (nullopt: it did, or was not selected).
-    std::function<std::optional<std::string>(const std::string&)> failed;
-};
-
 // Where the Garage NixOS module (resources/garage-node.nix) writes `garage node id`.
 constexpr const char* kGarageNodeIdFile = "/var/lib/fedi/garage/node-id";
 
-storage::ConvergeReport run_storage_phase(const model::Deployment& d,
+// Why a machine did not deploy in this run (nullopt: it did, or was not selected).
+using FailureOf = std::function<std::optional<std::string>(const std::string& machine)>;
+
+// Converges `storages` with the session's state and connections.
+storage::ConvergeReport run_storage_phase(session::Session& s,
                                           const std::set<std::string>& storages, bool dry_run,
-                                          const StoragePhaseIO& io, ui::Events& reporter);
+                                          const FailureOf& failure_of);
 
 } // namespace fedi::deploy

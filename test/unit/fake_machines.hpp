@@ -35,6 +35,7 @@ struct FakeMachine {
     std::function<void()> on_connect;
     std::function<void(const std::string& system)> on_push;
     std::function<std::string(const std::string& system)> activation_result; // default "ok"
+    std::vector<std::string> activation_lines; // what the activation prints, before its result
     std::function<host::CommandResult(const std::string& command)> on_command;
 };
 
@@ -112,6 +113,9 @@ class FakeHost : public host::Host {
 
     host::ActivationOutcome activate(const host::ActivationRequest& request) override {
         host::ActivationOutcome o;
+        if (request.on_line)
+            for (const auto& l : m_->activation_lines)
+                request.on_line(l);
         o.result = result(m_->activation_result ? m_->activation_result(request.system) : "ok");
         if (o.result.ok() && request.on_waiting) {
             if (auto abort = request.on_waiting())
