@@ -692,15 +692,16 @@ bool DeployReport::ok() const {
 DeployReport run_deploy(const DeployOptions& opts, ui::Events& reporter) {
     DeployReport report;
     report.goal = opts.goal;
-    auto state_file = session::resolve_state_file(opts.project);
     // The lock comes first: a second deploy must stop before doing any work.
-    std::unique_ptr<state::Lock> lock;
+    session::SessionOptions so;
+    so.project = opts.project;
     if (!opts.dry_run && goal_needs_machine(opts.goal))
-        lock = state::Lock::acquire(state_file, opts.command_line);
-
-    auto project = session::load_project(opts.project);
+        so.state_mode = session::StateMode::Locked;
+    so.command_line = opts.command_line;
+    auto s = session::open_session(so, reporter);
     if (goal_needs_machine(opts.goal)) // machines to deploy to must exist first
-        project = provision_for_deploy(project, opts.on, opts.dry_run, reporter);
+        provision_for_deploy(*s, opts.on, opts.dry_run);
+    auto project = s->project();
     const auto& d = project.deployment;
     auto selected = select_machines(d, opts.on);
     std::set<std::string> selected_set(selected.begin(), selected.end());
