@@ -2,6 +2,7 @@
 // session built from parts: fake machines, a state in memory and recorded events. What
 // each machine's result is, that one machine's failure (whatever it throws) fails only
 // that machine, that state is written through the store, and that the limit holds.
+#include "account/commands.hpp"
 #include "core/error.hpp"
 #include "deploy/exec.hpp"
 #include "deploy/provision.hpp"
@@ -58,6 +59,20 @@ model::Deployment deployment(const std::vector<model::Machine>& machines) {
     for (const auto& m : machines)
         d.machines[m.name] = m;
     return d;
+}
+
+// Machines m0, m1, ...
+std::vector<model::Machine> numbered(int count) {
+    std::vector<model::Machine> ms;
+    for (int i = 0; i < count; ++i)
+        ms.push_back(machine("m" + std::to_string(i)));
+    return ms;
+}
+
+session::Limits at_most(int machines) {
+    session::Limits limits;
+    limits.machines = machines;
+    return limits;
 }
 
 // A fake machine that has run `generation` generations, the last being `system`.
@@ -164,12 +179,8 @@ TEST_CASE("status: offline asks no machine and reads the state's generations") {
 }
 
 TEST_CASE("status: never more machines asked at once than the limit") {
-    std::vector<model::Machine> ms;
-    for (int i = 0; i < 6; ++i)
-        ms.push_back(machine("m" + std::to_string(i)));
-    session::Limits limits;
-    limits.machines = 2;
-    Rig rig(deployment(ms), nullptr, limits);
+    auto ms = numbered(6);
+    Rig rig(deployment(ms), nullptr, at_most(2));
     Concurrency c;
     for (const auto& m : ms)
         rig.machines->add(m.name)->on_connect = [&c] { c.run(); };
@@ -214,12 +225,8 @@ TEST_CASE("exec: a host that throws a non-fedi exception fails only its machine"
 }
 
 TEST_CASE("exec: never more machines at once than the limit") {
-    std::vector<model::Machine> ms;
-    for (int i = 0; i < 7; ++i)
-        ms.push_back(machine("m" + std::to_string(i)));
-    session::Limits limits;
-    limits.machines = 3;
-    Rig rig(deployment(ms), nullptr, limits);
+    auto ms = numbered(7);
+    Rig rig(deployment(ms), nullptr, at_most(3));
     Concurrency c;
     for (const auto& m : ms)
         rig.machines->add(m.name)->on_command = [&c](const std::string&) {
@@ -334,4 +341,51 @@ TEST_CASE("provision --destroy forgets the machine's record, host keys and gener
     CHECK_THROWS_AS(
         deploy::destroy_machine(rig.s(), "x", [](const auto&, const auto&) { return true; }),
         Error);
+}
+
+namespace {
+
+// accounts.admin: a Mastodon owner on machine social.
+model::Deployment with_account() {
+    auto d = deployment({machine("social")});
+    model::Account a;
+    a.name = "admin";
+    a.machine = "social";
+    a.service = "mastodon";
+    a.username = "alice";
+    a.email = "alice@example.org";
+    d.accounts["admin"] = a;
+    return d;
+}
+
+} // namespace
+
+TEST_CASE("account reset-password goes through the session's connector and store") {
+    Rig rig(with_account());
+    auto social = rig.machines->add("social");
+    social->on_command = [](const std::string&) {
+        return host::CommandResult{0, "OK\nNew password: 0123abcd\n", ""};
+    };
+    auto r = account::reset_account_password(rig.s(), "admin");
+    CHECK(r.result == "password reset");
+    CHECK(*r.new_password == "0123abcd");
+    CHECK(social->connections == 1);
+    auto records = account::load_records(rig.state());
+    CHECK(records.accounts.at("admin").password == "0123abcd");
+    CHECK(account::list_accounts(rig.s()).at(0).password == "0123abcd");
+    CHECK(rig.events.said("social", "password reset"));
+}
+
+TEST_CASE("account delete forgets the account in state; an unknown name is a usage error") {
+    Rig rig(with_account());
+    rig.machines->add("social");
+    rig.s().state().change([](state::State& st) {
+        account::Records records;
+        records.accounts["admin"] = {"mastodon", "social", "alice", "pw", true, "t", "t"};
+        account::store_records(st, records);
+    });
+    auto r = account::delete_account(rig.s(), "admin");
+    CHECK(r.result == "deleted");
+    CHECK(account::load_records(rig.state()).accounts.count("admin") == 0);
+    CHECK_THROWS_AS(account::delete_account(rig.s(), "nobody"), Error);
 }
