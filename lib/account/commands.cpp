@@ -36,6 +36,18 @@ std::unique_ptr<host::Host> connect_for(session::Session& s, const model::Accoun
     return with_context("connecting to " + a.machine, [&] { return s.connector().connect(m); });
 }
 
+// A declared account with its machine connected and its service's driver.
+struct Reached {
+    const model::Account& account;
+    std::unique_ptr<host::Host> host;
+    std::unique_ptr<ServiceDriver> driver;
+};
+
+Reached reach(session::Session& s, const std::string& name) {
+    const auto& a = declared(s, name);
+    return {a, connect_for(s, a), driver_for(a.service)};
+}
+
 // Opens the session a command needs: locked when it changes an account.
 std::unique_ptr<session::Session> open(const session::SessionOptions& opts, session::StateMode mode,
                                        ui::Events& ui) {
@@ -115,10 +127,8 @@ AccountResult create_account(const AccountCommandOptions& opts, ui::Events& ui) 
 }
 
 AccountResult reset_account_password(session::Session& s, const std::string& name) {
-    const auto& a = declared(s, name);
-    auto h = connect_for(s, a);
+    auto [a, h, driver] = reach(s, name);
     auto r = result_for(a);
-    auto driver = driver_for(a.service);
     auto pw = with_context(fmt::format("resetting the password of accounts.{}", a.name),
                            [&] { return driver->reset_password(*h, a, random_password(32)); });
     Ensured e;
@@ -139,10 +149,8 @@ AccountResult reset_account_password(const AccountCommandOptions& opts, ui::Even
 }
 
 AccountResult delete_account(session::Session& s, const std::string& name) {
-    const auto& a = declared(s, name);
-    auto h = connect_for(s, a);
+    auto [a, h, driver] = reach(s, name);
     auto r = result_for(a);
-    auto driver = driver_for(a.service);
     with_context(fmt::format("deleting accounts.{}", a.name), [&] { driver->remove(*h, a); });
     s.state().change([&](state::State& st) {
         auto records = load_records(st);
