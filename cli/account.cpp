@@ -1,6 +1,7 @@
-#include "account/accounts.hpp"
+#include "account/commands.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
+#include "session_options.hpp"
 
 #include <fmt/format.h>
 #include <iostream>
@@ -53,9 +54,7 @@ CLI::App* add_command(CLI::App* account, GlobalOptions& g, Action& action, const
     auto* cmd = account->add_subcommand(name, help);
     cmd->callback([&g, &action, opts, run = std::move(run)] {
         action = [&g, opts, run] {
-            opts->project.deployment_file = g.file;
-            opts->project.state_file = g.state_file;
-            opts->command_line = g.command_line;
+            opts->session = session_options(g);
             return run();
         };
     });
@@ -69,7 +68,8 @@ void add_name(CLI::App* cmd, const Options& opts) {
 void add_list(CLI::App* account, GlobalOptions& g, Action& action, const Options& opts) {
     add_command(account, g, action, opts, "list", "Declared accounts and what state knows of them",
                 [&g, opts] {
-                    auto accounts = account::list_accounts(opts->project);
+                    ui::Reporter reporter(g.output());
+                    auto accounts = account::list_accounts(opts->session, reporter);
                     if (g.json) {
                         nlohmann::json j = nlohmann::json::array();
                         for (const auto& a : accounts)
@@ -87,7 +87,8 @@ void add_show(CLI::App* account, GlobalOptions& g, Action& action, const Options
     auto reveal = std::make_shared<bool>(false);
     auto* show = add_command(account, g, action, opts, "show",
                              "One account; its password with --reveal", [&g, opts, reveal] {
-                                 auto a = account::show_account(*opts);
+                                 ui::Reporter reporter(g.output());
+                                 auto a = account::show_account(*opts, reporter);
                                  if (g.json)
                                      print_json(account::to_json(a, *reveal).dump(2));
                                  else

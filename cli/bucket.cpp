@@ -1,5 +1,6 @@
 #include "commands.hpp"
-#include "deploy/buckets.hpp"
+#include "session_options.hpp"
+#include "storage/bucket_command.hpp"
 
 #include <iostream>
 
@@ -7,8 +8,8 @@ namespace fedi::cli {
 
 namespace {
 
-using Options = std::shared_ptr<deploy::BucketOptions>;
-using A = deploy::BucketAction;
+using Options = std::shared_ptr<storage::BucketOptions>;
+using A = storage::BucketAction;
 
 // What a bucket subcommand takes besides BUCKET.
 enum class Takes { Bucket, Key, KeyAndPermissions };
@@ -25,16 +26,14 @@ struct BucketCommand {
 Action bucket_action(GlobalOptions& g, const Options& o, A a) {
     return [&g, o, a] {
         o->action = a;
-        o->project.deployment_file = g.file;
-        o->project.state_file = g.state_file;
-        o->command_line = g.command_line;
+        o->session = session_options(g);
         ui::Reporter reporter(g.output());
-        auto result = deploy::run_bucket_command(*o, reporter);
+        auto result = storage::run_bucket_command(*o, reporter);
         if (g.json)
             print_json(result.dump(2));
         else
-            std::cout << deploy::render_bucket_result(a, result,
-                                                      ui::use_color(g.output().color, 1));
+            std::cout << storage::render_bucket_result(a, result,
+                                                       ui::use_color(g.output().color, 1));
         return 0;
     };
 }
@@ -75,7 +74,7 @@ const BucketCommand key_commands[] = {
 } // namespace
 
 void register_bucket(CLI::App& app, GlobalOptions& g, Action& action) {
-    auto o = std::make_shared<deploy::BucketOptions>();
+    auto o = std::make_shared<storage::BucketOptions>();
     auto* cmd = app.add_subcommand("bucket", "List, create, inspect and delete buckets and keys");
     cmd->require_subcommand(1);
     cmd->add_option("--storage", o->storage,

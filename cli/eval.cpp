@@ -1,5 +1,5 @@
 #include "commands.hpp"
-#include "session/project.hpp"
+#include "session_options.hpp"
 
 namespace fedi::cli {
 
@@ -8,10 +8,7 @@ void register_eval(CLI::App& app, GlobalOptions& g, Action& action) {
         "eval", "Evaluate and validate the deployment file; print the model as JSON");
     cmd->callback([&g, &action] {
         action = [&g] {
-            session::ProjectOptions p;
-            p.deployment_file = g.file;
-            p.state_file = g.state_file;
-            auto project = session::load_project(p);
+            auto project = session::load_project(project_options(g));
             print_json(model::to_json(project.deployment).dump(2));
             return 0;
         };

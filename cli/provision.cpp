@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "options.hpp"
+#include "session_options.hpp"
 
 #include <fmt/format.h>
 #include <iostream>
@@ -50,9 +51,7 @@ void register_provision(CLI::App& app, GlobalOptions& g, Action& action) {
         ->option_text("NAME");
     cmd->callback([&g, &action, opts, destroy] {
         action = [&g, opts, destroy] {
-            opts->project.deployment_file = g.file;
-            opts->project.state_file = g.state_file;
-            opts->command_line = g.command_line;
+            opts->session = session_options(g);
             ui::Reporter reporter(g.output());
             auto report = destroy->empty() ? deploy::run_provision(*opts, reporter)
                                            : deploy::destroy_machine(*opts, *destroy,

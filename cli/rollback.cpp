@@ -1,5 +1,6 @@
 #include "deploy/rollback.hpp"
 #include "commands.hpp"
+#include "session_options.hpp"
 
 namespace fedi::cli {
 
@@ -12,9 +13,7 @@ void register_rollback(CLI::App& app, GlobalOptions& g, Action& action) {
         ->option_text("MACHINE...");
     cmd->callback([&g, &action, opts] {
         action = [&g, opts] {
-            opts->project.deployment_file = g.file;
-            opts->project.state_file = g.state_file;
-            opts->command_line = g.command_line;
+            opts->session = session_options(g);
             ui::Reporter reporter(g.output());
             return print_deploy_report(g, deploy::run_rollback(*opts, reporter));
         };

@@ -1,6 +1,7 @@
 #include "deploy/status.hpp"
 #include "commands.hpp"
 #include "options.hpp"
+#include "session_options.hpp"
 
 #include <iostream>
 
@@ -17,10 +18,10 @@ void register_status(CLI::App& app, GlobalOptions& g, Action& action) {
     cmd->add_flag("--offline", *offline, "Do not contact the machines; state only");
     cmd->callback([&g, &action, opts, offline] {
         action = [&g, opts, offline] {
-            opts->project.deployment_file = g.file;
-            opts->project.state_file = g.state_file;
+            opts->session = session_options(g);
             opts->probe = !*offline;
-            auto list = deploy::collect_status(*opts);
+            ui::Reporter reporter(g.output());
+            auto list = deploy::collect_status(*opts, reporter);
             if (g.json)
                 print_json(deploy::to_json(list).dump(2));
             else

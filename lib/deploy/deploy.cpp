@@ -42,18 +42,7 @@ DeployReport run_deploy(session::Session& s, const DeployOptions& opts) {
 void provision_phase(session::Session& s, const DeployOptions& opts) {
     if (!goal_needs_machine(opts.goal)) // machines to deploy to must exist first
         return;
-    // Until provisioning takes the session it writes the state file itself: the store then
-    // takes up what it wrote.
-    auto state_file = s.project().state_file;
-    s.set_project(provision_for_deploy(s.project(), opts.on, opts.dry_run, s.events()));
-    const auto& d = s.deployment();
-    auto selected = select_machines(d, opts.on);
-    if (!opts.dry_run && std::any_of(selected.begin(), selected.end(), [&](const auto& m) {
-            return d.machines.at(m).provision.has_value();
-        })) {
-        auto written = state::load(state_file);
-        s.state().change([&](state::State& st) { st = written; });
-    }
+    provision_for_deploy(s, opts.on, opts.dry_run);
 }
 
 DeployReport plan_phase(session::Session& s, const std::vector<std::string>& selected, Goal goal) {

@@ -1,63 +1,59 @@
 #include "deploy/exec.hpp"
 
 #include "core/error.hpp"
+#include "deploy/per_machine.hpp"
 #include "deploy/selection.hpp"
 #include "host/host.hpp"
-#include "state/state.hpp"
 
-#include <algorithm>
-#include <atomic>
 #include <fmt/format.h>
-#include <thread>
 
 namespace fedi::deploy {
 
 namespace {
-constexpr int kDefaultParallel = 16;
+
+void run_on(session::Session& s, const model::Machine& m, const ExecRequest& request,
+            ExecResult& r) {
+    auto h = s.connector().connect(m);
+    auto line = [&](bool is_err) {
+        return [&, is_err](const std::string& l) {
+            if (request.on_line)
+                request.on_line(m.name, l, is_err);
+        };
+    };
+    auto c = h->run_streaming(request.command, line(false), line(true));
+    r.exit_status = c.exit_status;
+    r.out = std::move(c.out);
+    r.err = std::move(c.err);
+    if (r.exit_status != 0)
+        s.events().warn(m.name, fmt::format("exit status {}", r.exit_status));
 }
 
-std::vector<ExecResult> run_exec(const ExecOptions& opts, ui::Events& reporter) {
-    if (opts.command.empty())
-        throw usage_error("give the command to run after `--`, e.g. fedi exec -- uptime");
-    auto project = session::load_project(opts.project);
-    auto selected = select_machines(project.deployment, opts.on);
-    auto st = state::load(project.state_file);
+} // namespace
 
-    std::vector<ExecResult> results(selected.size());
-    std::atomic<std::size_t> next{0};
-    auto worker = [&] {
-        for (std::size_t i; (i = next++) < selected.size();) {
-            const auto& m = project.deployment.machines.at(selected[i]);
-            auto& r = results[i];
-            r.name = m.name;
-            auto settings = host::settings_for(m, state::trusted_host_keys(st, m.name));
-            try {
-                auto h = host::Host::connect(settings);
-                auto line = [&](bool is_err) {
-                    return [&, is_err](const std::string& l) {
-                        if (opts.on_line)
-                            opts.on_line(m.name, l, is_err);
-                    };
-                };
-                auto c = h->run_streaming(opts.command, line(false), line(true));
-                r.exit_status = c.exit_status;
-                r.out = std::move(c.out);
-                r.err = std::move(c.err);
-                if (r.exit_status != 0)
-                    reporter.warn(m.name, fmt::format("exit status {}", r.exit_status));
-            } catch (const Error& e) {
-                r.error = e.describe();
-                reporter.error(m.name, r.error);
-            }
-        }
+std::vector<ExecResult> run_exec(session::Session& s, const ExecRequest& request) {
+    auto selected = select_machines(s.deployment(), request.on);
+    PerMachine<ExecResult> results(selected);
+    session::MachineWork work;
+    work.run = [&](const std::string& name) {
+        run_on(s, s.deployment().machines.at(name), request, results[name]);
+        return true;
     };
-    int parallel = opts.parallel > 0 ? opts.parallel : kDefaultParallel;
-    std::vector<std::thread> threads;
-    for (int t = 0; t < std::min<int>(parallel, static_cast<int>(selected.size())); ++t)
-        threads.emplace_back(worker);
-    for (auto& t : threads)
-        t.join();
-    return results;
+    work.on_error = [&](const std::string& name, const std::string& error) {
+        results[name].error = error;
+        s.events().error(name, error);
+    };
+    work.on_skipped = [](const std::string&, const std::string&) {};
+    session::for_each_machine(results.jobs(selected), s.limits().machines, work);
+    return std::move(results.all());
+}
+
+std::vector<ExecResult> run_exec(const ExecOptions& opts, ui::Events& events) {
+    if (opts.request.command.empty())
+        throw usage_error("give the command to run after `--`, e.g. fedi exec -- uptime");
+    auto options = opts.session;
+    options.state_mode = session::StateMode::ReadOnly;
+    auto s = session::open_session(options, events);
+    return run_exec(*s, opts.request);
 }
 
 nlohmann::json to_json(const std::vector<ExecResult>& results) {

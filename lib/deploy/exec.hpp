@@ -1,7 +1,7 @@
 #pragma once
 // `fedi exec`: one command on the selected machines in parallel, each output line
 // prefixed by its machine (like pdsh), or collected per machine for --json.
-#include "session/project.hpp"
+#include "session/session.hpp"
 #include "ui/output.hpp"
 
 #include <functional>
@@ -11,13 +11,16 @@
 
 namespace fedi::deploy {
 
-struct ExecOptions {
-    session::ProjectOptions project;
+struct ExecRequest {
     std::vector<std::string> on; // --on patterns (all machines when empty)
     std::string command;         // run by the login shell on each machine
-    int parallel = 0;            // machines at once (0: default)
     // Output lines as they arrive: (machine, line, is_stderr). Empty: only collected.
     std::function<void(const std::string&, const std::string&, bool)> on_line;
+};
+
+struct ExecOptions {
+    session::SessionOptions session; // the state is opened read-only; limits.machines at once
+    ExecRequest request;
 };
 
 struct ExecResult {
@@ -29,7 +32,9 @@ struct ExecResult {
 };
 
 // Results in selection order (sorted by name).
-std::vector<ExecResult> run_exec(const ExecOptions& opts, ui::Events& reporter);
+std::vector<ExecResult> run_exec(const ExecOptions& opts, ui::Events& events);
+// The same on an open session.
+std::vector<ExecResult> run_exec(session::Session& s, const ExecRequest& request);
 
 nlohmann::json to_json(const std::vector<ExecResult>& results);
 

@@ -3,7 +3,7 @@
 // as the deployment describes them (create what is missing, change what drifted), record
 // them in state, and destroy one on request.
 #include "provider/provider.hpp"
-#include "session/project.hpp"
+#include "session/session.hpp"
 #include "ui/output.hpp"
 
 #include <functional>
@@ -15,10 +15,9 @@
 namespace fedi::deploy {
 
 struct ProvisionOptions {
-    session::ProjectOptions project;
-    std::vector<std::string> on; // --on patterns
-    bool dry_run = false;        // say what would change; change nothing
-    std::string command_line;    // recorded in the lock
+    session::SessionOptions session; // the state is locked unless dry_run
+    std::vector<std::string> on;     // --on patterns
+    bool dry_run = false;            // say what would change; change nothing
 };
 
 enum class ProvisionOutcome {
@@ -52,15 +51,17 @@ struct ProvisionReport {
     bool ok() const;
 };
 
-// `fedi provision`: takes the state lock, converges the selected machines.
-ProvisionReport run_provision(const ProvisionOptions& opts, ui::Events& reporter);
+// `fedi provision`: takes the state lock, converges the selected machines (at most
+// limits.machines at once), each record saved through the state store as it is made.
+ProvisionReport run_provision(const ProvisionOptions& opts, ui::Events& events);
+// The same on an open session (writable unless dry_run).
+ProvisionReport run_provision(session::Session& s, const std::vector<std::string>& on,
+                              bool dry_run);
 
-// For `fedi deploy` (the caller holds the state lock unless dry_run): converges the
-// selected provisioned machines and returns the project evaluated again with their
-// outputs. Throws when one of them could not be provisioned.
-session::Project provision_for_deploy(const session::Project& project,
-                                      const std::vector<std::string>& on, bool dry_run,
-                                      ui::Events& reporter);
+// For `fedi deploy` (the session's state is writable unless dry_run): converges the
+// selected provisioned machines, then evaluates the deployment again with their outputs
+// and gives the session that project. Throws when one of them could not be provisioned.
+void provision_for_deploy(session::Session& s, const std::vector<std::string>& on, bool dry_run);
 
 // Asked before destroying: gets a description of what goes; true to go ahead.
 using Confirm = std::function<bool(const std::string& machine, const std::string& what)>;
@@ -68,7 +69,10 @@ using Confirm = std::function<bool(const std::string& machine, const std::string
 // `fedi provision --destroy NAME`: refuses protected machines, asks `confirm`, destroys,
 // and removes the machine's state (its record, host keys and generations).
 ProvisionReport destroy_machine(const ProvisionOptions& opts, const std::string& machine,
-                                const Confirm& confirm, ui::Events& reporter);
+                                const Confirm& confirm, ui::Events& events);
+// The same on an open session whose state is writable.
+ProvisionReport destroy_machine(session::Session& s, const std::string& machine,
+                                const Confirm& confirm);
 
 nlohmann::json to_json(const ProvisionReport& r);
 std::string render_provision(const ProvisionReport& r, bool color);

@@ -2,6 +2,7 @@
 // `fedi rollback MACHINE...`: each machine back to the generation before its current
 // one, activated with switch, detached and followed like a deploy.
 #include "deploy/deploy.hpp"
+#include "session/session.hpp"
 
 #include <string>
 #include <vector>
@@ -9,12 +10,15 @@
 namespace fedi::deploy {
 
 struct RollbackOptions {
-    session::ProjectOptions project;
+    session::SessionOptions session;   // the state is locked: each rollback is recorded
     std::vector<std::string> machines; // names, globs or @tags
-    std::string command_line;
 };
 
-// Reports with outcome Activated (rolled back) or Failed per machine.
-DeployReport run_rollback(const RollbackOptions& opts, ui::Events& reporter);
+// Reports with outcome RolledBack or Failed per machine. Machines roll back on their own:
+// one that fails (e.g. it has no earlier generation) leaves the others, its dependents
+// included, to roll back.
+DeployReport run_rollback(const RollbackOptions& opts, ui::Events& events);
+// The same on an open session whose state is writable.
+DeployReport run_rollback(session::Session& s, const std::vector<std::string>& machines);
 
 } // namespace fedi::deploy

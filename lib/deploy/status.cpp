@@ -1,12 +1,12 @@
 #include "deploy/status.hpp"
 
 #include "core/error.hpp"
+#include "deploy/per_machine.hpp"
 #include "deploy/selection.hpp"
 #include "host/host.hpp"
 #include "ui/output.hpp"
 
 #include <fmt/format.h>
-#include <thread>
 
 namespace fedi::deploy {
 
@@ -40,50 +40,55 @@ std::string verdict(const MachineStatus& s) {
     return "outdated";
 }
 
+// What the machine runs now and the secrets it holds.
+void ask_machine(session::Connector& connector, const model::Machine& m, MachineStatus& s) {
+    auto h = connector.connect(m);
+    auto sys = h->system_status();
+    s.profile = sys.profile;
+    s.current = sys.current;
+    s.generation = sys.generation;
+    s.reverts_in = sys.reverts_in;
+    s.secrets = h->list_secrets();
+    s.probed = true;
+}
+
 } // namespace
 
-std::vector<MachineStatus> collect_status(const StatusOptions& opts) {
-    auto project = session::load_project(opts.project);
-    auto st = state::load(project.state_file);
-    auto selected = select_machines(project.deployment, opts.on);
-    std::vector<MachineStatus> out(selected.size());
-    std::vector<std::thread> threads;
-    for (std::size_t i = 0; i < selected.size(); ++i) {
-        const auto& m = project.deployment.machines.at(selected[i]);
-        auto& s = out[i];
-        s.name = m.name;
-        s.wanted = m.system.out_path;
-        std::vector<std::string> trusted;
-        if (auto it = st.machines.find(m.name); it != st.machines.end()) {
-            s.generations = it->second.generations;
-            trusted = it->second.host_keys;
-        }
-        if (!opts.probe)
-            continue;
-        threads.emplace_back([&m, &s, trusted] {
-            try {
-                auto settings = host::settings_for(m, trusted);
-                settings.connect_timeout = std::chrono::seconds(10);
-                auto h = host::Host::connect(settings);
-                auto sys = h->system_status();
-                s.profile = sys.profile;
-                s.current = sys.current;
-                s.generation = sys.generation;
-                s.reverts_in = sys.reverts_in;
-                s.secrets = h->list_secrets();
-                s.probed = true;
-            } catch (const Error& e) {
-                s.probe_error = e.describe();
-            } catch (const std::exception& e) {
-                s.probe_error = e.what();
-            }
-        });
+std::vector<MachineStatus> collect_status(session::Session& s, const std::vector<std::string>& on,
+                                          bool probe) {
+    const auto& d = s.deployment();
+    auto selected = select_machines(d, on);
+    auto st = s.state().snapshot();
+    PerMachine<MachineStatus> out(selected);
+    for (const auto& name : selected) {
+        auto& status = out[name];
+        status.wanted = d.machines.at(name).system.out_path;
+        if (auto it = st.machines.find(name); it != st.machines.end())
+            status.generations = it->second.generations;
     }
-    for (auto& t : threads)
-        t.join();
-    for (auto& s : out)
-        s.verdict = verdict(s);
-    return out;
+    if (probe) {
+        session::MachineWork work;
+        work.run = [&](const std::string& name) {
+            ask_machine(s.connector(), d.machines.at(name), out[name]);
+            return true;
+        };
+        work.on_error = [&](const std::string& name, const std::string& error) {
+            out[name].probe_error = error;
+        };
+        work.on_skipped = [](const std::string&, const std::string&) {};
+        session::for_each_machine(out.jobs(selected), s.limits().machines, work);
+    }
+    for (auto& status : out.all())
+        status.verdict = verdict(status);
+    return std::move(out.all());
+}
+
+std::vector<MachineStatus> collect_status(const StatusOptions& opts, ui::Events& events) {
+    auto options = opts.session;
+    options.state_mode = session::StateMode::ReadOnly;
+    options.connect.connect_timeout = std::chrono::seconds(10);
+    auto s = session::open_session(options, events);
+    return collect_status(*s, opts.on, opts.probe);
 }
 
 std::optional<state::Generation>

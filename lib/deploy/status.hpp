@@ -1,7 +1,7 @@
 #pragma once
 // `fedi status`: what state records for each machine, and what the machine says now.
 #include "host/secrets.hpp"
-#include "session/project.hpp"
+#include "session/session.hpp"
 #include "state/state.hpp"
 
 #include <nlohmann/json.hpp>
@@ -12,7 +12,7 @@
 namespace fedi::deploy {
 
 struct StatusOptions {
-    session::ProjectOptions project;
+    session::SessionOptions session; // the state is opened read-only
     std::vector<std::string> on;
     bool probe = true; // ask the machines (over SSH) what they run now
 };
@@ -33,7 +33,12 @@ struct MachineStatus {
     std::string verdict;
 };
 
-std::vector<MachineStatus> collect_status(const StatusOptions& opts);
+// `fedi status`: opens the state read-only and asks the machines (at most limits.machines
+// at once, each given 10 s to answer). A machine that cannot be asked has a probe_error.
+std::vector<MachineStatus> collect_status(const StatusOptions& opts, ui::Events& events);
+// The same on an open session.
+std::vector<MachineStatus> collect_status(session::Session& s, const std::vector<std::string>& on,
+                                          bool probe);
 
 nlohmann::json to_json(const std::vector<MachineStatus>& s);
 // The generation before the one a machine runs now (what `fedi rollback` goes to), from

@@ -16,6 +16,8 @@ class SshConnector : public Connector {
         auto settings = host::settings_for(m, state::trusted_host_keys(state_.snapshot(), m.name));
         settings.accept_new_host_key = options_.accept_new_host_keys;
         settings.compress = options_.compress;
+        if (options_.connect_timeout)
+            settings.connect_timeout = *options_.connect_timeout;
         events_.detail(m.name,
                        fmt::format("connecting to {}@{}:{}", m.ssh.user, m.ssh.host, m.ssh.port));
         auto host = host::Host::connect(settings);

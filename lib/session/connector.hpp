@@ -7,13 +7,18 @@
 #include "session/state_store.hpp"
 #include "ui/events.hpp"
 
+#include <chrono>
 #include <memory>
+#include <optional>
 
 namespace fedi::session {
 
 struct ConnectOptions {
     bool accept_new_host_keys = false; // trust a machine's first key and record it
     bool compress = false;             // zlib on the SSH connections (slow links)
+    // How long to wait for a machine to answer; unset: the host's default. `fedi status`
+    // waits less, so one unreachable machine does not hold up the table.
+    std::optional<std::chrono::seconds> connect_timeout;
 };
 
 class Connector {

@@ -1,15 +1,16 @@
-#include "deploy/buckets.hpp"
+#include "storage/bucket_command.hpp"
 
 #include "core/error.hpp"
 #include "state/state.hpp"
 #include "storage/backend.hpp"
 #include "storage/converge.hpp"
 #include "storage/s3.hpp"
+#include "ui/output.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-namespace fedi::deploy {
+namespace fedi::storage {
 
 namespace {
 
@@ -21,21 +22,13 @@ bool mutates(BucketAction a) {
 
 class BucketCommand {
   public:
-    BucketCommand(const BucketOptions& opts, ui::Events& reporter)
-        : opts_(opts), reporter_(reporter) {
-        auto file = session::resolve_state_file(opts.project);
-        if (mutates(opts.action))
-            lock_ = state::Lock::acquire(file, opts.command_line);
-        project_ = session::load_project(opts.project);
-        state_ = state::load(project_.state_file);
-        records_ = storage::storage_state_of(state_);
-    }
+    BucketCommand(session::Session& s, const BucketOptions& opts)
+        : s_(s), opts_(opts), records_(storage_state_of(s.state().snapshot())) {}
 
     json run() {
-        const auto& d = project_.deployment;
+        const auto& d = deployment();
         if (d.storage.empty())
-            throw usage_error(
-                fmt::format("{} declares no storage (storage.<name>)", project_.deployment.file));
+            throw usage_error(fmt::format("{} declares no storage (storage.<name>)", d.file));
         switch (opts_.action) {
         case BucketAction::List:
             return list();
@@ -59,18 +52,20 @@ class BucketCommand {
     }
 
   private:
+    const model::Deployment& deployment() const { return s_.deployment(); }
+
     const model::Bucket* declared() const {
-        auto it = project_.deployment.buckets.find(opts_.bucket);
-        return it == project_.deployment.buckets.end() ? nullptr : &it->second;
+        auto it = deployment().buckets.find(opts_.bucket);
+        return it == deployment().buckets.end() ? nullptr : &it->second;
     }
 
-    const storage::BucketRecord* record() const {
+    const BucketRecord* record() const {
         auto it = records_.buckets.find(opts_.bucket);
         return it == records_.buckets.end() ? nullptr : &it->second;
     }
 
     std::string storage_name() const {
-        const auto& all = project_.deployment.storage;
+        const auto& all = deployment().storage;
         if (!opts_.storage.empty()) {
             if (!all.count(opts_.storage))
                 throw usage_error(fmt::format("--storage: no storage named \"{}\"", opts_.storage));
@@ -89,13 +84,13 @@ class BucketCommand {
             fmt::format("which storage? give --storage ({})", fmt::join(names, ", ")));
     }
 
-    storage::Backend& backend() {
+    Backend& backend() {
         if (!backend_)
-            backend_ = storage::open_backend(project_.deployment.storage.at(storage_name()));
+            backend_ = open_backend(deployment().storage.at(storage_name()));
         return *backend_;
     }
 
-    std::optional<storage::BucketView> require_bucket(storage::Backend& be) {
+    std::optional<BucketView> require_bucket(Backend& be) {
         auto v = be.find_bucket(opts_.bucket);
         if (!v)
             throw Error(fmt::format("storage {} has no bucket {}", storage_name(), opts_.bucket));
@@ -103,12 +98,11 @@ class BucketCommand {
     }
 
     void save() {
-        storage::set_storage_state(state_, records_);
-        state::save(project_.state_file, state_);
+        s_.state().change([this](state::State& st) { set_storage_state(st, records_); });
     }
 
-    json view_json(const storage::BucketView& v, const std::string& storage) const {
-        const storage::BucketRecord* rec = nullptr;
+    json view_json(const BucketView& v, const std::string& storage) const {
+        const BucketRecord* rec = nullptr;
         if (auto it = records_.buckets.find(v.name); it != records_.buckets.end())
             rec = &it->second;
         json keys = json::array();
@@ -132,66 +126,68 @@ class BucketCommand {
                 {"bytes", v.bytes},
                 {"quota", {{"maxSize", opt(v.max_size)}, {"maxObjects", opt(v.max_objects)}}},
                 {"website", v.website},
-                {"declared", project_.deployment.buckets.count(v.name) > 0},
+                {"declared", deployment().buckets.count(v.name) > 0},
                 {"adhoc", rec && rec->adhoc},
                 {"keys", keys}};
     }
 
     json list() {
         json out = json::array();
-        for (const auto& [name, s] : project_.deployment.storage) {
+        for (const auto& [name, s] : deployment().storage) {
             if (!opts_.storage.empty() && opts_.storage != name)
                 continue;
-            auto be = storage::open_backend(s);
+            auto be = open_backend(s);
             for (const auto& v : be->list_buckets())
                 out.push_back(view_json(v, name));
         }
         return out;
     }
 
-    storage::ConvergeHooks hooks() {
-        storage::ConvergeHooks h;
+    ConvergeHooks hooks() {
+        ConvergeHooks h;
         h.load_state = [this] { return records_; };
-        h.update_state = [this](const std::function<void(storage::StorageState&)>& change) {
+        h.update_state = [this](const std::function<void(StorageState&)>& change) {
             change(records_);
             save();
         };
         h.node_id_of = [](const std::string& m) -> std::string {
             throw Error("node ids are read by fedi deploy, not here (machine " + m + ")");
         };
-        h.info = [this](const std::string& s, const std::string& m) { reporter_.info(s, m); };
-        h.warn = [this](const std::string& s, const std::string& m) { reporter_.warn(s, m); };
+        h.info = [this](const std::string& s, const std::string& m) { s_.events().info(s, m); };
+        h.warn = [this](const std::string& s, const std::string& m) { s_.events().warn(s, m); };
         return h;
+    }
+
+    // A declared bucket: made as the deployment says (its keys are delivered by deploy).
+    json create_declared(const model::Bucket& b, const std::string& storage) {
+        if (b.storage != storage)
+            throw usage_error(
+                fmt::format("bucket {} is declared on storage {}", opts_.bucket, b.storage));
+        ConvergeOptions o;
+        o.storages = {storage};
+        o.buckets = {opts_.bucket};
+        o.cluster = false;
+        auto r = converge(deployment(), o, hooks());
+        for (const auto& st : r.storages)
+            if (!st.ok)
+                throw Error(st.error);
+        for (const auto& bucket : r.buckets)
+            if (!bucket.ok)
+                throw Error(bucket.error);
+        json changes = r.buckets.empty() ? json::array() : json(r.buckets.front().changes);
+        s_.events().info("bucket " + opts_.bucket,
+                         "declared: its keys are delivered to machines by `fedi deploy`");
+        return {
+            {"name", opts_.bucket}, {"storage", storage}, {"declared", true}, {"changes", changes}};
     }
 
     json create() {
         auto storage = storage_name();
-        if (auto b = declared()) {
-            if (b->storage != storage)
-                throw usage_error(
-                    fmt::format("bucket {} is declared on storage {}", opts_.bucket, b->storage));
-            storage::ConvergeOptions o;
-            o.storages = {storage};
-            o.buckets = {opts_.bucket};
-            o.cluster = false;
-            auto r = storage::converge(project_.deployment, o, hooks());
-            for (const auto& s : r.storages)
-                if (!s.ok)
-                    throw Error(s.error);
-            for (const auto& b : r.buckets)
-                if (!b.ok)
-                    throw Error(b.error);
-            json changes = r.buckets.empty() ? json::array() : json(r.buckets.front().changes);
-            reporter_.info("bucket " + opts_.bucket,
-                           "declared: its keys are delivered to machines by `fedi deploy`");
-            return {{"name", opts_.bucket},
-                    {"storage", storage},
-                    {"declared", true},
-                    {"changes", changes}};
-        }
-        storage::check_bucket_name(opts_.bucket);
+        if (auto b = declared())
+            return create_declared(*b, storage);
+        check_bucket_name(opts_.bucket);
         auto& be = backend();
-        storage::BucketRecord rec;
+        BucketRecord rec;
         rec.storage = storage;
         rec.adhoc = true;
         json changes = json::array();
@@ -217,7 +213,7 @@ class BucketCommand {
         if (declared())
             throw usage_error(fmt::format("bucket {} is declared in {} (buckets.{}): remove it "
                                           "there first, or the next deploy creates it again",
-                                          opts_.bucket, project_.deployment.file, opts_.bucket));
+                                          opts_.bucket, deployment().file, opts_.bucket));
         auto& be = backend();
         auto v = require_bucket(be);
         be.delete_bucket(*v, record(), opts_.force);
@@ -243,22 +239,21 @@ class BucketCommand {
         auto& be = backend();
         auto v = require_bucket(be);
         auto id = key_id();
-        storage::Permissions now;
+        Permissions now;
         for (const auto& k : v->keys)
             if (k.id == id)
                 now = k.permissions;
         bool allow = opts_.action == BucketAction::Allow;
-        storage::Permissions wanted{
-            allow ? (now.read || opts_.read) : (now.read && !opts_.read),
-            allow ? (now.write || opts_.write) : (now.write && !opts_.write),
-            allow ? (now.owner || opts_.owner) : (now.owner && !opts_.owner)};
+        Permissions wanted{allow ? (now.read || opts_.read) : (now.read && !opts_.read),
+                           allow ? (now.write || opts_.write) : (now.write && !opts_.write),
+                           allow ? (now.owner || opts_.owner) : (now.owner && !opts_.owner)};
         if (auto b = declared(); b && record())
             for (const auto& [kname, k] : b->keys)
                 if (record()->keys.count(kname) && record()->keys.at(kname).id == id)
-                    reporter_.warn("bucket " + opts_.bucket,
-                                   fmt::format("key {} is declared: the next deploy sets its "
-                                               "permissions back to what the deployment says",
-                                               kname));
+                    s_.events().warn("bucket " + opts_.bucket,
+                                     fmt::format("key {} is declared: the next deploy sets its "
+                                                 "permissions back to what the deployment says",
+                                                 kname));
         bool changed = be.set_permissions(*v, id, wanted, false);
         return {{"bucket", opts_.bucket}, {"key", id},
                 {"changed", changed},     {"read", wanted.read},
@@ -281,14 +276,13 @@ class BucketCommand {
         if (rec.keys.count(opts_.key))
             throw usage_error(fmt::format("bucket {} already has a key named {} (id {})",
                                           opts_.bucket, opts_.key, rec.keys.at(opts_.key).id));
-        auto key =
-            be.create_key(opts_.bucket, rec, storage::garage_key_name(opts_.bucket, opts_.key));
+        auto key = be.create_key(opts_.bucket, rec, garage_key_name(opts_.bucket, opts_.key));
         rec.keys[opts_.key] = {key.id, key.secret, true};
         save();
         bool any = opts_.read || opts_.write || opts_.owner;
-        storage::Permissions p{any ? opts_.read : true, any ? opts_.write : true, opts_.owner};
+        Permissions p{any ? opts_.read : true, any ? opts_.write : true, opts_.owner};
         be.set_permissions(*be.find_bucket(opts_.bucket), key.id, p, false);
-        const auto& s = project_.deployment.storage.at(storage_name());
+        const auto& s = deployment().storage.at(storage_name());
         return {{"bucket", opts_.bucket},
                 {"name", opts_.key},
                 {"accessKeyId", key.id},
@@ -304,9 +298,9 @@ class BucketCommand {
         if (auto b = declared(); b && b->keys.count(opts_.key))
             throw usage_error(fmt::format("key {} of bucket {} is declared in {}: remove it there "
                                           "first, or the next deploy creates it again",
-                                          opts_.key, opts_.bucket, project_.deployment.file));
+                                          opts_.key, opts_.bucket, deployment().file));
         auto& be = backend();
-        storage::BucketRecord rec;
+        BucketRecord rec;
         if (auto r = record())
             rec = *r;
         std::string id = opts_.key, name;
@@ -314,7 +308,7 @@ class BucketCommand {
             if (kname == opts_.key || k.id == opts_.key)
                 id = k.id, name = kname;
         if (rec.owner_user.empty() &&
-            project_.deployment.storage.at(storage_name()).type == model::StorageType::Rgw)
+            deployment().storage.at(storage_name()).type == model::StorageType::Rgw)
             rec.owner_user = "fedi-" + opts_.bucket;
         be.delete_key(rec, id);
         if (!name.empty()) {
@@ -324,88 +318,115 @@ class BucketCommand {
         return {{"bucket", opts_.bucket}, {"key", id}, {"deleted", true}};
     }
 
+    session::Session& s_;
     const BucketOptions& opts_;
-    ui::Events& reporter_;
-    std::unique_ptr<state::Lock> lock_;
-    session::Project project_;
-    state::State state_;
-    storage::StorageState records_;
-    std::unique_ptr<storage::Backend> backend_;
+    StorageState records_;
+    std::unique_ptr<Backend> backend_;
 };
 
 std::string yes_no(const json& j, const char* name) {
     return j.value(name, false) ? "yes" : "no";
 }
 
+// "read+write", or "none".
+std::string permissions_text(const json& k) {
+    std::string p;
+    for (const char* f : {"read", "write", "owner"})
+        if (k.value(f, false))
+            p += (p.empty() ? "" : "+") + std::string(f);
+    return p.empty() ? std::string("none") : p;
+}
+
+std::string render_list(const json& r, bool color) {
+    std::vector<std::vector<std::string>> rows = {
+        {"BUCKET", "STORAGE", "OBJECTS", "SIZE", "KEYS", "DECLARED"}};
+    for (const auto& b : r)
+        rows.push_back({b["name"], b["storage"], std::to_string(b["objects"].get<long long>()),
+                        ui::human_bytes(b["bytes"].get<unsigned long long>()),
+                        std::to_string(b["keys"].size()), yes_no(b, "declared")});
+    return ui::render_table(rows, color);
+}
+
+std::string render_info(const json& r) {
+    std::string out = fmt::format(
+        "bucket   {}\nstorage  {}\nid       {}\nobjects  {} ({})\nwebsite  {}\n"
+        "declared {}\n",
+        r["name"].get<std::string>(), r["storage"].get<std::string>(), r["id"].get<std::string>(),
+        r["objects"].get<long long>(), ui::human_bytes(r["bytes"].get<unsigned long long>()),
+        yes_no(r, "website"), yes_no(r, "declared"));
+    if (!r["quota"]["maxSize"].is_null())
+        out += fmt::format("max size {}\n",
+                           ui::human_bytes(r["quota"]["maxSize"].get<unsigned long long>()));
+    for (const auto& k : r["keys"])
+        out += fmt::format("key      {} {} {}\n", k["id"].get<std::string>(),
+                           k["name"].get<std::string>(), permissions_text(k));
+    return out;
+}
+
+std::string render_key_list(const json& r, bool color) {
+    std::vector<std::vector<std::string>> rows = {{"KEY ID", "NAME", "PERMISSIONS"}};
+    for (const auto& k : r)
+        rows.push_back({k["id"], k["name"], permissions_text(k)});
+    return ui::render_table(rows, color);
+}
+
+// The new key as environment lines a script can source (the secret is shown only now).
+std::string render_key_created(const json& r) {
+    return fmt::format("AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nS3_ENDPOINT={}\n"
+                       "S3_REGION={}\nS3_BUCKET={}\n",
+                       r["accessKeyId"].get<std::string>(), r["secretAccessKey"].get<std::string>(),
+                       r["s3Endpoint"].get<std::string>(), r["region"].get<std::string>(),
+                       r["bucket"].get<std::string>());
+}
+
+std::string render_permissions(const json& r) {
+    return fmt::format("key {} on bucket {}: {}{}\n", r["key"].get<std::string>(),
+                       r["bucket"].get<std::string>(), permissions_text(r),
+                       r["changed"].get<bool>() ? "" : " (unchanged)");
+}
+
+// What create and delete did, one line each.
+std::string render_changes(const json& r) {
+    std::string out;
+    for (const auto& c : r.value("changes", json::array()))
+        out += c.get<std::string>() + "\n";
+    if (r.value("deleted", false))
+        out += "deleted " + r.value("name", r.value("key", std::string())) + "\n";
+    if (out.empty())
+        out = "nothing to do\n";
+    return out;
+}
+
 } // namespace
 
-json run_bucket_command(const BucketOptions& opts, ui::Events& reporter) {
-    return BucketCommand(opts, reporter).run();
+json run_bucket_command(session::Session& s, const BucketOptions& opts) {
+    return BucketCommand(s, opts).run();
+}
+
+json run_bucket_command(const BucketOptions& opts, ui::Events& events) {
+    auto options = opts.session;
+    options.state_mode =
+        mutates(opts.action) ? session::StateMode::Locked : session::StateMode::ReadOnly;
+    auto s = session::open_session(options, events);
+    return run_bucket_command(*s, opts);
 }
 
 std::string render_bucket_result(BucketAction action, const json& r, bool color) {
-    auto perms = [](const json& k) {
-        std::string p;
-        for (const char* f : {"read", "write", "owner"})
-            if (k.value(f, false))
-                p += (p.empty() ? "" : "+") + std::string(f);
-        return p.empty() ? std::string("none") : p;
-    };
     switch (action) {
-    case BucketAction::List: {
-        std::vector<std::vector<std::string>> rows = {
-            {"BUCKET", "STORAGE", "OBJECTS", "SIZE", "KEYS", "DECLARED"}};
-        for (const auto& b : r)
-            rows.push_back({b["name"], b["storage"], std::to_string(b["objects"].get<long long>()),
-                            ui::human_bytes(b["bytes"].get<unsigned long long>()),
-                            std::to_string(b["keys"].size()), yes_no(b, "declared")});
-        return ui::render_table(rows, color);
-    }
-    case BucketAction::Info: {
-        std::string out =
-            fmt::format("bucket   {}\nstorage  {}\nid       {}\nobjects  {} ({})\nwebsite  {}\n"
-                        "declared {}\n",
-                        r["name"].get<std::string>(), r["storage"].get<std::string>(),
-                        r["id"].get<std::string>(), r["objects"].get<long long>(),
-                        ui::human_bytes(r["bytes"].get<unsigned long long>()), yes_no(r, "website"),
-                        yes_no(r, "declared"));
-        if (!r["quota"]["maxSize"].is_null())
-            out += fmt::format("max size {}\n",
-                               ui::human_bytes(r["quota"]["maxSize"].get<unsigned long long>()));
-        for (const auto& k : r["keys"])
-            out += fmt::format("key      {} {} {}\n", k["id"].get<std::string>(),
-                               k["name"].get<std::string>(), perms(k));
-        return out;
-    }
-    case BucketAction::KeyList: {
-        std::vector<std::vector<std::string>> rows = {{"KEY ID", "NAME", "PERMISSIONS"}};
-        for (const auto& k : r)
-            rows.push_back({k["id"], k["name"], perms(k)});
-        return ui::render_table(rows, color);
-    }
+    case BucketAction::List:
+        return render_list(r, color);
+    case BucketAction::Info:
+        return render_info(r);
+    case BucketAction::KeyList:
+        return render_key_list(r, color);
     case BucketAction::KeyCreate:
-        return fmt::format("AWS_ACCESS_KEY_ID={}\nAWS_SECRET_ACCESS_KEY={}\nS3_ENDPOINT={}\n"
-                           "S3_REGION={}\nS3_BUCKET={}\n",
-                           r["accessKeyId"].get<std::string>(),
-                           r["secretAccessKey"].get<std::string>(),
-                           r["s3Endpoint"].get<std::string>(), r["region"].get<std::string>(),
-                           r["bucket"].get<std::string>());
+        return render_key_created(r);
     case BucketAction::Allow:
     case BucketAction::Deny:
-        return fmt::format("key {} on bucket {}: {}{}\n", r["key"].get<std::string>(),
-                           r["bucket"].get<std::string>(), perms(r),
-                           r["changed"].get<bool>() ? "" : " (unchanged)");
-    default: {
-        std::string out;
-        for (const auto& c : r.value("changes", json::array()))
-            out += c.get<std::string>() + "\n";
-        if (r.value("deleted", false))
-            out += "deleted " + r.value("name", r.value("key", std::string())) + "\n";
-        if (out.empty())
-            out = "nothing to do\n";
-        return out;
-    }
+        return render_permissions(r);
+    default:
+        return render_changes(r);
     }
 }
 
-} // namespace fedi::deploy
+} // namespace fedi::storage
