@@ -339,7 +339,7 @@ class ContainerProvider : public Provider {
         return nl == std::string::npos ? text : text.substr(nl + 1);
     }
 
-    ProcessResult script(std::vector<std::string> args) {
+    static ProcessResult script(std::vector<std::string> args) {
         args.insert(args.begin(), container_script());
         return run_process(args);
     }

@@ -408,7 +408,7 @@ parse_machine_settings(model::AttrSet& a, const ProviderSettings&, const std::st
         s->cores = static_cast<int>(*v);
     if (auto v = a.optional_int("sockets", 1, 16))
         s->sockets = static_cast<int>(*v);
-    if (auto v = a.optional_int("memory", 16, 8 * 1024 * 1024))
+    if (auto v = a.optional_int("memory", 16, 8LL * 1024 * 1024))
         s->memory = static_cast<int>(*v);
     s->ssh_keys = a.string_list("sshKeys");
     static const std::regex key_re(R"(^\s*[a-z0-9@.-]+ [A-Za-z0-9+/]+=*( .*)?\s*$)");
