@@ -270,7 +270,7 @@ class ContainerProvider : public Provider {
         return std::nullopt;
     }
 
-    bool running(const Record& rec) {
+    static bool running(const Record& rec) {
         if (rec.id.empty())
             return false;
         return script({"exec", "--dir", rec.data.value("dir", ""), rec.id, "--", "true"}).ok();
@@ -279,7 +279,7 @@ class ContainerProvider : public Provider {
     // Starts the container of `rec`: the recorded one again, with its /nix, /var/lib,
     // /root and host keys, when its files are there; else a new one in the same directory
     // (a start that never finished). Returns the record with fresh outputs.
-    Record start(const Request& req, const Record& rec) {
+    Record start(const Request& req, const Record& rec) const {
         require_root();
         auto dir = fs::path(rec.data.value("dir", ""));
         std::error_code ec;
