@@ -3,6 +3,7 @@
 // parse_deployment must take any JSON to a model or to a usage error naming the attribute.
 #include "fuzz.hpp"
 #include "model/deployment.hpp"
+#include "provider/provider.hpp" // parse_deployment with the registry's provider types
 
 #include <nlohmann/json.hpp>
 

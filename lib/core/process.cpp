@@ -16,8 +16,6 @@
 
 #include <fmt/format.h>
 
-extern char** environ;
-
 namespace fedi {
 namespace {
 

@@ -1,7 +1,7 @@
 #include "host/activation_protocol.hpp"
 
-#include "account/password.hpp"
 #include "core/error.hpp"
+#include "core/random.hpp"
 #include "host/remote_scripts.hpp"
 
 #include <algorithm>
@@ -29,7 +29,7 @@ constexpr long kStaleWaitingSeconds = 600;
 } // namespace
 
 std::string new_follow_token() {
-    return account::random_password(32);
+    return random_alphanumeric(32);
 }
 
 FollowRecord parse_follow_line(const std::string& line, const std::string& token) {

@@ -2,7 +2,7 @@
 
 #include "core/error.hpp"
 #include "model/deployment.hpp"
-#include "provider/provider.hpp"
+#include "model/provider_settings.hpp"
 
 #include <arpa/inet.h>
 #include <cctype>

@@ -3,7 +3,6 @@
 #include "model/attrs.hpp"
 #include "model/checks.hpp"
 #include "model/transport.hpp"
-#include "provider/provider.hpp"
 
 #include <filesystem>
 #include <fmt/format.h>
@@ -87,7 +86,8 @@ std::vector<HealthCheck> parse_health_checks(AttrSet& m) {
 }
 
 std::optional<Provision> parse_provision(const std::string& machine, AttrSet& m,
-                                         const std::map<std::string, ProviderDecl>& providers) {
+                                         const std::map<std::string, ProviderDecl>& providers,
+                                         const ProviderParsers& types) {
     auto p = m.optional_set("provision");
     if (!p)
         return std::nullopt;
@@ -98,16 +98,16 @@ std::optional<Provision> parse_provision(const std::string& machine, AttrSet& m,
         p->fail("provider", fmt::format("no provider named \"{}\" (declare it as providers.{})",
                                         out.provider, out.provider));
     out.type = it->second.type;
-    out.settings =
-        provider::find_provider_type(out.type)->parse_machine(*p, *it->second.settings, machine);
+    out.settings = types.find(out.type)->parse_machine(*p, *it->second.settings, machine);
     return out;
 }
 
 Machine parse_machine(const std::string& name, AttrSet m,
-                      const std::map<std::string, ProviderDecl>& providers) {
+                      const std::map<std::string, ProviderDecl>& providers,
+                      const ProviderParsers& types) {
     Machine machine;
     machine.name = name;
-    machine.provision = parse_provision(name, m, providers);
+    machine.provision = parse_provision(name, m, providers, types);
     if (machine.provision) {
         if (auto ssh = m.optional_set("ssh")) {
             for (const char* k : {"host", "port", "user", "hostKey", "identityFile"})
@@ -216,7 +216,8 @@ bool valid_machine_name(const std::string& name) {
     return std::regex_match(name, re);
 }
 
-Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& file) {
+Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& file,
+                            const ProviderParsers& types) {
     Deployment d;
     d.file = file;
     AttrSet top(evaluated, "");
@@ -227,11 +228,11 @@ Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& 
             ProviderDecl decl;
             decl.name = name;
             decl.type = p.required_string("type");
-            const auto* type = provider::find_provider_type(decl.type);
+            const auto* type = types.find(decl.type);
             if (!type) {
                 std::string known;
-                for (const auto& t : provider::provider_types())
-                    known += (known.empty() ? "" : ", ") + t.name;
+                for (const auto& t : types.names())
+                    known += (known.empty() ? "" : ", ") + t;
                 p.fail("type", fmt::format("unknown provider type \"{}\" (expected one of: {})",
                                            decl.type, known));
             }
@@ -245,8 +246,8 @@ Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& 
             if (!valid_machine_name(name))
                 machines->fail(name, "invalid machine name (letters, digits, '.', '_' and '-', "
                                      "starting with a letter or digit)");
-            d.machines.emplace(
-                name, parse_machine(name, AttrSet(value, machines->child_path(name)), d.providers));
+            d.machines.emplace(name, parse_machine(name, AttrSet(value, machines->child_path(name)),
+                                                   d.providers, types));
         }
     }
     if (auto meta = top.optional_set("meta")) {

@@ -2,6 +2,7 @@
 // The validated deployment: what the operator declared, checked and typed. Everything
 // downstream (planning, deploying, status) works from this, never from raw JSON.
 #include "model/accounts.hpp"
+#include "model/provider_settings.hpp"
 #include "model/secrets.hpp"
 #include "model/storage.hpp"
 
@@ -12,11 +13,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-namespace fedi::provider {
-struct ProviderSettings;
-struct MachineSettings;
-} // namespace fedi::provider
 
 namespace fedi::model {
 
@@ -51,14 +47,14 @@ struct HealthCheck {
 struct ProviderDecl {
     std::string name;
     std::string type; // existing, container, proxmox
-    std::shared_ptr<const provider::ProviderSettings> settings;
+    std::shared_ptr<const ProviderSettings> settings;
 };
 
 // machines.<name>.provision: how fedi makes the machine.
 struct Provision {
     std::string provider; // a providers.<name>
     std::string type;
-    std::shared_ptr<const provider::MachineSettings> settings;
+    std::shared_ptr<const MachineSettings> settings;
 };
 
 struct Machine {
@@ -96,8 +92,10 @@ struct Deployment {
 
 // Validates the evaluated deployment (as produced by nix::evaluate_deployment). Throws a
 // usage error naming the attribute path for unknown attributes, wrong types, missing
-// fields, dangling references and dependency cycles.
-Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& file);
+// fields, dangling references and dependency cycles. `types` reads the typed settings
+// of each provider type (provider/provider.hpp has the overload that passes its registry).
+Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& file,
+                            const ProviderParsers& types);
 
 // The model as JSON, for `fedi eval` (stable field names, no secrets).
 nlohmann::json to_json(const Deployment& d);

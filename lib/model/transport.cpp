@@ -1,6 +1,6 @@
 #include "model/transport.hpp"
 
-#include "provider/provider.hpp"
+#include "model/provider_settings.hpp"
 
 #include <fmt/format.h>
 #include <strings.h>

@@ -18,7 +18,7 @@
 namespace fedi::nix {
 namespace {
 
-constexpr std::size_t chunk_size = 256 * 1024;
+constexpr std::size_t chunk_size = std::size_t{256} * 1024;
 
 Error sys_error(const std::string& what, const std::string& path) {
     return Error(fmt::format("cannot {} '{}': {}", what, path, std::strerror(errno)));

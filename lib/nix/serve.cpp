@@ -27,7 +27,7 @@ constexpr std::size_t max_unacked = 1024;
 // each time into fresh pages (measured: 70k page faults and twice the target's CPU for
 // 3001 paths of 4 KB, against 6k with this bound). The bound grows with the round trip
 // so that a distant target still gets enough in flight to fill the link.
-constexpr std::uint64_t min_unacked_bytes = 512 * 1024;
+constexpr std::uint64_t min_unacked_bytes = std::uint64_t{512} * 1024;
 constexpr double unacked_bytes_per_second_of_round_trip = 32e6;
 
 // Shows 8 bytes that should have been a number: as text when they look like text

@@ -34,7 +34,7 @@ void read_padding(Source& source, std::uint64_t len);
 // least as large as the buffer go straight through after what is pending.
 class BufferedSink : public Sink {
   public:
-    explicit BufferedSink(Sink& inner, std::size_t capacity = 256 * 1024);
+    explicit BufferedSink(Sink& inner, std::size_t capacity = std::size_t{256} * 1024);
     ~BufferedSink() override = default; // unflushed data is dropped: flush() explicitly
     void write(const char* buf, std::size_t n) override;
     using Sink::write;

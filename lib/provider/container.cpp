@@ -273,7 +273,7 @@ class ContainerProvider : public Provider {
         return std::nullopt;
     }
 
-    bool running(const Record& rec) {
+    static bool running(const Record& rec) {
         if (rec.id.empty())
             return false;
         return script({"exec", "--dir", rec.data.value("dir", ""), rec.id, "--", "true"}).ok();
@@ -282,7 +282,7 @@ class ContainerProvider : public Provider {
     // Starts the container of `rec`: the recorded one again, with its /nix, /var/lib,
     // /root and host keys, when its files are there; else a new one in the same directory
     // (a start that never finished). Returns the record with fresh outputs.
-    Record start(const Request& req, const Record& rec) {
+    Record start(const Request& req, const Record& rec) const {
         require_root();
         auto dir = fs::path(rec.data.value("dir", ""));
         std::error_code ec;
@@ -340,7 +340,7 @@ class ContainerProvider : public Provider {
         return nl == std::string::npos ? text : text.substr(nl + 1);
     }
 
-    ProcessResult script(std::vector<std::string> args) {
+    static ProcessResult script(std::vector<std::string> args) {
         args.insert(args.begin(), container_script());
         return run_process(args);
     }
@@ -378,8 +378,9 @@ std::unique_ptr<Provider> make_container_provider(const ProviderSettings& s, con
 } // namespace
 
 ProviderType container_type() {
-    return {"container", "local containers on this machine (needs root)", parse_container_provider,
-            parse_container_machine, make_container_provider};
+    return {{"container", parse_container_provider, parse_container_machine},
+            "local containers on this machine (needs root)",
+            make_container_provider};
 }
 
 } // namespace fedi::provider

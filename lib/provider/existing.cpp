@@ -99,8 +99,9 @@ std::unique_ptr<Provider> make_existing_provider(const ProviderSettings&, const 
 } // namespace
 
 ProviderType existing_type() {
-    return {"existing", "machines that already exist, given by address and host key",
-            parse_existing_provider, parse_existing_machine, make_existing_provider};
+    return {{"existing", parse_existing_provider, parse_existing_machine},
+            "machines that already exist, given by address and host key",
+            make_existing_provider};
 }
 
 } // namespace fedi::provider

@@ -4,6 +4,8 @@
 // typed settings (providers.<name> and machines.<name>.provision) and acts on them; the
 // types are listed in one explicit registry (registry.cpp).
 #include "model/attrs.hpp"
+#include "model/deployment.hpp"
+#include "model/provider_settings.hpp"
 #include "ui/output.hpp"
 
 #include <functional>
@@ -60,17 +62,10 @@ void erase_record(state::State& s, const std::string& machine);
 // user; hostKey; hostKeys; ...extra }; }; } for every complete record.
 nlohmann::json resources(const state::State& s);
 
-// Typed settings of a provider (providers.<name>) and of one machine (provision).
-struct ProviderSettings {
-    virtual ~ProviderSettings() = default;
-    virtual nlohmann::json to_json() const = 0; // for `fedi eval`; no secrets
-    // (attribute, message) for settings the deployment accepts but every run warns about.
-    virtual std::vector<std::pair<std::string, std::string>> warnings() const { return {}; }
-};
-struct MachineSettings {
-    virtual ~MachineSettings() = default;
-    virtual nlohmann::json to_json() const = 0;
-};
+// Typed settings of a provider (providers.<name>) and of one machine (provision): the
+// deployment model holds them, so their base classes live in model.
+using ProviderSettings = model::ProviderSettings;
+using MachineSettings = model::MachineSettings;
 
 // One difference between the deployment and the machine.
 struct Change {
@@ -141,21 +136,23 @@ const Settings& settings_as(const Request& req, const std::string& provider) {
     return *s;
 }
 
-// A provider type in the registry.
-struct ProviderType {
-    std::string name;    // value of providers.<name>.type
+// A provider type in the registry: its settings parsers (name, parse_provider,
+// parse_machine; see model::ProviderParser) and what acts on a machine.
+struct ProviderType : model::ProviderParser {
     std::string summary; // for messages
-    // Reads providers.<name> (its `type` is already read); calls finish().
-    std::function<std::shared_ptr<const ProviderSettings>(model::AttrSet&)> parse_provider;
-    // Reads machines.<name>.provision (its `provider` is already read); calls finish().
-    std::function<std::shared_ptr<const MachineSettings>(model::AttrSet&, const ProviderSettings&,
-                                                         const std::string& machine)>
-        parse_machine;
     std::function<std::unique_ptr<Provider>(const ProviderSettings&, const Context&)> make;
 };
 
 // Every provider type (explicit list: existing, container, proxmox).
 const std::vector<ProviderType>& provider_types();
 const ProviderType* find_provider_type(const std::string& name);
+// The registry as the deployment model reads it.
+const model::ProviderParsers& provider_parsers();
 
 } // namespace fedi::provider
+
+namespace fedi::model {
+// Validates the evaluated deployment with every provider type of the registry (see
+// model/deployment.hpp).
+Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& file);
+} // namespace fedi::model

@@ -201,7 +201,7 @@ class PveProvider : public Provider {
         return {rec.data.value("node", cfg_.node), rec.data.value("vmid", 0)};
     }
 
-    Record new_record(const PveMachineSettings& s, const VmRef& vm) const {
+    static Record new_record(const PveMachineSettings& s, const VmRef& vm) {
         Record rec;
         rec.type = "proxmox";
         rec.id = std::to_string(vm.vmid);

@@ -21,4 +21,34 @@ const ProviderType* find_provider_type(const std::string& name) {
     return nullptr;
 }
 
+namespace {
+
+class Registry : public model::ProviderParsers {
+  public:
+    const model::ProviderParser* find(const std::string& type) const override {
+        return find_provider_type(type);
+    }
+    std::vector<std::string> names() const override {
+        std::vector<std::string> out;
+        for (const auto& t : provider_types())
+            out.push_back(t.name);
+        return out;
+    }
+};
+
+} // namespace
+
+const model::ProviderParsers& provider_parsers() {
+    static const Registry registry;
+    return registry;
+}
+
 } // namespace fedi::provider
+
+namespace fedi::model {
+
+Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& file) {
+    return parse_deployment(evaluated, file, provider::provider_parsers());
+}
+
+} // namespace fedi::model

@@ -19,9 +19,9 @@ namespace {
 
 // libssh2's default receive window (2 MB) is refilled only when a read asks for more
 // than is left; we keep ours (ConnectOptions::receive_window) topped up instead.
-constexpr unsigned long kMinWindow = 256 * 1024;
+constexpr unsigned long kMinWindow = 256UL * 1024;
 constexpr unsigned long kMaxPacket = 32768;
-constexpr std::size_t kReadChunk = 64 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{64} * 1024;
 // How long a command that has closed its output gets to take more input before we
 // decide it stopped reading (it exited, and libssh2 cannot tell us the channel closed).
 constexpr auto kGoneGrace = std::chrono::seconds(1);
@@ -182,7 +182,7 @@ struct Channel::State {
         return moved || (!eof && queued());
     }
 
-    bool queued() {
+    bool queued() const {
         unsigned long avail = 0;
         libssh2_channel_window_read_ex(ch, &avail, nullptr);
         return avail > 0;
@@ -309,7 +309,7 @@ std::size_t Channel::read_some(char* buf, std::size_t n) {
     auto& s = *s_;
     if (s.out_pos < s.out_buf.size()) {
         std::size_t take = std::min(n, s.out_buf.size() - s.out_pos);
-        std::memcpy(buf, s.out_buf.data() + s.out_pos, take);
+        std::copy_n(s.out_buf.data() + s.out_pos, take, buf);
         s.out_pos += take;
         if (s.out_pos == s.out_buf.size()) {
             s.out_buf.clear();

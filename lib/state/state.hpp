@@ -50,15 +50,15 @@ State from_json(const nlohmann::json& j, const std::string& file);
 // The state from the text of a state file; errors name `file`.
 State parse(const std::string& text, const std::string& file);
 
-// Reads the state file; a missing file is an empty state. A corrupt file is an error
-// naming the file (never silently replaced).
-State load(const std::string& file);
+// Reads the state file (`given` may be a symbolic link to it); a missing file is an empty state. A
+// corrupt file is an error naming the file (never silently replaced).
+State load(const std::string& given);
 
 // Writes atomically: temporary file in the same directory (0600), fsync, rename,
 // fsync of the directory. Creates the directory and missing parents (0700) when needed,
 // and tightens an existing `.fedi` directory to 0700. Writes through a symbolic link to
 // the file it names.
-void save(const std::string& file, const State& s);
+void save(const std::string& given, const State& s);
 
 // An exclusive lock on a deployment's state, held for the life of the object.
 class Lock {
@@ -66,7 +66,7 @@ class Lock {
     // Takes the lock or throws at once with a message naming the holder (pid, command,
     // since when). `command` describes this process for the next one who finds it.
     // Removes the temporary files of writes that died (see save).
-    static std::unique_ptr<Lock> acquire(const std::string& state_file, const std::string& command);
+    static std::unique_ptr<Lock> acquire(const std::string& given, const std::string& command);
     ~Lock();
     Lock(const Lock&) = delete;
     Lock& operator=(const Lock&) = delete;

@@ -147,11 +147,11 @@ class RgwBackend : public Backend {
     const model::Storage& config() const override { return config_; }
 
   private:
-    std::string uid_of(const std::string& bucket, const BucketRecord& record) {
+    static std::string uid_of(const std::string& bucket, const BucketRecord& record) {
         return record.owner_user.empty() ? owner_uid(bucket) : record.owner_user;
     }
 
-    S3Client client(const rgw::S3Key& key) {
+    S3Client client(const rgw::S3Key& key) const {
         S3Config c;
         c.endpoint = config_.s3_endpoint;
         c.region = config_.region;

@@ -3,6 +3,7 @@
 // nix::evaluate_deployment produces them, and the usage error a deployment gets.
 #include "core/error.hpp"
 #include "model/deployment.hpp"
+#include "provider/provider.hpp" // parse_deployment with the registry's provider types
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
