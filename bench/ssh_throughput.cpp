@@ -37,7 +37,7 @@ double fedi_upload(ssh::Session& s, std::size_t total) {
     auto ch = s.exec("cat >/dev/null");
     for (std::size_t sent = 0; sent < total; sent += kChunk)
         ch->write(data.data(), kChunk);
-    ch->send_eof();
+    ch->close_input();
     if (ch->wait_exit_status() != 0)
         throw Error("remote cat failed: " + ch->stderr_text());
     return mb_per_s(total, start);

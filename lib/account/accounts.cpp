@@ -13,12 +13,7 @@
 namespace fedi::account {
 
 AccountResult result_for(const model::Account& a) {
-    AccountResult r;
-    r.name = a.name;
-    r.service = a.service;
-    r.machine = a.machine;
-    r.username = a.username;
-    return r;
+    return {a.name, a.service, a.machine, a.username};
 }
 
 // Records what a driver did, at once (a password the service made up exists nowhere else).

@@ -3,6 +3,7 @@
 #include "account/ldap.hpp"
 #include "account/password.hpp"
 #include "core/error.hpp"
+#include "core/io.hpp"
 
 #include <fmt/format.h>
 #include <fstream>
@@ -13,12 +14,7 @@ namespace fedi::account {
 namespace {
 
 std::string read_password_file(const std::string& path, const std::string& origin) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(fmt::format("{}: cannot read {}", origin, path));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    std::string s = ss.str();
+    std::string s = read_whole_file(path, origin);
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r'))
         s.pop_back();
     return s;

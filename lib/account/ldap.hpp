@@ -1,6 +1,7 @@
 #pragma once
 // A small LDAP client on OpenLDAP's libldap (simple bind; TLS for ldaps:// URLs or with
 // StartTLS, checking the server certificate against a CA file or the system's CAs).
+#include "core/enum_names.hpp"
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,13 +19,11 @@ struct LdapOptions {
     int timeout_seconds = 15;
 };
 
-class LdapConnection {
+class LdapConnection : NonCopyable {
   public:
     // Connects lazily (libldap connects at the first operation); StartTLS at once.
     explicit LdapConnection(const LdapOptions& opts);
     ~LdapConnection();
-    LdapConnection(const LdapConnection&) = delete;
-    LdapConnection& operator=(const LdapConnection&) = delete;
 
     // Simple bind; throws naming the DN and what the server said.
     void bind(const std::string& dn, const std::string& password);

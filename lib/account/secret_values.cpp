@@ -2,6 +2,7 @@
 
 #include "account/password.hpp"
 #include "core/error.hpp"
+#include "core/io.hpp"
 #include "core/process.hpp"
 
 #include <fmt/format.h>
@@ -16,15 +17,6 @@ namespace {
 bool fedi_chooses_password(const std::string& service) {
     // Mastodon's tootctl makes up the password itself and prints it.
     return service == "pixelfed" || service == "peertube";
-}
-
-std::string read_file(const std::string& path, const std::string& origin) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(fmt::format("{}: cannot read {}", origin, path));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 std::string chomp(std::string s) {
@@ -46,7 +38,7 @@ std::optional<std::string> value_of(const model::Secret& s, const model::Deploym
         return it->second.value;
     }
     case model::SecretSource::Kind::File: {
-        std::string v = read_file(src.file, origin + ".source.file");
+        std::string v = read_whole_file(src.file, origin + ".source.file");
         return s.environment_variable ? chomp(v) : v;
     }
     case model::SecretSource::Kind::Command: {

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
 
 namespace fedi {
 
@@ -22,6 +25,15 @@ std::size_t StringSource::read_some(char* buf, std::size_t n) {
     std::memcpy(buf, data_.data() + pos_, take);
     pos_ += take;
     return take;
+}
+
+std::string read_whole_file(const std::string& path, const std::string& origin) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw Error(fmt::format("{}: cannot read {}", origin, path));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
 }
 
 } // namespace fedi

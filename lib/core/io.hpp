@@ -25,6 +25,15 @@ class Sink {
     void write(std::string_view s) { write(s.data(), s.size()); }
 };
 
+// Both directions of a conversation with another program (a local child process, a
+// command on an SSH channel): protocols spoken over pipes take one of these.
+class Duplex : public Source, public Sink {
+  public:
+    using Sink::write;
+    // Tells the other side nothing more will be written (EOF on its stdin).
+    virtual void close_input() = 0;
+};
+
 // A sink that keeps everything in memory (tests, small payloads).
 class StringSink : public Sink {
   public:
@@ -43,5 +52,9 @@ class StringSource : public Source {
     std::string_view data_;
     std::size_t pos_ = 0;
 };
+
+// The whole content of the file at `path`; throws naming `origin` (what asked for it,
+// e.g. an attribute path) and the file when it cannot be read.
+std::string read_whole_file(const std::string& path, const std::string& origin);
 
 } // namespace fedi

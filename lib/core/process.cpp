@@ -370,7 +370,7 @@ void ChildProcess::write(const char* buf, std::size_t n) {
     }
 }
 
-void ChildProcess::close_stdin() {
+void ChildProcess::close_input() {
     close_fd(in_fd_);
 }
 

@@ -2,6 +2,7 @@
 // Local child processes without a shell: argv is passed as is, so nothing a user wrote
 // is ever interpreted by /bin/sh, and secrets never need to be in argv (feed them on
 // stdin instead).
+#include "core/enum_names.hpp"
 #include "core/io.hpp"
 
 #include <functional>
@@ -42,17 +43,15 @@ int local_jobs_peak();
 
 // A running child whose stdin and stdout are streams, for protocols spoken over pipes
 // (e.g. `nix-store --serve`). stderr is collected and available after wait().
-class ChildProcess : public Source, public Sink {
+class ChildProcess : public Duplex, NonCopyable {
   public:
     explicit ChildProcess(const std::vector<std::string>& argv, const ProcessOptions& opts = {});
     ~ChildProcess() override;
-    ChildProcess(const ChildProcess&) = delete;
-    ChildProcess& operator=(const ChildProcess&) = delete;
 
     std::size_t read_some(char* buf, std::size_t n) override;
     void write(const char* buf, std::size_t n) override;
-    using Sink::write;
-    void close_stdin();
+    using Duplex::write;
+    void close_input() override;
     // Closes stdin, waits for exit; returns the exit code (128 + signal when killed).
     int wait();
     const std::string& stderr_text() const { return err_; }

@@ -1,54 +1,37 @@
 // The typed records a deploy reports; lib/report renders them.
 #include "deploy/deploy.hpp"
 
+#include "core/enum_names.hpp"
+
 #include <algorithm>
 
 namespace fedi::deploy {
 
+namespace {
+
+constexpr EnumName<Phase> kPhaseNames[] = {
+    {Phase::None, ""},           {Phase::Build, "build"},      {Phase::Connect, "connect"},
+    {Phase::Push, "push"},       {Phase::Secrets, "secrets"},  {Phase::Activate, "activate"},
+    {Phase::Storage, "storage"}, {Phase::Rollback, "rollback"}};
+
+constexpr EnumName<Outcome> kOutcomeNames[] = {{Outcome::Planned, "planned"},
+                                               {Outcome::Built, "built"},
+                                               {Outcome::Pushed, "pushed"},
+                                               {Outcome::Activated, "deployed"},
+                                               {Outcome::DryActivated, "dry-activated"},
+                                               {Outcome::Unchanged, "unchanged"},
+                                               {Outcome::Failed, "failed"},
+                                               {Outcome::Skipped, "skipped"},
+                                               {Outcome::RolledBack, "rolled back"}};
+
+} // namespace
+
 std::string to_string(Phase p) {
-    switch (p) {
-    case Phase::None:
-        return "";
-    case Phase::Build:
-        return "build";
-    case Phase::Connect:
-        return "connect";
-    case Phase::Push:
-        return "push";
-    case Phase::Secrets:
-        return "secrets";
-    case Phase::Activate:
-        return "activate";
-    case Phase::Storage:
-        return "storage";
-    case Phase::Rollback:
-        return "rollback";
-    }
-    return "?";
+    return name_of(p, kPhaseNames);
 }
 
 std::string to_string(Outcome o) {
-    switch (o) {
-    case Outcome::Planned:
-        return "planned";
-    case Outcome::Built:
-        return "built";
-    case Outcome::Pushed:
-        return "pushed";
-    case Outcome::Activated:
-        return "deployed";
-    case Outcome::DryActivated:
-        return "dry-activated";
-    case Outcome::Unchanged:
-        return "unchanged";
-    case Outcome::Failed:
-        return "failed";
-    case Outcome::Skipped:
-        return "skipped";
-    case Outcome::RolledBack:
-        return "rolled back";
-    }
-    return "?";
+    return name_of(o, kOutcomeNames);
 }
 
 bool DeployReport::ok() const {

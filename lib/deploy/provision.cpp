@@ -1,5 +1,7 @@
 #include "deploy/provision.hpp"
 
+#include "core/enum_names.hpp"
+
 #include "core/error.hpp"
 #include "deploy/per_machine.hpp"
 #include "deploy/selection.hpp"
@@ -214,23 +216,12 @@ provider::Record destroyable(session::Session& s, const std::string& machine) {
 } // namespace
 
 std::string to_string(ProvisionOutcome o) {
-    switch (o) {
-    case ProvisionOutcome::Existing:
-        return "existing";
-    case ProvisionOutcome::Planned:
-        return "planned";
-    case ProvisionOutcome::Created:
-        return "created";
-    case ProvisionOutcome::Changed:
-        return "changed";
-    case ProvisionOutcome::Unchanged:
-        return "unchanged";
-    case ProvisionOutcome::Failed:
-        return "failed";
-    case ProvisionOutcome::Destroyed:
-        return "destroyed";
-    }
-    return "?";
+    static constexpr EnumName<ProvisionOutcome> names[] = {
+        {ProvisionOutcome::Existing, "existing"},   {ProvisionOutcome::Planned, "planned"},
+        {ProvisionOutcome::Created, "created"},     {ProvisionOutcome::Changed, "changed"},
+        {ProvisionOutcome::Unchanged, "unchanged"}, {ProvisionOutcome::Failed, "failed"},
+        {ProvisionOutcome::Destroyed, "destroyed"}};
+    return name_of(o, names);
 }
 
 bool ProvisionReport::ok() const {

@@ -1,5 +1,6 @@
 #include "host/remote_scripts.hpp"
 
+#include "core/enum_names.hpp"
 #include "core/error.hpp"
 #include "core/process.hpp"
 
@@ -20,18 +21,15 @@ const std::vector<RemoteScript>& all_remote_scripts() {
 }
 
 std::string_view file_name(RemoteScript script) {
-    switch (script) {
-    case RemoteScript::Activate:
-        return "activate.sh";
-    case RemoteScript::Follow:
-        return "follow.sh";
-    case RemoteScript::SecretsSync:
-        return "secrets-sync.sh";
-    case RemoteScript::PendingConfirmations:
-        return "pending-confirmations.sh";
-    case RemoteScript::PruneList:
-        return "prune-list.sh";
-    }
+    static constexpr EnumName<RemoteScript> names[] = {
+        {RemoteScript::Activate, "activate.sh"},
+        {RemoteScript::Follow, "follow.sh"},
+        {RemoteScript::SecretsSync, "secrets-sync.sh"},
+        {RemoteScript::PendingConfirmations, "pending-confirmations.sh"},
+        {RemoteScript::PruneList, "prune-list.sh"}};
+    for (const auto& n : names)
+        if (n.value == script)
+            return n.name;
     throw Error("unknown remote script");
 }
 

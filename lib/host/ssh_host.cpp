@@ -79,7 +79,7 @@ class SshHost : public Host {
                 },
                 options);
             p = to_progress(stats);
-            channel->send_eof();
+            channel->close_input();
             int status = channel->wait_exit_status();
             if (status != 0)
                 throw Error(
@@ -162,12 +162,7 @@ class SshHost : public Host {
 
   private:
     static PushProgress to_progress(const nix::PushStats& s) {
-        PushProgress p;
-        p.paths_total = s.paths_total;
-        p.paths_sent = s.paths_sent;
-        p.bytes_sent = s.bytes_sent;
-        p.nar_bytes = s.nar_bytes;
-        return p;
+        return {s.paths_total, s.paths_sent, s.bytes_sent, s.nar_bytes};
     }
 
     // Installs the scripts, starts the activation detached and follows it to its result,

@@ -1,31 +1,23 @@
 #include "model/goal.hpp"
 
+#include "core/enum_names.hpp"
+
 namespace fedi::model {
 
+namespace {
+
+constexpr EnumName<Goal> kGoalNames[] = {
+    {Goal::Build, "build"}, {Goal::Push, "push"}, {Goal::Switch, "switch"},
+    {Goal::Boot, "boot"},   {Goal::Test, "test"}, {Goal::DryActivate, "dry-activate"}};
+
+} // namespace
+
 std::string to_string(Goal goal) {
-    switch (goal) {
-    case Goal::Build:
-        return "build";
-    case Goal::Push:
-        return "push";
-    case Goal::Switch:
-        return "switch";
-    case Goal::Boot:
-        return "boot";
-    case Goal::Test:
-        return "test";
-    case Goal::DryActivate:
-        return "dry-activate";
-    }
-    return "?";
+    return name_of(goal, kGoalNames);
 }
 
 std::optional<Goal> parse_goal(const std::string& text) {
-    for (Goal g :
-         {Goal::Build, Goal::Push, Goal::Switch, Goal::Boot, Goal::Test, Goal::DryActivate})
-        if (to_string(g) == text)
-            return g;
-    return std::nullopt;
+    return value_named(text, kGoalNames);
 }
 
 bool goal_sets_profile(Goal goal) {

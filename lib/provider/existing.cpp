@@ -92,16 +92,16 @@ parse_existing_machine(model::AttrSet& a, const ProviderSettings&, const std::st
     return s;
 }
 
-std::unique_ptr<Provider> make_existing_provider(const ProviderSettings&, const Context&) {
-    return std::make_unique<ExistingProvider>();
-}
-
 } // namespace
 
 ProviderType existing_type() {
+    // Nothing to make: the machine is there already.
+    auto make = [](const ProviderSettings&, const Context&) -> std::unique_ptr<Provider> {
+        return std::make_unique<ExistingProvider>();
+    };
     return {{"existing", parse_existing_provider, parse_existing_machine},
             "machines that already exist, given by address and host key",
-            make_existing_provider};
+            make};
 }
 
 } // namespace fedi::provider

@@ -358,7 +358,7 @@ void Channel::write(const char* buf, std::size_t n) {
     }
 }
 
-void Channel::send_eof() {
+void Channel::close_input() {
     s_->conn->check_usable();
     s_->send_eof();
 }

@@ -1,5 +1,6 @@
 #pragma once
 // Pieces shared by the ssh module's sources; not part of its public API.
+#include "core/enum_names.hpp"
 #include "core/text.hpp"
 #include "ssh/ssh.hpp"
 
@@ -29,12 +30,10 @@ using Clock = std::chrono::steady_clock;
 // One TCP connection and its libssh2 session, always in non-blocking mode: every libssh2
 // call that says EAGAIN is retried after wait(), which also sends keepalives and notices
 // a dead peer.
-class Connection {
+class Connection : fedi::NonCopyable {
   public:
     explicit Connection(const ConnectOptions& opts);
     ~Connection();
-    Connection(const Connection&) = delete;
-    Connection& operator=(const Connection&) = delete;
 
     // Resolves the host and connects (IPv4 or IPv6) before `deadline`.
     void open_socket(Clock::time_point deadline);

@@ -3,6 +3,7 @@
 // (sessions of different machines may run in parallel threads). Commands are strings run
 // by the remote user's shell; quote words with fedi::shell_quote. Secrets go on stdin,
 // never in the command line, and stdin data is never logged.
+#include "core/enum_names.hpp"
 #include "core/io.hpp"
 
 #include <chrono>
@@ -82,16 +83,14 @@ class Connection;
 // is drained alongside (so a chatty command never stalls) and kept for stderr_text().
 // Stdout that arrives while a write waits is buffered, so a command echoing its input
 // cannot deadlock a writer.
-class Channel : public fedi::Source, public fedi::Sink {
+class Channel : public fedi::Duplex, fedi::NonCopyable {
   public:
     ~Channel() override;
-    Channel(const Channel&) = delete;
-    Channel& operator=(const Channel&) = delete;
 
     std::size_t read_some(char* buf, std::size_t n) override;
     void write(const char* buf, std::size_t n) override;
-    using Sink::write;
-    void send_eof();
+    using Duplex::write;
+    void close_input() override; // EOF to the command's stdin
     // Sends EOF, discards unread stdout, waits for the command to end; returns its exit
     // status (128 + signal when killed). Throws when the connection drops first.
     int wait_exit_status();

@@ -16,6 +16,14 @@ namespace {
 
 using nlohmann::json;
 
+// `fields` with a key's permissions added, as every key answer shows them.
+json with_permissions(json fields, const Permissions& p) {
+    fields["read"] = p.read;
+    fields["write"] = p.write;
+    fields["owner"] = p.owner;
+    return fields;
+}
+
 bool mutates(BucketAction a) {
     return a != BucketAction::List && a != BucketAction::Info && a != BucketAction::KeyList;
 }
@@ -112,11 +120,7 @@ class BucketCommand {
                 for (const auto& [kname, kr] : rec->keys)
                     if (kr.id == k.id)
                         name = kname;
-            keys.push_back({{"id", k.id},
-                            {"name", name},
-                            {"read", k.permissions.read},
-                            {"write", k.permissions.write},
-                            {"owner", k.permissions.owner}});
+            keys.push_back(with_permissions({{"id", k.id}, {"name", name}}, k.permissions));
         }
         auto opt = [](const std::optional<std::uint64_t>& n) { return n ? json(*n) : json(); };
         return {{"name", v.name},
@@ -255,9 +259,8 @@ class BucketCommand {
                                                  "permissions back to what the deployment says",
                                                  kname));
         bool changed = be.set_permissions(*v, id, wanted, false);
-        return {{"bucket", opts_.bucket}, {"key", id},
-                {"changed", changed},     {"read", wanted.read},
-                {"write", wanted.write},  {"owner", wanted.owner}};
+        return with_permissions({{"bucket", opts_.bucket}, {"key", id}, {"changed", changed}},
+                                wanted);
     }
 
     json key_create() {
@@ -283,15 +286,11 @@ class BucketCommand {
         Permissions p{any ? opts_.read : true, any ? opts_.write : true, opts_.owner};
         be.set_permissions(*be.find_bucket(opts_.bucket), key.id, p, false);
         const auto& s = deployment().storage.at(storage_name());
-        return {{"bucket", opts_.bucket},
-                {"name", opts_.key},
-                {"accessKeyId", key.id},
-                {"secretAccessKey", key.secret},
-                {"s3Endpoint", s.s3_endpoint},
-                {"region", s.region},
-                {"read", p.read},
-                {"write", p.write},
-                {"owner", p.owner}};
+        json fields = {{"bucket", opts_.bucket}, {"name", opts_.key}, {"accessKeyId", key.id}};
+        fields["secretAccessKey"] = key.secret;
+        fields["s3Endpoint"] = s.s3_endpoint;
+        fields["region"] = s.region;
+        return with_permissions(fields, p);
     }
 
     json key_delete() {

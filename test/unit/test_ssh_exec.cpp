@@ -94,7 +94,7 @@ TEST_CASE("exec gives a duplex stream with exit status and stderr", "[sshd]") {
         auto input = pattern(5 * 1000 * 1000);
         auto ch = session->exec("cat; echo bye >&2; exit 5");
         ch->write(input);
-        ch->send_eof();
+        ch->close_input();
         std::string got;
         char buf[100000];
         while (std::size_t n = ch->read_some(buf, sizeof buf))
@@ -159,7 +159,7 @@ TEST_CASE("streams survive the server re-keying mid-transfer", "[sshd]") {
     CHECK(r.out == input);
     auto ch = session->exec("wc -c");
     ch->write(input);
-    ch->send_eof();
+    ch->close_input();
     std::string got;
     char buf[64];
     while (std::size_t n = ch->read_some(buf, sizeof buf))
