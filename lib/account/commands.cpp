@@ -119,7 +119,10 @@ AccountResult create_account(const AccountCommandOptions& opts, ui::Events& ui) 
 }
 
 AccountResult reset_account_password(session::Session& s, const std::string& name) {
-    auto [a, h, driver] = reach(s, name);
+    auto reached = reach(s, name);
+    const auto& a = reached.account;
+    auto& h = reached.host;
+    auto& driver = reached.driver;
     auto r = result_for(a);
     auto pw = with_context(fmt::format("resetting the password of accounts.{}", a.name),
                            [&] { return driver->reset_password(*h, a, random_password(32)); });
@@ -141,7 +144,10 @@ AccountResult reset_account_password(const AccountCommandOptions& opts, ui::Even
 }
 
 AccountResult delete_account(session::Session& s, const std::string& name) {
-    auto [a, h, driver] = reach(s, name);
+    auto reached = reach(s, name);
+    const auto& a = reached.account;
+    auto& h = reached.host;
+    auto& driver = reached.driver;
     auto r = result_for(a);
     with_context(fmt::format("deleting accounts.{}", a.name), [&] { driver->remove(*h, a); });
     s.state().change([&](state::State& st) {

@@ -43,7 +43,7 @@ std::vector<ExecResult> run_exec(session::Session& s, const ExecRequest& request
         s.events().error(name, error);
     };
     work.on_skipped = [](const std::string&, const std::string&) {};
-    session::for_each_machine(results.jobs(selected), s.limits().machines, work);
+    session::for_each_machine(session::independent_jobs(selected), s.limits().machines, work);
     return std::move(results.all());
 }
 

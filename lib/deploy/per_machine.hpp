@@ -22,14 +22,6 @@ template <class Result> class PerMachine {
     Result& operator[](const std::string& name) { return results_[index_.at(name)]; }
     std::vector<Result>& all() { return results_; }
 
-    // One job per machine, none waiting for another.
-    static std::vector<session::MachineJob> jobs(const std::vector<std::string>& names) {
-        std::vector<session::MachineJob> out;
-        for (const auto& n : names)
-            out.push_back({n, {}});
-        return out;
-    }
-
   private:
     std::vector<Result> results_;
     std::map<std::string, std::size_t> index_;

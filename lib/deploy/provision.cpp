@@ -184,7 +184,7 @@ ProvisionReport converge(session::Session& s, const std::vector<std::string>& se
         else
             existing_machine(m, results[name]);
     }
-    session::for_each_machine(results.jobs(provisioned), s.limits().machines,
+    session::for_each_machine(session::independent_jobs(provisioned), s.limits().machines,
                               provision_work(s, dry_run, results));
     ProvisionReport report;
     report.machines = std::move(results.all());

@@ -50,7 +50,7 @@ DeployReport run_rollback(session::Session& s, const std::vector<std::string>& m
         s.events().error(name, to_string(r.phase) + " failed: " + r.error);
     };
     work.on_skipped = [](const std::string&, const std::string&) {};
-    session::for_each_machine(reports.jobs(selected), s.limits().machines, work);
+    session::for_each_machine(session::independent_jobs(selected), s.limits().machines, work);
     DeployReport report;
     report.goal = Goal::Switch;
     report.machines = std::move(reports.all());

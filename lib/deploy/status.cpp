@@ -76,7 +76,7 @@ std::vector<MachineStatus> collect_status(session::Session& s, const std::vector
             out[name].probe_error = error;
         };
         work.on_skipped = [](const std::string&, const std::string&) {};
-        session::for_each_machine(out.jobs(selected), s.limits().machines, work);
+        session::for_each_machine(session::independent_jobs(selected), s.limits().machines, work);
     }
     for (auto& status : out.all())
         status.verdict = verdict(status);

@@ -40,12 +40,12 @@ std::vector<MachineStatus> collect_status(const StatusOptions& opts, ui::Events&
 std::vector<MachineStatus> collect_status(session::Session& s, const std::vector<std::string>& on,
                                           bool probe);
 
-nlohmann::json to_json(const std::vector<MachineStatus>& s);
+nlohmann::json to_json(const std::vector<MachineStatus>& list);
 // The generation before the one a machine runs now (what `fedi rollback` goes to), from
 // fedi's history: the newest older one with another system; nullopt when none is known.
 std::optional<state::Generation>
 previous_generation(const std::vector<state::Generation>& generations);
 
-std::string render_status(const std::vector<MachineStatus>& s, bool color);
+std::string render_status(const std::vector<MachineStatus>& list, bool color);
 
 } // namespace fedi::deploy

@@ -56,7 +56,7 @@ struct TokenId {
 // Checks the token's shape and returns its public part. A leading "PVEAPIToken=" (the
 // header form) is accepted. Errors name `source` ("tokenFile /run/secrets/pve"), never
 // the secret.
-TokenId parse_token(std::string_view token, std::string_view source);
+TokenId parse_token(std::string_view text, std::string_view source);
 // Reads a token from `file` if given, else from the environment variable `env_var`;
 // trims surrounding whitespace and checks the shape. Throws a usage error naming the
 // file or variable (never the value) when it is missing, unreadable or malformed.

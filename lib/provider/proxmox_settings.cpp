@@ -527,7 +527,7 @@ parse_machine_settings(model::AttrSet& a, const ProviderSettings&, const std::st
         a.fail("shared", "shared = true needs `storage` (the storage that must be shared)");
     s->cores = optional_int(a, "cores", 1, 1024);
     s->sockets = optional_int(a, "sockets", 1, 16);
-    s->memory = optional_int(a, "memory", 16, 8 * 1024 * 1024);
+    s->memory = optional_int(a, "memory", 16, 8LL * 1024 * 1024);
     s->ssh_keys = parse_ssh_keys(a);
     s->user = a.optional_string("user");
     s->ip_config = a.optional_string("ipConfig");

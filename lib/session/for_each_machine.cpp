@@ -133,6 +133,13 @@ class Scheduler {
 
 } // namespace
 
+std::vector<MachineJob> independent_jobs(const std::vector<std::string>& names) {
+    std::vector<MachineJob> out;
+    for (const auto& n : names)
+        out.push_back({n, {}});
+    return out;
+}
+
 std::map<std::string, JobResult>
 for_each_machine(const std::vector<MachineJob>& jobs, int limit, const MachineWork& work,
                  const std::map<std::string, JobResult>& finished) {

@@ -16,6 +16,9 @@ struct MachineJob {
     std::vector<std::string> after;
 };
 
+// One job per machine, none waiting for another.
+std::vector<MachineJob> independent_jobs(const std::vector<std::string>& names);
+
 enum class JobResult { Ok, Failed, Skipped };
 
 struct MachineWork {
