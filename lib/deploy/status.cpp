@@ -160,8 +160,10 @@ std::string render_status(const std::vector<MachineStatus>& list, bool color) {
         for (const auto& f : s.secrets)
             secrets.push_back(
                 {s.name, f.name, f.owner + ":" + f.group, fmt::format("{:04o}", f.mode)});
-    if (secrets.size() > 1)
-        out += "\n" + ui::render_table(secrets, color);
+    if (secrets.size() > 1) {
+        out += '\n';
+        out += ui::render_table(secrets, color);
+    }
     for (const auto& s : list)
         if (!s.probe_error.empty())
             out +=

@@ -81,13 +81,15 @@ std::string accounts_tables(const deploy::DeployReport& r, bool color) {
         for (const auto& a : r.accounts)
             acc.push_back(
                 {a.name, a.service, a.machine, a.username, a.result, first_line(a.error)});
-        out += "\n" + ui::render_table(acc, color);
+        out += "\n";
+        out += ui::render_table(acc, color);
     }
     if (!r.identity.empty()) {
         std::vector<std::vector<std::string>> ids = {{"DIRECTORY", "ENTRY", "RESULT", "DETAIL"}};
         for (const auto& i : r.identity)
             ids.push_back({i.directory, i.dn, i.result, first_line(i.error)});
-        out += "\n" + ui::render_table(ids, color);
+        out += "\n";
+        out += ui::render_table(ids, color);
     }
     return out;
 }

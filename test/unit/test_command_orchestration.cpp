@@ -17,6 +17,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fmt/format.h>
 #include <stdexcept>
 #include <thread>
 
@@ -65,7 +66,7 @@ model::Deployment deployment(const std::vector<model::Machine>& machines) {
 std::vector<model::Machine> numbered(int count) {
     std::vector<model::Machine> ms;
     for (int i = 0; i < count; ++i)
-        ms.push_back(machine("m" + std::to_string(i)));
+        ms.push_back(machine(fmt::format("m{}", i)));
     return ms;
 }
 

@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <fmt/format.h>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -270,7 +271,7 @@ TEST_CASE("deploy: never more pushes or machines at once than the limits") {
         }
     };
     for (int i = 0; i < 8; ++i) {
-        auto m = f.add("m" + std::to_string(i));
+        auto m = f.add(fmt::format("m{}", i));
         m->on_connect = [&] { raise(working, most_working); };
         m->on_push = [&](const std::string&) {
             raise(pushing, most_pushing);

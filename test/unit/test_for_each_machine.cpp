@@ -6,6 +6,7 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fmt/format.h>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -104,7 +105,7 @@ TEST_CASE("for_each_machine never runs more than the limit at once") {
     Recorder rec;
     std::vector<session::MachineJob> jobs;
     for (int i = 0; i < 20; ++i)
-        jobs.push_back({"m" + std::to_string(i), {}});
+        jobs.push_back({fmt::format("m{}", i), {}});
     auto results = session::for_each_machine(jobs, 3, rec.work([&](const std::string&) {
         int n = ++now;
         int seen = most.load();
