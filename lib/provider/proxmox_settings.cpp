@@ -5,6 +5,7 @@
 #include "provider/proxmox_tls.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <fmt/format.h>
 #include <regex>
 #include <set>
@@ -92,7 +93,13 @@ std::optional<std::int64_t> parse_gib(const std::string& size) {
     std::smatch m;
     if (!std::regex_match(size, m, re))
         return std::nullopt;
-    std::int64_t n = std::stoll(m[1]);
+    // At most 2^40 (an exabyte in GiB): a longer number is not a size, and stoll would
+    // throw on it (found by a 30-second fuzz_deployment run in CI).
+    const std::string digits = m[1];
+    std::int64_t n = 0;
+    auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    if (parsed.ec != std::errc() || n > (std::int64_t{1} << 40))
+        return std::nullopt;
     switch (m[2].str()[0]) {
     case 'T':
         return n * 1024;
@@ -118,7 +125,8 @@ std::int64_t drive_size_bytes(const std::string& drive) {
     auto size = property(drive, "size");
     if (!size || size->empty())
         return 0;
-    static const std::regex re(R"(^([0-9]+(?:\.[0-9]+)?)([KMGT]?)$)");
+    // At most 15 digits: a longer number is no disk size (and stod would throw on it).
+    static const std::regex re(R"(^([0-9]{1,15}(?:\.[0-9]{1,15})?)([KMGT]?)$)");
     std::smatch m;
     if (!std::regex_match(*size, m, re))
         return 0;
@@ -148,7 +156,12 @@ std::optional<int> memory_mib(const std::string& value) {
     std::smatch m;
     if (!std::regex_search(value, m, re))
         return std::nullopt;
-    return std::stoi(m[1]);
+    const std::string digits = m[1];
+    int mib = 0;
+    auto parsed = std::from_chars(digits.data(), digits.data() + digits.size(), mib);
+    if (parsed.ec != std::errc())
+        return std::nullopt; // more than an int holds: not a memory size
+    return mib;
 }
 
 std::optional<std::string> boot_disk(const json& config) {

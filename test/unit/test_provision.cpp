@@ -10,6 +10,7 @@
 #include "model_test_util.hpp"
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 using namespace fedi;
 using namespace fedi::provider;
@@ -189,12 +190,17 @@ TEST_CASE("sizes and property strings") {
     CHECK(pve::parse_gib("200G") == 200);
     CHECK(pve::parse_gib("1T") == 1024);
     CHECK(pve::parse_gib("2048M") == 2);
+    CHECK_FALSE(pve::parse_gib("99999999999999999999999G")); // no exception: not a size
+    CHECK_FALSE(pve::parse_gib("9999999999999T"));
     CHECK_FALSE(pve::parse_gib("1500M"));
     CHECK_FALSE(pve::parse_gib("200"));
     CHECK(pve::drive_size_bytes("linstor:vm-1-disk-0,size=8G") == (std::int64_t(8) << 30));
     CHECK(pve::drive_size_bytes("linstor:vm-1-disk-0,size=512M") == (std::int64_t(512) << 20));
     CHECK(pve::memory_mib("current=4096") == 4096);
     CHECK(pve::memory_mib("2048") == 2048);
+    CHECK_FALSE(pve::memory_mib("99999999999999999999")); // no exception from a remote answer
+    CHECK(pve::drive_size_bytes(
+              fmt::format("linstor:vm-1-disk-0,size={}G", std::string(400, '9'))) == 0);
     CHECK(pve::boot_disk({{"boot", "order=ide2;scsi0;net0"},
                           {"ide2", "none,media=cdrom"},
                           {"scsi0", "x:y,size=1G"}}) == std::string("scsi0"));
