@@ -121,11 +121,10 @@ AccountResult create_account(const AccountCommandOptions& opts, ui::Events& ui) 
 AccountResult reset_account_password(session::Session& s, const std::string& name) {
     auto reached = reach(s, name);
     const auto& a = reached.account;
-    auto& h = reached.host;
-    auto& driver = reached.driver;
     auto r = result_for(a);
-    auto pw = with_context(fmt::format("resetting the password of accounts.{}", a.name),
-                           [&] { return driver->reset_password(*h, a, random_password(32)); });
+    auto pw = with_context(fmt::format("resetting the password of accounts.{}", a.name), [&] {
+        return reached.driver->reset_password(*reached.host, a, random_password(32));
+    });
     Ensured e;
     e.password = pw;
     record_ensured(s.state(), a, e);
@@ -146,10 +145,9 @@ AccountResult reset_account_password(const AccountCommandOptions& opts, ui::Even
 AccountResult delete_account(session::Session& s, const std::string& name) {
     auto reached = reach(s, name);
     const auto& a = reached.account;
-    auto& h = reached.host;
-    auto& driver = reached.driver;
     auto r = result_for(a);
-    with_context(fmt::format("deleting accounts.{}", a.name), [&] { driver->remove(*h, a); });
+    with_context(fmt::format("deleting accounts.{}", a.name),
+                 [&] { reached.driver->remove(*reached.host, a); });
     s.state().change([&](state::State& st) {
         auto records = load_records(st);
         records.accounts.erase(a.name);
