@@ -1,6 +1,7 @@
 // Ceph RGW admin ops answers (users with their keys, bucket lists and statistics) and
 // error answers (JSON or S3's XML). from_json's contract is nlohmann::json's exceptions
-// for a wrong shape (the client turns them into a fedi::Error naming the operation).
+// for a wrong shape, a float where an integer belongs included (the client turns them into
+// a fedi::Error naming the operation); anything else is a finding.
 #include "fuzz.hpp"
 #include "storage/rgw_admin.hpp"
 

@@ -43,11 +43,14 @@ nlohmann::json json_answer(std::string_view service, std::string_view operation,
                            const std::string& body);
 
 // nlohmann converts a float to an integer with a plain cast, undefined behaviour when the
-// float is out of range (1e300): counts, sizes and versions must be integers.
+// float is out of range (1e300): counts, sizes and versions must be integers. The error
+// is nlohmann's own type_error, so that parsing() names the operation as for any other
+// wrong shape.
 template <typename T> void check_integer(const nlohmann::json& v, const char* name) {
     if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
         if (v.is_number_float())
-            throw Error(fmt::format("\"{}\" is {}, not an integer", name, v.dump()));
+            throw nlohmann::json::type_error::create(
+                302, fmt::format("\"{}\" is {}, not an integer", name, v.dump()), &v);
 }
 
 // Reads j[name] into out when present and not null (an optional is reset otherwise).

@@ -51,15 +51,17 @@ TEST_CASE("untrusted input: an RGW flag sent as a huge float is read, not cast")
     CHECK(!other.suspended);
 }
 
-TEST_CASE("untrusted input: Garage counts and versions must be integers") {
+TEST_CASE("untrusted input: Garage and RGW counts and versions must be integers") {
     using namespace storage::garage;
+    // Through storage::parsing, as the clients read answers: the error names the operation.
     auto refused = [](const char* text, auto parse) {
         INFO(text);
         try {
-            parse(json::parse(text));
+            storage::parsing("Garage", "GetX", [&] { parse(json::parse(text)); });
             FAIL("accepted");
         } catch (const Error& e) {
-            CHECK_THAT(e.message(), Catch::Contains("not an integer"));
+            CHECK_THAT(e.message(), Catch::Contains("Garage GetX: unexpected answer") &&
+                                        Catch::Contains("not an integer"));
         }
     };
     refused(R"({"version": 1e300})", [](const json& j) { j.get<Layout>(); });
@@ -70,6 +72,8 @@ TEST_CASE("untrusted input: Garage counts and versions must be integers") {
             [](const json& j) { j.get<BucketInfo>(); });
     refused(R"({"version": 1, "roles": [{"id": "n", "capacity": -1e300}]})",
             [](const json& j) { j.get<Layout>(); });
+    refused(R"({"bucket": "b", "id": "i", "usage": {"rgw.main": {"size": 510.8192}}})",
+            [](const json& j) { j.get<storage::rgw::Bucket>(); });
     CHECK(json::parse(R"({"version": 3})").get<Layout>().version == 3);
 }
 
