@@ -1,8 +1,8 @@
 // S3's XML answers (ListBuckets, ListObjectsV2, error documents) from whatever endpoint
 // the deployment names: parsed by lib/storage's few element and entity functions.
 #include "fuzz.hpp"
-#include "storage/s3.hpp"
-#include "storage/xml.hpp"
+#include "s3/s3.hpp"
+#include "s3/xml.hpp"
 
 using namespace fedi;
 using namespace fedi::storage;

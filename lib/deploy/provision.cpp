@@ -24,7 +24,7 @@ provider::Request make_request(const session::Project& project, const model::Mac
         req.ssh_port = m.ssh.port;
     req.protect = m.protect;
     req.deployment_file = project.deployment.file;
-    req.state_dir = std::filesystem::path(project.state_file).parent_path().string();
+    req.state_dir = project.local_dir;
     return req;
 }
 
@@ -44,7 +44,7 @@ make_provider(session::Session& s, const std::string& provider_name, const std::
     ctx.info = [&events, machine](const std::string& t) { events.info(machine, t); };
     ctx.detail = [&events, machine](const std::string& t) { events.detail(machine, t); };
     ctx.save = std::move(save);
-    ctx.state_dir = std::filesystem::path(s.project().state_file).parent_path().string();
+    ctx.state_dir = s.project().local_dir;
     return provider::find_provider_type(it->second.type)->make(*it->second.settings, ctx);
 }
 
@@ -203,7 +203,7 @@ provider::Record destroyable(session::Session& s, const std::string& machine) {
                                           "machines.{}.ssh); there is nothing to destroy",
                                           machine, machine));
         throw usage_error(fmt::format("no provisioned machine named {} in state {}", machine,
-                                      s.project().state_file));
+                                      s.project().state_location));
     }
     if (rec->protect || (m != d.machines.end() && m->second.protect))
         throw usage_error(fmt::format("machine {} is protected (protect = true); refusing to "
@@ -261,7 +261,7 @@ void provision_for_deploy(session::Session& s, const std::vector<std::string>& o
     // Evaluate again: the deployment may use the new machines' outputs.
     session::ProjectOptions again;
     again.deployment_file = s.deployment().file;
-    again.state_file = s.project().state_file;
+    again.state_file = s.project().state_location;
     again.on_warning = [](const model::Warning&) {}; // reported by the first load
     s.set_project(session::load_project(again, s.state().snapshot()));
 }

@@ -2,7 +2,9 @@
 
 #include "nix/eval.hpp"
 #include "provider/provider.hpp"
+#include "session/state_store.hpp"
 #include "state/state.hpp"
+#include "statestore/backend.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -30,19 +32,41 @@ void apply_outputs(model::Machine& m, const provider::Record& r) {
 
 } // namespace
 
-std::string resolve_state_file(const ProjectOptions& opts) {
+std::unique_ptr<StateStore> open_project_state(const ProjectOptions& opts, StateMode mode,
+                                               const std::string& command_line) {
+    statestore::BackendOptions backend_options;
+    backend_options.command_line = command_line;
+    statestore::LockRequest lock;
+    lock.command = command_line;
+    return open_state_store(statestore::open_backend(resolve_state_location(opts), backend_options),
+                            statestore::plain_codec(), mode, lock);
+}
+
+std::string resolve_state_location(const ProjectOptions& opts) {
+    if (opts.state_file && statestore::is_remote_location(*opts.state_file))
+        return *opts.state_file;
     // The real path: a state named through a symbolic link is the same state, one lock.
     return state::real_state_path(
         opts.state_file ? *opts.state_file : state::default_state_file(opts.deployment_file));
 }
 
+std::string resolve_local_dir(const ProjectOptions& opts) {
+    auto location = resolve_state_location(opts);
+    if (statestore::is_remote_location(location))
+        return std::filesystem::path(state::default_state_file(opts.deployment_file))
+            .parent_path()
+            .string();
+    return std::filesystem::path(location).parent_path().string();
+}
+
 Project load_project(const ProjectOptions& opts) {
-    return load_project(opts, state::load(resolve_state_file(opts)));
+    return load_project(opts, open_project_state(opts, StateMode::ReadOnly, "")->snapshot());
 }
 
 Project load_project(const ProjectOptions& opts, const state::State& st) {
     Project p;
-    p.state_file = resolve_state_file(opts);
+    p.state_location = resolve_state_location(opts);
+    p.local_dir = resolve_local_dir(opts);
     auto file = std::filesystem::absolute(opts.deployment_file).lexically_normal().string();
     // The deployment function sees what state records (addresses of provisioned machines).
     auto evaluated = nix::evaluate_deployment(file, provider::resources(st));

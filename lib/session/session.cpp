@@ -8,8 +8,7 @@ Session::Session(Project project, std::unique_ptr<StateStore> state, ui::Events&
       connector_(std::move(connector)), limits_(limits), push_slots_(limits.pushes) {}
 
 std::unique_ptr<Session> open_session(const SessionOptions& options, ui::Events& events) {
-    auto store = open_state_file(resolve_state_file(options.project), options.state_mode,
-                                 options.command_line);
+    auto store = open_project_state(options.project, options.state_mode, options.command_line);
     auto project = load_project(options.project, store->snapshot());
     auto connector = ssh_connector(*store, events, options.connect);
     return std::make_unique<Session>(std::move(project), std::move(store), events,

@@ -10,12 +10,14 @@ namespace fedi::session {
 
 namespace {
 
-// Holds the state in memory and serialises changes; `persist` writes a changed state
-// (nothing for the memory store).
+// Holds the state in memory and serialises changes; `persist` saves a changed state and
+// returns what it then is (the store's own, or a newer one another run wrote, with the
+// change applied again).
 class BasicStore : public StateStore {
   public:
-    BasicStore(state::State initial, bool writable, std::string where,
-               std::function<void(const state::State&)> persist)
+    using Persist = std::function<state::State(const state::State&,
+                                               const std::function<void(state::State&)>&)>;
+    BasicStore(state::State initial, bool writable, std::string where, Persist persist)
         : state_(std::move(initial)), writable_(writable), where_(std::move(where)),
           persist_(std::move(persist)) {}
 
@@ -32,46 +34,95 @@ class BasicStore : public StateStore {
         std::lock_guard<std::mutex> lock(mutex_);
         state::State next = state_;
         fn(next);
-        persist_(next);
-        state_ = std::move(next);
+        state_ = persist_(next, fn);
     }
 
     bool writable() const override { return writable_; }
     std::string where() const override { return where_; }
+
+  protected:
+    // The state as first read, before anyone else sees the store.
+    void set_initial(state::State s) { state_ = std::move(s); }
 
   private:
     mutable std::mutex mutex_;
     state::State state_;
     bool writable_;
     std::string where_;
-    std::function<void(const state::State&)> persist_;
+    Persist persist_;
 };
 
-// The file store also owns the lock, released after the last save.
-class FileStore : public BasicStore {
+// Reads and writes the state through a backend, holding its lock for the store's life.
+class BackendStore : public BasicStore {
   public:
-    FileStore(std::unique_ptr<state::Lock> lock, const std::string& file)
-        : BasicStore(state::load(file), lock != nullptr, file,
-                     [file](const state::State& s) { state::save(file, s); }),
-          lock_(std::move(lock)) {}
+    BackendStore(std::unique_ptr<statestore::Backend> backend,
+                 std::unique_ptr<statestore::Codec> codec,
+                 std::unique_ptr<statestore::Lock> lock)
+        : BasicStore({}, lock != nullptr, backend->where(),
+                     [this](const state::State& next, const auto& fn) { return save(next, fn); }),
+          backend_(std::move(backend)), codec_(std::move(codec)), lock_(std::move(lock)) {
+        set_initial(read());
+    }
 
   private:
-    std::unique_ptr<state::Lock> lock_;
+    // The state stored now, and its version.
+    state::State read() {
+        auto stored = backend_->read();
+        if (!stored) {
+            version_.reset();
+            return {};
+        }
+        version_ = stored->version;
+        return state::parse(codec_->open(stored->bytes, backend_->where()), backend_->where());
+    }
+
+    state::State save(const state::State& next, const std::function<void(state::State&)>& fn) {
+        state::State to_write = next;
+        // A conflict means another run (holding other locks of the same state) wrote in
+        // between: apply this change again on top of what it wrote. Bounded, so that a
+        // fight between two runs ends in an error rather than a loop.
+        for (int attempt = 0;; ++attempt) {
+            try {
+                version_ = backend_->write(codec_->seal(state::to_text(to_write)), version_);
+                return to_write;
+            } catch (const statestore::VersionConflict&) {
+                if (attempt >= 4)
+                    throw;
+                to_write = read();
+                fn(to_write);
+            }
+        }
+    }
+
+    std::unique_ptr<statestore::Backend> backend_;
+    std::unique_ptr<statestore::Codec> codec_;
+    std::unique_ptr<statestore::Lock> lock_;
+    std::optional<std::string> version_;
 };
 
 } // namespace
 
+std::unique_ptr<StateStore> open_state_store(std::unique_ptr<statestore::Backend> backend,
+                                             std::unique_ptr<statestore::Codec> codec,
+                                             StateMode mode, const statestore::LockRequest& lock) {
+    std::unique_ptr<statestore::Lock> held;
+    if (mode == StateMode::Locked)
+        held = backend->lock(lock);
+    return std::make_unique<BackendStore>(std::move(backend), std::move(codec), std::move(held));
+}
+
 std::unique_ptr<StateStore> open_state_file(const std::string& file, StateMode mode,
                                             const std::string& command_line) {
-    std::unique_ptr<state::Lock> lock;
-    if (mode == StateMode::Locked)
-        lock = state::Lock::acquire(file, command_line);
-    return std::make_unique<FileStore>(std::move(lock), file);
+    statestore::LockRequest lock;
+    lock.command = command_line;
+    return open_state_store(statestore::file_backend(file), statestore::plain_codec(), mode,
+                            lock);
 }
 
 std::unique_ptr<StateStore> memory_state(state::State initial) {
-    return std::make_unique<BasicStore>(std::move(initial), true, "(in memory)",
-                                        [](const state::State&) {});
+    return std::make_unique<BasicStore>(
+        std::move(initial), true, "(in memory)",
+        [](const state::State& next, const auto&) { return next; });
 }
 
 } // namespace fedi::session

@@ -130,11 +130,11 @@ State from_json(const nlohmann::json& j, const std::string& file) {
     return s;
 }
 
-State load(const std::string& given) {
+std::optional<std::string> read_file(const std::string& given) {
     const std::string file = real_state_path(given);
     std::error_code ec;
     if (!fs::exists(file, ec))
-        return {};
+        return std::nullopt;
     FILE* f = std::fopen(file.c_str(), "rb");
     if (!f)
         throw Error(fmt::format("cannot read state file {}: {}", file, std::strerror(errno)));
@@ -144,7 +144,12 @@ State load(const std::string& given) {
     while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
         text.append(buf, n);
     std::fclose(f);
-    return parse(text, file);
+    return text;
+}
+
+State load(const std::string& given) {
+    auto text = read_file(given);
+    return text ? parse(*text, real_state_path(given)) : State{};
 }
 
 State parse(const std::string& text, const std::string& file) {
@@ -243,6 +248,14 @@ std::string real_state_path(const std::string& file) {
 }
 
 void save(const std::string& given, const State& s) {
+    write_file(given, to_text(s));
+}
+
+std::string to_text(const State& s) {
+    return to_json(s).dump(2) + "\n";
+}
+
+void write_file(const std::string& given, const std::string& text) {
     const std::string file = real_state_path(given);
     fs::path path(file);
     fs::path dir = path.parent_path();
@@ -252,7 +265,7 @@ void save(const std::string& given, const State& s) {
     if (fd < 0)
         throw Error(fmt::format("cannot write state file {}: {}", tmp, std::strerror(errno)));
     try {
-        write_all(fd, to_json(s).dump(2) + "\n", tmp);
+        write_all(fd, text, tmp);
         if (::fsync(fd) != 0)
             throw Error(fmt::format("cannot sync {}: {}", tmp, std::strerror(errno)));
     } catch (...) {

@@ -53,12 +53,19 @@ State parse(const std::string& text, const std::string& file);
 // Reads the state file (`given` may be a symbolic link to it); a missing file is an empty state. A
 // corrupt file is an error naming the file (never silently replaced).
 State load(const std::string& given);
+// The bytes of the state file, or nothing when there is none (load without the parse).
+std::optional<std::string> read_file(const std::string& given);
+
+// The state as this fedi writes it: indented JSON and a final newline.
+std::string to_text(const State& s);
 
 // Writes atomically: temporary file in the same directory (0600), fsync, rename,
 // fsync of the directory. Creates the directory and missing parents (0700) when needed,
 // and tightens an existing `.fedi` directory to 0700. Writes through a symbolic link to
 // the file it names.
 void save(const std::string& given, const State& s);
+// save's atomic write for text already made (to_text, or the same encrypted).
+void write_file(const std::string& given, const std::string& text);
 
 // An exclusive lock on a deployment's state, held for the life of the object.
 class Lock {

@@ -4,7 +4,7 @@
 #include "storage/backend.hpp"
 #include "storage/backend_impl.hpp"
 #include "storage/garage_admin.hpp"
-#include "storage/s3.hpp"
+#include "s3/s3.hpp"
 
 #include <algorithm>
 #include <chrono>

@@ -6,7 +6,7 @@
 #include "storage/backend.hpp"
 #include "storage/backend_impl.hpp"
 #include "storage/rgw_admin.hpp"
-#include "storage/s3.hpp"
+#include "s3/s3.hpp"
 
 #include <fmt/format.h>
 

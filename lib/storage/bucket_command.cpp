@@ -4,7 +4,7 @@
 #include "state/state.hpp"
 #include "storage/backend.hpp"
 #include "storage/converge.hpp"
-#include "storage/s3.hpp"
+#include "s3/s3.hpp"
 #include "ui/output.hpp"
 
 #include <fmt/format.h>

@@ -1,8 +1,8 @@
 #include "storage/garage_admin.hpp"
 
 #include "core/text.hpp"
-#include "storage/s3.hpp"
-#include "storage/sigv4.hpp"
+#include "s3/s3.hpp"
+#include "s3/sigv4.hpp"
 
 #include <algorithm>
 #include <cctype>

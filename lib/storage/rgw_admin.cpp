@@ -1,6 +1,6 @@
 #include "storage/rgw_admin.hpp"
 
-#include "storage/xml.hpp"
+#include "s3/xml.hpp"
 
 #include <algorithm>
 #include <set>

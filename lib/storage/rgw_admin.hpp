@@ -5,7 +5,7 @@
 #include "core/error.hpp"
 #include "http/http.hpp"
 #include "storage/admin_api.hpp"
-#include "storage/sigv4.hpp"
+#include "s3/sigv4.hpp"
 
 #include <cstdint>
 #include <optional>

@@ -11,7 +11,7 @@
 //
 // Exit codes: 0 done, 1 the operation failed (message on stderr), 2 usage error.
 #include "core/error.hpp"
-#include "storage/s3.hpp"
+#include "s3/s3.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,8 +1,8 @@
 // The S3 client's offline parts: XML extraction, error messages, bucket-name rules. The
 // client against a real server is test/integration/test_s3_rgw.py.
 #include "core/error.hpp"
-#include "storage/s3.hpp"
-#include "storage/xml.hpp"
+#include "s3/s3.hpp"
+#include "s3/xml.hpp"
 
 #include <catch2/catch.hpp>
 

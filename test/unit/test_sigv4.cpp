@@ -2,7 +2,7 @@
 // v4 cases, vendored in test/data/sigv4) for the generic flavour, and the examples of
 // the Amazon S3 API Reference (test/data/sigv4-s3) for the S3 flavour.
 #include "core/text.hpp"
-#include "storage/sigv4.hpp"
+#include "s3/sigv4.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

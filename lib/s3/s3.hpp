@@ -3,7 +3,7 @@
 // SigV4. Path-style addressing (http://endpoint/bucket/key), which Garage and Ceph RGW
 // both serve without DNS set-up. One client per thread.
 #include "http/http.hpp"
-#include "storage/sigv4.hpp"
+#include "s3/sigv4.hpp"
 
 #include <chrono>
 #include <cstdint>

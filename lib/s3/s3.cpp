@@ -1,7 +1,7 @@
-#include "storage/s3.hpp"
+#include "s3/s3.hpp"
 
 #include "core/error.hpp"
-#include "storage/xml.hpp"
+#include "s3/xml.hpp"
 
 #include <cctype>
 

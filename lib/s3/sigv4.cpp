@@ -1,9 +1,9 @@
-#include "storage/sigv4.hpp"
+#include "s3/sigv4.hpp"
 
 #include "core/text.hpp"
 
 #include "core/error.hpp"
-#include "storage/hash.hpp"
+#include "s3/hash.hpp"
 
 #include <algorithm>
 #include <cctype>

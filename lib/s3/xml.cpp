@@ -1,4 +1,4 @@
-#include "storage/xml.hpp"
+#include "s3/xml.hpp"
 
 #include <cstdint>
 

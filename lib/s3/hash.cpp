@@ -1,4 +1,4 @@
-#include "storage/hash.hpp"
+#include "s3/hash.hpp"
 
 #include "core/error.hpp"
 
