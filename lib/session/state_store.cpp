@@ -15,8 +15,8 @@ namespace {
 // change applied again).
 class BasicStore : public StateStore {
   public:
-    using Persist = std::function<state::State(const state::State&,
-                                               const std::function<void(state::State&)>&)>;
+    using Persist =
+        std::function<state::State(const state::State&, const std::function<void(state::State&)>&)>;
     BasicStore(state::State initial, bool writable, std::string where, Persist persist)
         : state_(std::move(initial)), writable_(writable), where_(std::move(where)),
           persist_(std::move(persist)) {}
@@ -56,8 +56,7 @@ class BasicStore : public StateStore {
 class BackendStore : public BasicStore {
   public:
     BackendStore(std::unique_ptr<statestore::Backend> backend,
-                 std::unique_ptr<statestore::Codec> codec,
-                 std::unique_ptr<statestore::Lock> lock)
+                 std::unique_ptr<statestore::Codec> codec, std::unique_ptr<statestore::Lock> lock)
         : BasicStore({}, lock != nullptr, backend->where(),
                      [this](const state::State& next, const auto& fn) { return save(next, fn); }),
           backend_(std::move(backend)), codec_(std::move(codec)), lock_(std::move(lock)) {
@@ -115,14 +114,12 @@ std::unique_ptr<StateStore> open_state_file(const std::string& file, StateMode m
                                             const std::string& command_line) {
     statestore::LockRequest lock;
     lock.command = command_line;
-    return open_state_store(statestore::file_backend(file), statestore::plain_codec(), mode,
-                            lock);
+    return open_state_store(statestore::file_backend(file), statestore::plain_codec(), mode, lock);
 }
 
 std::unique_ptr<StateStore> memory_state(state::State initial) {
-    return std::make_unique<BasicStore>(
-        std::move(initial), true, "(in memory)",
-        [](const state::State& next, const auto&) { return next; });
+    return std::make_unique<BasicStore>(std::move(initial), true, "(in memory)",
+                                        [](const state::State& next, const auto&) { return next; });
 }
 
 } // namespace fedi::session

@@ -14,8 +14,7 @@ class PlainCodec : public Codec {
     std::string open(const std::string& stored, const std::string& where) override {
         if (is_age_encrypted(stored))
             throw usage_error(fmt::format(
-                "the state {} is encrypted with age and no identity was given to read it",
-                where));
+                "the state {} is encrypted with age and no identity was given to read it", where));
         return stored;
     }
     std::string describe() const override { return "plain"; }

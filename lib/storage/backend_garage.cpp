@@ -1,10 +1,10 @@
 // The Garage backend: the admin API for the cluster, buckets and keys; S3 (with a
 // temporary key) only to empty a bucket that is force-deleted.
 #include "core/error.hpp"
+#include "s3/s3.hpp"
 #include "storage/backend.hpp"
 #include "storage/backend_impl.hpp"
 #include "storage/garage_admin.hpp"
-#include "s3/s3.hpp"
 
 #include <algorithm>
 #include <chrono>

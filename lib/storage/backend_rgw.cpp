@@ -3,10 +3,10 @@
 // first key, and each declared key is one more S3 key of that user (full access to the
 // bucket, nothing else).
 #include "core/error.hpp"
+#include "s3/s3.hpp"
 #include "storage/backend.hpp"
 #include "storage/backend_impl.hpp"
 #include "storage/rgw_admin.hpp"
-#include "s3/s3.hpp"
 
 #include <fmt/format.h>
 

@@ -1,10 +1,10 @@
 #include "storage/bucket_command.hpp"
 
 #include "core/error.hpp"
+#include "s3/s3.hpp"
 #include "state/state.hpp"
 #include "storage/backend.hpp"
 #include "storage/converge.hpp"
-#include "s3/s3.hpp"
 #include "ui/output.hpp"
 
 #include <fmt/format.h>

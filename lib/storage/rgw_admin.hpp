@@ -4,8 +4,8 @@
 // admin caps ("users=*;buckets=*"). Answers are JSON; errors carry RGW's S3-style Code.
 #include "core/error.hpp"
 #include "http/http.hpp"
-#include "storage/admin_api.hpp"
 #include "s3/sigv4.hpp"
+#include "storage/admin_api.hpp"
 
 #include <cstdint>
 #include <optional>
