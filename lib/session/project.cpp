@@ -32,6 +32,11 @@ void apply_outputs(model::Machine& m, const provider::Record& r) {
 
 } // namespace
 
+std::unique_ptr<statestore::Codec> project_codec(const ProjectOptions& opts) {
+    (void)opts;
+    return statestore::plain_codec();
+}
+
 std::unique_ptr<StateStore> open_project_state(const ProjectOptions& opts, StateMode mode,
                                                const std::string& command_line) {
     statestore::BackendOptions backend_options;
@@ -39,7 +44,7 @@ std::unique_ptr<StateStore> open_project_state(const ProjectOptions& opts, State
     statestore::LockRequest lock;
     lock.command = command_line;
     return open_state_store(statestore::open_backend(resolve_state_location(opts), backend_options),
-                            statestore::plain_codec(), mode, lock);
+                            project_codec(opts), mode, lock);
 }
 
 std::string resolve_state_location(const ProjectOptions& opts) {

@@ -33,8 +33,11 @@ struct Project {
 std::string resolve_state_location(const ProjectOptions& opts);
 std::string resolve_local_dir(const ProjectOptions& opts);
 
-// The project's state: its backend (statestore::open_backend of the location), read and
-// written plain; Locked takes the deployment's lock first.
+// How the project's state is kept at rest.
+std::unique_ptr<statestore::Codec> project_codec(const ProjectOptions& opts);
+
+// The project's state: its backend (statestore::open_backend of the location) through
+// project_codec; Locked takes the deployment's lock first.
 std::unique_ptr<StateStore> open_project_state(const ProjectOptions& opts, StateMode mode,
                                                const std::string& command_line);
 
