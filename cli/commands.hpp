@@ -19,6 +19,8 @@ struct GlobalOptions {
     bool quiet = false;
     std::string color = "auto";
     bool yes = false;
+    bool accept_new_host_keys = false;
+    bool compress = false;
     std::string command_line; // argv joined, for the state lock
 
     ui::OutputOptions output() const;

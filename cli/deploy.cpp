@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "core/error.hpp"
 #include "options.hpp"
+#include "session_options.hpp"
 
 namespace fedi::cli {
 
@@ -13,17 +14,12 @@ struct DeployCommand {
     std::string goal = "switch";
     int parallel = 0;   // machines at once (0: default)
     int max_pushes = 0; // closures streamed at once (0: default)
-    session::ConnectOptions connect;
 };
 
 int run(const GlobalOptions& g, DeployCommand& c) {
     c.deploy.goal = *model::parse_goal(c.goal);
-    session::SessionOptions so;
-    so.project.deployment_file = g.file;
-    so.project.state_file = g.state_file;
+    auto so = session_options(g);
     so.state_mode = deploy::state_mode(c.deploy);
-    so.command_line = g.command_line;
-    so.connect = c.connect;
     so.limits = session::Limits::from_options(c.parallel, c.max_pushes);
     ui::Reporter reporter(g.output());
     auto session = session::open_session(so, reporter);
@@ -69,9 +65,6 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
         ->capture_default_str()
         ->check(at_least(0));
     cmd->add_flag("--dry-run", opts->dry_run, "Evaluate and show the plan; change nothing");
-    cmd->add_flag("--accept-new-host-keys", c->connect.accept_new_host_keys,
-                  "Trust a machine's unknown SSH host key and record it in state "
-                  "(a changed key is always refused)");
     cmd->callback([&g, &action, c] { action = [&g, c] { return run(g, *c); }; });
 }
 

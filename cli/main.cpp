@@ -74,7 +74,8 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
         ->option_text("FILE")
         ->check(names_a_file());
     app.add_option("--state", g.state_file,
-                   "State file (default: .fedi/state.json beside the deployment file)")
+                   "State file or remote state URL (postgresql://..., s3://...; default: "
+                   ".fedi/state.json beside the deployment file)")
         ->check(names_a_file());
     app.add_flag("--json", g.json, "Print results as one JSON document on stdout");
     app.add_flag("-v,--verbose", g.verbose, "More progress output (build logs, SSH steps)");
@@ -84,6 +85,11 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
         ->check(one_of({"auto", "always", "never"}))
         ->capture_default_str();
     app.add_flag("-y,--yes", g.yes, "Answer yes to confirmations (for scripts)");
+    app.add_flag("--accept-new-host-keys", g.accept_new_host_keys,
+                 "Trust a machine's unknown SSH host key and record it in state "
+                 "(a changed key is always refused)");
+    app.add_flag("--compress", g.compress,
+                 "Compress SSH connections (zlib): faster on slow links, slower on fast ones");
 }
 
 void configure_app(CLI::App& app, GlobalOptions& g) {

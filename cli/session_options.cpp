@@ -13,6 +13,8 @@ session::SessionOptions session_options(const GlobalOptions& g) {
     session::SessionOptions s;
     s.project = project_options(g);
     s.command_line = g.command_line;
+    s.connect.accept_new_host_keys = g.accept_new_host_keys;
+    s.connect.compress = g.compress;
     return s;
 }
 

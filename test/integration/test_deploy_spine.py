@@ -197,6 +197,14 @@ class SpineTest(unittest.TestCase):
         self.assertEqual(self.on_host("a", "sh", "-c",
                                       "readlink /nix/var/nix/profiles/system || true"), "")
 
+        # A global option: a read-only command trusts the key for itself, recording nothing.
+        r = self.fedi("status", "--accept-new-host-keys")
+        self.assertIn("for this command only", r.stderr)
+        state_file = os.path.join(self.dir, ".fedi", "state.json")
+        if os.path.exists(state_file):
+            with open(state_file) as f:
+                self.assertNotIn("hostKeys", f.read())
+
         r, res = self.deploy_json("--accept-new-host-keys")
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(os.path.join(self.dir, ".fedi", "state.json")) as f:
