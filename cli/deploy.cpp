@@ -1,6 +1,7 @@
 #include "deploy/deploy.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
+#include "deploy/lock_scopes.hpp"
 #include "options.hpp"
 #include "session_options.hpp"
 
@@ -20,6 +21,9 @@ int run(const GlobalOptions& g, DeployCommand& c) {
     c.deploy.goal = *model::parse_goal(c.goal);
     auto so = session_options(g);
     so.state_mode = deploy::state_mode(c.deploy);
+    so.lock_scopes = [&c](const session::Project& p) {
+        return deploy::lock_scopes(p.deployment, c.deploy);
+    };
     so.limits = session::Limits::from_options(c.parallel, c.max_pushes);
     ui::Reporter reporter(g.output());
     auto session = session::open_session(so, reporter);

@@ -38,11 +38,13 @@ std::unique_ptr<statestore::Codec> project_codec(const ProjectOptions& opts) {
 }
 
 std::unique_ptr<StateStore> open_project_state(const ProjectOptions& opts, StateMode mode,
-                                               const std::string& command_line) {
+                                               const std::string& command_line,
+                                               const std::vector<std::string>& scopes) {
     statestore::BackendOptions backend_options;
     backend_options.command_line = command_line;
     statestore::LockRequest lock;
     lock.command = command_line;
+    lock.scopes = scopes;
     return open_state_store(statestore::open_backend(resolve_state_location(opts), backend_options),
                             project_codec(opts), mode, lock);
 }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace fedi::session {
 
@@ -37,9 +38,11 @@ std::string resolve_local_dir(const ProjectOptions& opts);
 std::unique_ptr<statestore::Codec> project_codec(const ProjectOptions& opts);
 
 // The project's state: its backend (statestore::open_backend of the location) through
-// project_codec; Locked takes the deployment's lock first.
-std::unique_ptr<StateStore> open_project_state(const ProjectOptions& opts, StateMode mode,
-                                               const std::string& command_line);
+// project_codec; Locked takes the locks of `scopes` first (a local file has one lock for
+// the whole deployment whatever they are).
+std::unique_ptr<StateStore>
+open_project_state(const ProjectOptions& opts, StateMode mode, const std::string& command_line,
+                   const std::vector<std::string>& scopes = {"deployment"});
 
 // Evaluates and validates the deployment file with what `st` records (the addresses of
 // provisioned machines), then reports its warnings.

@@ -1,5 +1,8 @@
 #include "session/session.hpp"
 
+#include "state/state.hpp"
+#include "statestore/backend.hpp"
+
 namespace fedi::session {
 
 Session::Session(Project project, std::unique_ptr<StateStore> state, ui::Events& events,
@@ -7,9 +10,43 @@ Session::Session(Project project, std::unique_ptr<StateStore> state, ui::Events&
     : project_(std::move(project)), state_(std::move(state)), events_(events),
       connector_(std::move(connector)), limits_(limits), push_slots_(limits.pushes) {}
 
-std::unique_ptr<Session> open_session(const SessionOptions& options, ui::Events& events) {
+namespace {
+
+struct OpenedState {
+    std::unique_ptr<StateStore> store;
+    Project project;
+};
+
+// Locks only what the command changes: read without a lock, evaluate, lock the scopes,
+// read again.
+OpenedState open_narrowly(const SessionOptions& options) {
+    auto unlocked = open_project_state(options.project, StateMode::ReadOnly, options.command_line);
+    auto first = unlocked->snapshot();
+    auto project = load_project(options.project, first);
+    auto store = open_project_state(options.project, StateMode::Locked, options.command_line,
+                                    options.lock_scopes(project));
+    if (state::to_text(store->snapshot()) != state::to_text(first)) {
+        auto quiet = options.project;
+        quiet.on_warning = [](const model::Warning&) {}; // reported by the first load
+        project = load_project(quiet, store->snapshot());
+    }
+    return {std::move(store), std::move(project)};
+}
+
+OpenedState open_state(const SessionOptions& options) {
+    bool narrow = options.state_mode == StateMode::Locked && options.lock_scopes &&
+                  statestore::is_remote_location(resolve_state_location(options.project));
+    if (narrow)
+        return open_narrowly(options);
     auto store = open_project_state(options.project, options.state_mode, options.command_line);
     auto project = load_project(options.project, store->snapshot());
+    return {std::move(store), std::move(project)};
+}
+
+} // namespace
+
+std::unique_ptr<Session> open_session(const SessionOptions& options, ui::Events& events) {
+    auto [store, project] = open_state(options);
     auto connector = ssh_connector(*store, events, options.connect);
     return std::make_unique<Session>(std::move(project), std::move(store), events,
                                      std::move(connector), options.limits);

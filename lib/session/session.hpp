@@ -9,8 +9,10 @@
 #include "session/state_store.hpp"
 #include "ui/events.hpp"
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace fedi::session {
 
@@ -47,10 +49,17 @@ struct SessionOptions {
     std::string command_line; // recorded in the lock
     ConnectOptions connect;
     Limits limits;
+    // What a Locked command changes, as lock scopes (deploy::lock_scopes). Against a
+    // remote state only these are locked, so runs on other machines go on; unset, or
+    // with a local file, the whole deployment is.
+    std::function<std::vector<std::string>(const Project&)> lock_scopes;
 };
 
 // Opens the state (its lock first when Locked, so a second command stops before any
-// work), then evaluates the deployment with it. Connections are made only when asked.
+// work), then evaluates the deployment with it. With lock_scopes and a remote state, the
+// deployment is evaluated first to know the scopes, then the state is locked and read
+// again (and the deployment evaluated again when it changed meanwhile). Connections are
+// made only when asked.
 std::unique_ptr<Session> open_session(const SessionOptions& options, ui::Events& events);
 
 } // namespace fedi::session
