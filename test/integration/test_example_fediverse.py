@@ -27,6 +27,7 @@ import tempfile
 import unittest
 
 import fedi_testlib as lib
+import leakcheck
 import storage_testlib as slib
 from pve_fixture import VM_SSH_PORT, PveWithGuests
 
@@ -342,11 +343,17 @@ import {lib.nix_path(EXAMPLE / "fediverse.nix")} {{
         self.assertEqual(sorted(m["buckets"]), sorted(BUCKETS.values()))
         self.assertEqual(len(m["accounts"]), 3)
         self.assertEqual(m["identity"]["directory"]["url"], self.ldap["ldapsUrl"])
-        self.assertEqual([w["path"] for w in m["warnings"]], ["storage.garage.allowInsecureHttp"])
+        # The test servers' plain http, allowed and warned about; nothing else.
+        self.assertEqual([w["path"] for w in m["warnings"]],
+                         ["storage.garage.adminEndpoint", "storage.garage.s3Endpoint"])
 
     def test_02_deploy_everything(self):
-        r, doc = self.fedi_json("deploy")
+        store = leakcheck.StoreMarker()
+        with leakcheck.PsSampler() as ps:
+            r, doc = self.fedi_json("deploy")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        output = r.stdout + r.stderr
+        secrets = [self.rpc_secret.read_text().strip(), self.garage.token]
         self.assertEqual({m["name"]: m["result"] for m in doc["machines"]},
                          {n: "deployed" for n in GARAGE + SERVICES})
 
@@ -385,6 +392,7 @@ import {lib.nix_path(EXAMPLE / "fediverse.nix")} {{
             self.assertEqual(key["secretAccessKey"], env["AWS_SECRET_ACCESS_KEY"])
             self.assertEqual({p["id"]: p["permissions"] for p in key["buckets"]},
                              {b["id"]: {"read": True, "write": True, "owner": False}})
+            secrets.append(env["AWS_SECRET_ACCESS_KEY"])
 
         # The directory: alice and the services' bind accounts; Mastodon's bind password
         # on its machine binds.
@@ -394,6 +402,7 @@ import {lib.nix_path(EXAMPLE / "fediverse.nix")} {{
                           f"cn=mastodon,ou=services,{base}": "created",
                           f"cn=peertube,ou=services,{base}": "created"})
         password = self.read("mastodon", f"{SECRETS}/mastodon-ldap").strip().split("=", 1)[1]
+        secrets.append(password)
         pw_file = lib.write_file(self.tmp / "mastodon-bind", password, 0o600)
         bind = subprocess.run(["ldapwhoami", "-x", "-H", self.ldap["ldapsUrl"], "-D",
                                f"cn=mastodon,ou=services,{base}", "-y", str(pw_file)],
@@ -413,6 +422,17 @@ import {lib.nix_path(EXAMPLE / "fediverse.nix")} {{
             check = self.on(machine, "/run/current-system/sw/bin/standin", "check-password", machine, user,
                             input=shown["password"])
             self.assertEqual(check.returncode, 0, f"{name}: {check.stderr}")
+            secrets.append(shown["password"])
+
+        # No secret in the deployer's Nix store, in a process's arguments or in fedi's output.
+        new_paths = store.new_paths()
+        self.assertTrue(new_paths)  # the small systems were built
+        self.assertGreater(ps.count("deployer"), 5)
+        for secret in secrets:
+            self.assertGreaterEqual(len(secret), 16)
+            self.assertIsNone(leakcheck.grep_paths(new_paths, secret))
+            self.assertIsNone(ps.find(secret))
+            self.assertNotIn(secret, output)
 
     def test_03_rerun_changes_nothing(self):
         before = len(self.pve.requests())
