@@ -7,7 +7,8 @@
   #   nixpkgs = builtins.fetchTarball {
   #     url = "https://github.com/NixOS/nixpkgs/archive/<commit>.tar.gz"; sha256 = "...";
   #   };
-  # or a checkout (nixpkgs = /srv/nixpkgs;), or a flake input's outPath.
+  # or a checkout (nixpkgs = /srv/nixpkgs;), or (flakes enabled in nix.conf)
+  #   nixpkgs = (builtins.getFlake "github:NixOS/nixpkgs/<commit>").outPath;
   nixpkgs = <nixpkgs>;
   system = "x86_64-linux";
 

@@ -162,7 +162,11 @@ class RealExample(unittest.TestCase):
                              (9000, "linstor", True, True), name)
             self.assertTrue(s["sshKeys"], name)
             self.assertTrue(machine["system"]["drvPath"].endswith(f"nixos-system-{name}-1.drv"))
-            self.assertTrue(machine["healthChecks"], name)
+            checks = machine["healthChecks"]
+            self.assertTrue(any(c.get("command", "").startswith("systemctl is-active ") for c in checks),
+                            checks)
+            if name in SERVICES:  # and the public front end, from the deployer
+                self.assertTrue(any(c.get("http", "").startswith("https://") for c in checks), checks)
             mounts = [d["mount"] for d in s["disks"]]
             if name in GARAGE:
                 self.assertEqual(mounts, ["/var/lib/garage"])
