@@ -313,15 +313,11 @@ import {lib.nix_path(EXAMPLE / "fediverse.nix")} {{
 }}
 """)
 
-    def fedi(self, *args, input=None):
-        return lib.run_fedi(args, cwd=self.dir, env=self.env, input=input)
-
     def fedi_json(self, *args):
-        r = self.fedi("--json", *args)
-        try:
-            return r, json.loads(r.stdout)
-        except ValueError:
-            self.fail(f"fedi {args} printed no JSON (exit {r.returncode}):\n{r.stdout}\n{r.stderr}")
+        """fedi --json ARGS in the deployment's directory: (the run, its JSON)."""
+        r = lib.run_fedi(["--json", *args], cwd=self.dir, env=self.env)
+        self.assertTrue(r.stdout.startswith("{"), f"fedi {args}: no JSON (exit {r.returncode}):\n{r.stderr}")
+        return r, json.loads(r.stdout)
 
     def vmid(self, name):
         state = json.loads((self.dir / ".fedi" / "state.json").read_text())
