@@ -180,12 +180,12 @@ class PostgresBackend : public Backend {
     void unlock(const std::string& id) override;
 
     std::vector<HistoryEntry> history() override {
-        auto r = conn().exec(
-            fmt::format("SELECT version::text, to_char(written_at AT TIME ZONE 'UTC', "
-                        "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), written_by FROM {} "
-                        "WHERE deployment = $1 ORDER BY version DESC",
-                        tables_.state),
-            {deployment()});
+        auto r =
+            conn().exec(fmt::format("SELECT version::text, to_char(written_at AT TIME ZONE 'UTC', "
+                                    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), written_by FROM {} "
+                                    "WHERE deployment = $1 ORDER BY version DESC",
+                                    tables_.state),
+                        {deployment()});
         std::vector<HistoryEntry> out;
         for (int i = 0; i < r.rows(); ++i)
             out.push_back({r.value(i, 0), r.value(i, 1), r.value(i, 2)});
@@ -309,9 +309,8 @@ std::optional<LockHolder> PostgresBackend::try_take(const std::vector<std::strin
         }
         // Advisory locks nest within a session; a scope this run holds already is held
         // for this request as it would be for another process.
-        if (mine || conn()
-                            .exec("SELECT pg_try_advisory_lock($1::bigint)::text",
-                                  {text(std::to_string(key))})
+        if (mine || conn().exec("SELECT pg_try_advisory_lock($1::bigint)::text",
+                                {text(std::to_string(key))})
                             .value(0, 0) != "true") {
             PostgresLock::release_keys(*session_, taken);
             taken.clear();
@@ -327,8 +326,7 @@ std::optional<LockHolder> PostgresBackend::try_take(const std::vector<std::strin
 // Who holds `key`: its holder row, or what PostgreSQL knows of the session holding it
 // (a holder that has not recorded itself yet, or not fedi).
 LockHolder PostgresBackend::holder_of(const std::string& scope, std::int64_t key) {
-    auto r = conn().exec(
-        fmt::format(R"(SELECT coalesce(k.id, ''), $2::text, coalesce(k.host,
+    auto r = conn().exec(fmt::format(R"(SELECT coalesce(k.id, ''), $2::text, coalesce(k.host,
               'a PostgreSQL session from ' || coalesce(host(a.client_addr), 'a local socket')),
               coalesce(k.user_name, a.usename::text, ''), coalesce(k.pid, 0)::text,
               coalesce(k.command, a.application_name, ''), coalesce(k.since, ''), l.pid::text
@@ -339,8 +337,8 @@ LockHolder PostgresBackend::holder_of(const std::string& scope, std::int64_t key
               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
               AND l.classid::bigint = (($1::bigint >> 32) & 4294967295)
               AND l.objid::bigint = ($1::bigint & 4294967295))",
-                    tables_.locks),
-        {text(std::to_string(key)), text(scope)});
+                                     tables_.locks),
+                         {text(std::to_string(key)), text(scope)});
     if (r.rows() == 0) {
         LockHolder gone;
         gone.scope = scope;
@@ -410,7 +408,8 @@ void PostgresBackend::unlock(const std::string& id) {
         throw Error(fmt::format("the state {}: lock {} is held by this very run", where_, id));
     bool ended = false;
     try {
-        ended = conn().exec("SELECT pg_terminate_backend($1::integer)::text", {text(backend_pid)})
+        ended = conn()
+                    .exec("SELECT pg_terminate_backend($1::integer)::text", {text(backend_pid)})
                     .value(0, 0) == "true";
     } catch (const PgError& e) {
         throw Error(fmt::format("{}; ending another role's session takes a superuser, that role, "

@@ -66,14 +66,16 @@ void check_with_libpq(const std::string& conninfo) {
 }
 
 void check_table_name(const std::string& table) {
-    bool plain = !table.empty() && table.size() <= 48 && !std::isdigit(static_cast<unsigned char>(table[0])) &&
+    bool plain = !table.empty() && table.size() <= 48 &&
+                 !std::isdigit(static_cast<unsigned char>(table[0])) &&
                  std::all_of(table.begin(), table.end(), [](char c) {
                      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
                  });
     if (!plain)
-        throw usage_error(fmt::format("state URL: table=\"{}\" is not a plain table name (lower-case "
-                                      "letters, digits and _, at most 48)",
-                                      table));
+        throw usage_error(
+            fmt::format("state URL: table=\"{}\" is not a plain table name (lower-case "
+                        "letters, digits and _, at most 48)",
+                        table));
 }
 
 } // namespace

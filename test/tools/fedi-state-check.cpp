@@ -87,8 +87,8 @@ int run(const std::vector<std::string>& argv) {
     } else if (op == "history") {
         json out = json::array();
         for (const auto& h : backend->history())
-            out.push_back({{"version", h.version}, {"writtenAt", h.written_at},
-                           {"writtenBy", h.written_by}});
+            out.push_back(
+                {{"version", h.version}, {"writtenAt", h.written_at}, {"writtenBy", h.written_by}});
         std::cout << out.dump() << "\n";
     } else if (op == "locks") {
         json out = json::array();

@@ -34,7 +34,8 @@ TEST_CASE("postgres location: defaults for the table and the deployment") {
 TEST_CASE("postgres location: table and deployment are fedi's, the rest is libpq's") {
     auto loc = parse_postgres_location("postgres://deploy@db:5432/ops?sslmode=verify-full&table="
                                        "team_state&sslrootcert=/etc/ca.pem&deployment=prod%2Feu");
-    CHECK(loc.conninfo == "postgres://deploy@db:5432/ops?sslmode=verify-full&sslrootcert=/etc/ca.pem");
+    CHECK(loc.conninfo ==
+          "postgres://deploy@db:5432/ops?sslmode=verify-full&sslrootcert=/etc/ca.pem");
     CHECK(loc.table == "team_state");
     CHECK(loc.deployment == "prod/eu");
 }
