@@ -104,23 +104,27 @@ int run(const std::vector<std::string>& argv) {
     return 0;
 }
 
+// Says what went wrong and returns the exit code for it (see above).
+int failed(const Error& e) {
+    if (const auto* held = dynamic_cast<const LockHeld*>(&e))
+        std::cout << holder_json(held->holder()).dump() << std::endl;
+    std::cerr << "error: " << e.describe() << std::endl;
+    if (dynamic_cast<const VersionConflict*>(&e))
+        return 3;
+    if (dynamic_cast<const LockHeld*>(&e))
+        return 4;
+    return e.kind() == ErrorKind::Usage ? 2 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     try {
         return run(std::vector<std::string>(argv + 1, argv + argc));
-    } catch (const VersionConflict& e) {
-        std::cerr << "error: " << e.describe() << std::endl;
-        return 3;
-    } catch (const LockHeld& e) {
-        std::cout << holder_json(e.holder()).dump() << std::endl;
-        std::cerr << "error: " << e.describe() << std::endl;
-        return 4;
     } catch (const Error& e) {
-        std::cerr << "error: " << e.describe() << std::endl;
-        return e.kind() == ErrorKind::Usage ? 2 : 1;
+        return failed(e);
     } catch (const std::exception& e) {
-        std::cerr << "error: " << e.what() << std::endl;
+        std::cerr << "error: " << e.what() << "\n";
         return 1;
     }
 }
