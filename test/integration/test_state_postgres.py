@@ -22,6 +22,16 @@ POSTGRES = lib.SOURCE_DIR / "test" / "servers" / "postgres" / "postgres"
 PSQL = "/usr/lib/postgresql/15/bin/psql"
 
 
+def reap(process):
+    """Kills process unless it has ended, waits for it and closes its pipes."""
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        if pipe:
+            pipe.close()
+
+
 def start_postgres(test_class):
     """Starts a throwaway cluster for a test class; its stop and the removal of its
     directory are class cleanups. Returns what the start printed (url, passFile, ...)."""
@@ -69,7 +79,7 @@ class PostgresCase(unittest.TestCase):
         p = subprocess.Popen([os.environ["FEDI_STATE_CHECK"], url, "lock", "--command", command,
                               *scopes], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=self.env, text=True)
-        self.addCleanup(lambda: p.poll() is not None or (p.kill(), p.wait()))
+        self.addCleanup(reap, p)
         line = p.stdout.readline()
         self.assertEqual(line.strip(), "locked", p.stderr.read() if not line else line)
         return p
@@ -202,6 +212,21 @@ class BackendTest(PostgresCase):
         self.assertEqual(r.returncode, 2)
         self.assertNotIn(password.encode(), r.stdout + r.stderr)
 
+    def test_tls_is_libpqs_own(self):
+        verified = f"{self.url()}&sslmode=verify-full&sslrootcert={self.pg['caFile']}"
+        r = self.check(verified, "read")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # Another CA: libpq checks the server's certificate and refuses it.
+        other_ca = os.path.join(self.pg["dir"], "other-ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                        "/CN=another CA", "-keyout", other_ca + ".key", "-out", other_ca],
+                       check=True, capture_output=True)
+        r = self.check(f"{self.url()}&sslmode=verify-full&sslrootcert={other_ca}", "read")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"cannot connect to PostgreSQL", r.stderr)
+        self.assertIn(b"certificate verify failed", r.stderr)
+
 
 class DeployTest(PostgresCase):
     @classmethod
@@ -264,7 +289,7 @@ class DeployTest(PostgresCase):
         first = subprocess.Popen([os.environ["FEDI_BIN"], "--state", url, "deploy"], cwd=self.dir,
                                  env=self.fedi_env, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.addCleanup(lambda: first.poll() is not None or (first.kill(), first.wait()))
+        self.addCleanup(reap, first)
         deadline = time.monotonic() + 120
         while self.psql("SELECT count(*) FROM fedi_state_locks WHERE deployment = :'p0'",
                         deployment) == "0":
