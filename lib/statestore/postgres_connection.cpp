@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include <cstdlib>
+
 namespace fedi::statestore {
 
 namespace {
@@ -54,9 +56,12 @@ std::string PgResult::value(int row, int column) const {
 PgConnection::PgConnection(const std::string& conninfo, std::string where)
     : where_(std::move(where)) {
     // The URL is expanded by libpq (expand_dbname); fedi names itself in
-    // pg_stat_activity unless the URL says otherwise.
-    const char* keywords[] = {"dbname", "fallback_application_name", nullptr};
-    const char* values[] = {conninfo.c_str(), "fedi", nullptr};
+    // pg_stat_activity unless the URL says otherwise, and gives up on a server that does
+    // not answer within 15 s unless the URL or PGCONNECT_TIMEOUT says otherwise (libpq's
+    // own default waits forever; later keywords win, so the URL's come last).
+    const char* timeout = std::getenv("PGCONNECT_TIMEOUT") ? nullptr : "15";
+    const char* keywords[] = {"connect_timeout", "dbname", "fallback_application_name", nullptr};
+    const char* values[] = {timeout, conninfo.c_str(), "fedi", nullptr};
     conn_ = PQconnectdbParams(keywords, values, 1);
     if (!conn_)
         throw Error(fmt::format("state {}: out of memory connecting to PostgreSQL", where_));
