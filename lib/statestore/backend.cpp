@@ -2,6 +2,7 @@
 
 #include "core/random.hpp"
 #include "state/state.hpp"
+#include "statestore/postgres_backend.hpp"
 
 #include <fmt/format.h>
 
@@ -59,9 +60,8 @@ bool is_remote_location(const std::string& location) {
 }
 
 std::unique_ptr<Backend> open_backend(const std::string& location, const BackendOptions& options) {
-    (void)options;
     if (starts_with(location, "postgresql://") || starts_with(location, "postgres://"))
-        throw usage_error(fmt::format("state {}: PostgreSQL state is not supported yet", location));
+        return postgres_backend(location, options);
     if (starts_with(location, "s3://"))
         throw usage_error(fmt::format("state {}: S3 state is not supported yet", location));
     return file_backend(location);

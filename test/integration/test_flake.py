@@ -29,6 +29,7 @@ LIBRARIES = {  # CMake package or "pkg-config:<module>" -> nixpkgs attribute (bu
     "Catch2": "catch2",  # Catch2 v2 (nixpkgs' catch2_3 is v3)
     "pkg-config:libssh2": "libssh2",
     "pkg-config:ldap": "openldap",
+    "pkg-config:libpq": "postgresql",  # libpq.pc (nixpkgs also has a libpq of its own lately)
 }
 TOOLS = {"Git": "git", "PkgConfig": "pkg-config", "Python3": "python3"}  # -> nativeBuildInputs
 PROVIDED_BY_STDENV = {"Threads"}  # the C library's threads
