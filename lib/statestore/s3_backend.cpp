@@ -289,7 +289,7 @@ void S3Backend::probe() {
                 "S3 state {}: the server ignores conditional writes: a second PutObject of {} "
                 "with If-None-Match: * was accepted instead of refused with HTTP 412. Its lock "
                 "objects would not keep two fedi runs apart, so fedi does not keep state there; "
-                "use a server that honours If-None-Match (AWS S3, Ceph RGW, MinIO)",
+                "use a server that honours If-None-Match, such as Ceph RGW or AWS S3",
                 where(), object));
         if_match_ = probe_if_match(object, *first);
     } catch (...) {
@@ -341,7 +341,12 @@ std::string S3Backend::write(const std::string& bytes, const std::optional<std::
         throw VersionConflict(conflict(expected));
     if (etag->empty()) // a server that does not answer with the ETag
         etag = client_.head_object(loc_.bucket, loc_.key).value_or(storage::S3ObjectHead{}).etag;
-    client_.put_object(loc_.bucket, prefix("history") + history_time() + "-" + *etag, bytes);
+    // The state is written: a history copy that fails must not make the caller believe
+    // otherwise (it would apply its change again), so the copy is best effort.
+    try {
+        client_.put_object(loc_.bucket, prefix("history") + history_time() + "-" + *etag, bytes);
+    } catch (const Error&) {
+    }
     return *etag;
 }
 

@@ -11,7 +11,8 @@
 //
 // Objects, all beside KEY in BUCKET:
 //   KEY                          the state; its version is its ETag
-//   KEY.history/<time>-<etag>    a copy of every version written (history, read_version)
+//   KEY.history/<time>-<etag>    a copy of every version written (history, read_version;
+//                                best effort: a copy that fails does not fail the write)
 //   KEY.lock/<scope>             a lock: JSON naming its holder, created with
 //                                If-None-Match: * and deleted on unlock
 // A write is PutObject with If-Match: <the ETag read> (If-None-Match: * for the first);

@@ -46,6 +46,18 @@ class S3StateCase(unittest.TestCase):
         subprocess.run([S3_CHECK, "--config", cls.s3_config, "create-bucket", BUCKET],
                        check=True, capture_output=True, timeout=60)
 
+    @classmethod
+    def start_server(cls, *args):
+        """test/servers/s3-conditional for the class, with a bucket."""
+        need_tools()
+        cls.server = ConditionalServer(*args)
+        cls.addClassCleanup(cls.server.stop)
+        cls.endpoint = cls.server.endpoint
+        cls.keys = ("AKIATESTSERVER000000", "test-server-secret")
+        cls.tmp = tempfile.mkdtemp(prefix="fedi-s3state-server-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.make_bucket(cls.tmp)
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="fedi-s3state-")
         self.addCleanup(shutil.rmtree, self.dir, True)
@@ -244,14 +256,7 @@ class ConditionalServer:
 class ServerIgnoringConditionalWrites(S3StateCase):
     @classmethod
     def setUpClass(cls):
-        need_tools()
-        cls.server = ConditionalServer("--ignore-conditional-writes")
-        cls.addClassCleanup(cls.server.stop)
-        cls.endpoint = cls.server.endpoint
-        cls.keys = ("AKIATESTSERVER000000", "test-server-secret")
-        cls.tmp = tempfile.mkdtemp(prefix="fedi-s3state-ignoring-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        cls.make_bucket(cls.tmp)
+        cls.start_server("--ignore-conditional-writes")
 
     def test_fedi_refuses_the_server_and_says_why(self):
         lib.write_file(os.path.join(self.dir, "deployment.nix"), "{ machines = { }; }\n")
@@ -274,14 +279,7 @@ class ServerHonouringConditionalWrites(S3StateCase):
 
     @classmethod
     def setUpClass(cls):
-        need_tools()
-        cls.server = ConditionalServer()
-        cls.addClassCleanup(cls.server.stop)
-        cls.endpoint = cls.server.endpoint
-        cls.keys = ("AKIATESTSERVER000000", "test-server-secret")
-        cls.tmp = tempfile.mkdtemp(prefix="fedi-s3state-honouring-")
-        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
-        cls.make_bucket(cls.tmp)
+        cls.start_server()
 
     def test_compare_and_swap_and_locks(self):
         v1 = self.state_check("write", "-", input="one").stdout.strip()
