@@ -294,5 +294,23 @@ class ServerHonouringConditionalWrites(S3StateCase):
         self.assertEqual([o for o in self.server.objects() if ".lock/" in o or ".probe/" in o], [])
 
 
+class ServerIgnoringIfMatch(S3StateCase):
+    """A server that honours If-None-Match but ignores If-Match: the lock holds, and the
+    backend compares the version itself before each write."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_server("--ignore-if-match")
+
+    def test_a_stale_version_is_still_refused_and_every_version_kept(self):
+        v1 = self.state_check("write", "-", input="one").stdout.strip()
+        v2 = self.state_check("write", v1, input="two").stdout.strip()
+        r = self.state_check("write", v1, input="lost", code=3)
+        self.assertIn("changed since fedi read it", r.stderr)
+        self.assertEqual(json.loads(self.state_check("read").stdout)["bytes"], "two")
+        self.assertEqual([e["version"] for e in json.loads(self.state_check("history").stdout)],
+                         [v2, v1])
+
+
 if __name__ == "__main__":
     unittest.main()

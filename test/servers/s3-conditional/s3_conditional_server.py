@@ -4,7 +4,7 @@ API reference (PutObject, GetObject, HeadObject, DeleteObject, ListObjectsV2, He
 CreateBucket; path-style addressing) and RFC 7232 (If-Match, If-None-Match). Python
 standard library only; it shares no code with fedi's client.
 
-    python3 s3_conditional_server.py [--port 0] [--ignore-conditional-writes]
+    python3 s3_conditional_server.py [--port 0] [--ignore-conditional-writes | --ignore-if-match]
 
 Prints one line, {"endpoint": "http://127.0.0.1:PORT"}, then serves until killed.
 
@@ -12,7 +12,8 @@ By default PutObject honours its preconditions as S3 documents them: If-None-Mat
 fails with 412 PreconditionFailed when the key exists, If-Match: <etag> fails with 412
 unless the key exists with that entity tag (strong comparison of the quoted tag; "*"
 matches any existing object). --ignore-conditional-writes ignores both headers, as some
-S3 servers do, so that a client can be seen to notice.
+S3 servers do, so that a client can be seen to notice; --ignore-if-match ignores If-Match
+only.
 
 Requests must carry an AWS4-HMAC-SHA256 Authorization header (403 AccessDenied
 otherwise); the signature itself is not checked (the real RGW tests do that).
@@ -41,7 +42,8 @@ class Store:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     store = None
-    honour_conditions = True
+    honour_if_none_match = True
+    honour_if_match = True
 
     def log_message(self, fmt, *args):  # quiet: tests read stdout
         pass
@@ -112,13 +114,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def precondition_failed(self, existing):
         """Which precondition of the request does not hold for `existing` (or None)."""
-        if not self.honour_conditions:
-            return None
         if_none_match = self.headers.get("If-None-Match")
-        if if_none_match is not None and if_none_match.strip() == "*" and existing:
+        if (self.honour_if_none_match and if_none_match is not None
+                and if_none_match.strip() == "*" and existing):
             return "If-None-Match"
         if_match = self.headers.get("If-Match")
-        if if_match is not None:
+        if self.honour_if_match and if_match is not None:
             tags = [t.strip() for t in if_match.split(",")]
             if existing is None or ("*" not in tags and existing[1] not in tags):
                 return "If-Match"
@@ -194,9 +195,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ignore-conditional-writes", action="store_true")
+    parser.add_argument("--ignore-if-match", action="store_true")
     args = parser.parse_args()
     Handler.store = Store()
-    Handler.honour_conditions = not args.ignore_conditional_writes
+    Handler.honour_if_none_match = not args.ignore_conditional_writes
+    Handler.honour_if_match = not (args.ignore_conditional_writes or args.ignore_if_match)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     print(json.dumps({"endpoint": f"http://127.0.0.1:{server.server_address[1]}"}), flush=True)
     try:
