@@ -202,9 +202,8 @@ class S3Lock : public Lock {
 
 class S3Backend : public Backend {
   public:
-    S3Backend(S3Location loc, const S3Keys& keys, BackendOptions options)
-        : loc_(std::move(loc)), config_(client_config(loc_, keys)), client_(config_),
-          options_(std::move(options)) {}
+    S3Backend(S3Location loc, const S3Keys& keys)
+        : loc_(std::move(loc)), config_(client_config(loc_, keys)), client_(config_) {}
 
     std::string where() const override {
         return fmt::format("{} at {}", shown(loc_), loc_.endpoint);
@@ -252,7 +251,6 @@ class S3Backend : public Backend {
     S3Location loc_;
     storage::S3Config config_;
     S3Client client_;
-    BackendOptions options_;
     IfMatch if_match_ = IfMatch::Quoted;
     bool probed_ = false;
 };
@@ -307,10 +305,14 @@ IfMatch S3Backend::probe_if_match(const std::string& object, const std::string& 
     auto put = [&](const std::string& if_match) {
         return client_.put_object_if(loc_.bucket, object, "probe", {if_match, false});
     };
-    if (put("\"00000000000000000000000000000000\""))
+    const std::string wrong(32, '0');
+    if (put("\"" + wrong + "\""))
         return IfMatch::Ignored;
     if (put("\"" + etag + "\""))
         return IfMatch::Quoted;
+    // A server that never matches the quoted form must still refuse a wrong bare one.
+    if (put(wrong))
+        return IfMatch::Ignored;
     if (put(etag))
         return IfMatch::Bare;
     throw Error(fmt::format("S3 state {}: the server refuses every If-Match, even with the "
@@ -437,8 +439,8 @@ std::unique_ptr<Lock> S3Backend::lock(const LockRequest& request) {
 } // namespace
 
 std::unique_ptr<Backend> s3_backend(const std::string& location, const BackendOptions& options) {
-    return std::make_unique<S3Backend>(parse_s3_location(location), s3_keys_from_environment(),
-                                       options);
+    (void)options; // the lock requests name the command; nothing else is needed yet
+    return std::make_unique<S3Backend>(parse_s3_location(location), s3_keys_from_environment());
 }
 
 } // namespace fedi::statestore

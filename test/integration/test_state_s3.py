@@ -224,6 +224,26 @@ class StateOnRGW(S3StateCase):
         out, err = waiter.communicate(timeout=60)
         self.assertEqual((waiter.returncode, out), (0, "locked\n"), err)
 
+    def test_of_many_runs_taking_one_lock_at_once_exactly_one_gets_it(self):
+        racers = [subprocess.Popen([STATE_CHECK, self.location, "lock", "0", "deployment"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=self.env, text=True)
+                  for _ in range(6)]
+        for p in racers:
+            self.addCleanup(self.end, p)
+        # A loser exits 4 at once; the winner prints "locked" and holds until stdin closes.
+        winners = []
+        for p in racers:
+            ready, _, _ = select.select([p.stdout], [], [], 60)
+            self.assertTrue(ready)
+            if p.stdout.readline() == "locked\n":
+                winners.append(p)
+            else:
+                self.assertEqual(p.wait(timeout=30), 4, p.stderr.read())
+        self.assertEqual(len(winners), 1)
+        self.assertEqual([h["pid"] for h in json.loads(self.state_check("locks").stdout)],
+                         [winners[0].pid])
+
     def test_no_keys_in_the_environment_is_a_clear_usage_error(self):
         env = dict(self.env)
         del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
