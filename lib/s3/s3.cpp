@@ -206,6 +206,34 @@ void S3Client::put_object(const std::string& bucket, const std::string& key, std
     send(std::move(call));
 }
 
+std::optional<std::string> S3Client::put_object_if(const std::string& bucket,
+                                                   const std::string& key, std::string body,
+                                                   const PutCondition& condition) {
+    Call call{"PutObject", bucket + "/" + key, "PUT", object_path(bucket, key), "",
+              {},          std::move(body)};
+    call.headers.push_back({"Content-Type", "application/octet-stream"});
+    if (condition.if_match)
+        call.headers.push_back({"If-Match", *condition.if_match});
+    if (condition.if_none_match_any)
+        call.headers.push_back({"If-None-Match", "*"});
+    auto r = send(std::move(call), {200, 412});
+    if (r.status == 412)
+        return std::nullopt;
+    return strip_quotes(r.header("ETag").value_or(""));
+}
+
+std::optional<S3Client::ObjectWithEtag> S3Client::get_object_with_etag(const std::string& bucket,
+                                                                       const std::string& key) {
+    auto r = send({"GetObject", bucket + "/" + key, "GET", object_path(bucket, key), "", {}, ""},
+                  {200, 404});
+    if (r.status == 404) {
+        if (xml::text(r.body, "Code").value_or("NoSuchKey") != "NoSuchKey")
+            throw Error(s3_error_message("GetObject", bucket + "/" + key, r));
+        return std::nullopt;
+    }
+    return ObjectWithEtag{std::move(r.body), strip_quotes(r.header("ETag").value_or(""))};
+}
+
 std::string S3Client::get_object(const std::string& bucket, const std::string& key) {
     return send({"GetObject", bucket + "/" + key, "GET", object_path(bucket, key), "", {}, ""})
         .body;

@@ -59,6 +59,24 @@ class S3Client {
     void put_object(const std::string& bucket, const std::string& key, std::string body,
                     const std::string& content_type = "application/octet-stream");
     std::string get_object(const std::string& bucket, const std::string& key);
+
+    // Conditional writes (RFC 7232 preconditions, as S3 reads them on PutObject).
+    struct PutCondition {
+        std::optional<std::string> if_match; // the header's value, sent as given
+        bool if_none_match_any = false;      // If-None-Match: * (create only)
+    };
+    // PutObject under `condition`: the new ETag (without quotes), or nothing when the
+    // server refused the precondition (HTTP 412).
+    std::optional<std::string> put_object_if(const std::string& bucket, const std::string& key,
+                                             std::string body, const PutCondition& condition);
+    struct ObjectWithEtag {
+        std::string body;
+        std::string etag; // without quotes
+    };
+    // GetObject with its ETag; nothing when there is no such key (a missing bucket is an
+    // error).
+    std::optional<ObjectWithEtag> get_object_with_etag(const std::string& bucket,
+                                                       const std::string& key);
     // HeadObject: nullopt when the object does not exist.
     std::optional<S3ObjectHead> head_object(const std::string& bucket, const std::string& key);
     // ListObjectsV2, every page.

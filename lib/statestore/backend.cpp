@@ -1,4 +1,5 @@
 #include "statestore/backend.hpp"
+#include "statestore/s3_backend.hpp"
 
 #include "core/random.hpp"
 #include "state/state.hpp"
@@ -63,7 +64,7 @@ std::unique_ptr<Backend> open_backend(const std::string& location, const Backend
     if (starts_with(location, "postgresql://") || starts_with(location, "postgres://"))
         return postgres_backend(location, options);
     if (starts_with(location, "s3://"))
-        throw usage_error(fmt::format("state {}: S3 state is not supported yet", location));
+        return s3_backend(location, options);
     return file_backend(location);
 }
 
