@@ -60,6 +60,17 @@ statestore::LockRequest lock_request() {
     return l;
 }
 
+// A state file holding `saved`, and the file backend and plain codec on it.
+struct SavedState {
+    explicit SavedState(const state::State& saved = state_with_secrets()) {
+        state::save(file, saved);
+    }
+    TempDir dir{"fedi-statecmd"};
+    std::string file = dir / "state.json";
+    std::unique_ptr<statestore::Backend> backend = statestore::file_backend(file);
+    std::unique_ptr<statestore::Codec> codec = statestore::plain_codec();
+};
+
 // A remote-like backend in memory: versions kept, locks as records anyone may break.
 class MemoryBackend : public statestore::Backend {
   public:
@@ -108,11 +119,8 @@ class MemoryBackend : public statestore::Backend {
 } // namespace
 
 TEST_CASE("state show masks every secret fedi records unless --reveal") {
-    TempDir dir("fedi-statecmd");
-    auto file = dir / "state.json";
-    state::save(file, state_with_secrets());
-    auto backend = statestore::file_backend(file);
-    auto codec = statestore::plain_codec();
+    SavedState saved;
+    const auto& [dir, file, backend, codec] = saved;
 
     auto shown = statecmd::show_state(*backend, *codec, false);
     auto text = shown.dump();
@@ -168,11 +176,8 @@ TEST_CASE("a masked show leaves records that were absent absent") {
 }
 
 TEST_CASE("state pull writes the stored bytes to a private file and push puts them back") {
-    TempDir dir("fedi-statecmd");
-    auto file = dir / "state.json";
-    state::save(file, state_with_secrets());
-    auto backend = statestore::file_backend(file);
-    auto codec = statestore::plain_codec();
+    SavedState saved;
+    const auto& [dir, file, backend, codec] = saved;
     auto copy = dir / "copy/pulled.json";
 
     auto pulled = statecmd::pull_state(*backend, copy);
@@ -198,10 +203,8 @@ TEST_CASE("state pull writes the stored bytes to a private file and push puts th
 }
 
 TEST_CASE("state push refuses when the state changed since it was pulled") {
-    TempDir dir("fedi-statecmd");
-    auto file = dir / "state.json";
-    state::save(file, state_with_secrets());
-    auto backend = statestore::file_backend(file);
+    SavedState saved;
+    const auto& [dir, file, backend, codec] = saved;
     auto copy = dir / "pulled.json";
     auto version = statecmd::pull_state(*backend, copy).at("version").get<std::string>();
     // Another run records a machine meanwhile.
@@ -209,17 +212,15 @@ TEST_CASE("state push refuses when the state changed since it was pulled") {
     changed.machines["other"];
     state::save(file, changed);
     auto before = read(file);
-    CHECK_THROWS_AS(statecmd::push_state(*backend, *statestore::plain_codec(), copy, version,
-                                         lock_request(), answer(true)),
-                    statestore::VersionConflict);
+    CHECK_THROWS_AS(
+        statecmd::push_state(*backend, *codec, copy, version, lock_request(), answer(true)),
+        statestore::VersionConflict);
     CHECK(read(file) == before);
 }
 
 TEST_CASE("state push writes compare-and-swap: a change during the confirmation is kept") {
-    TempDir dir("fedi-statecmd");
-    auto file = dir / "state.json";
-    state::save(file, state_with_secrets());
-    auto backend = statestore::file_backend(file);
+    SavedState saved;
+    const auto& [dir, file, backend, codec] = saved;
     auto copy = dir / "pulled.json";
     statecmd::pull_state(*backend, copy);
     state::State by_hand;
@@ -228,19 +229,16 @@ TEST_CASE("state push writes compare-and-swap: a change during the confirmation 
         state::save(file, by_hand);
         return true;
     };
-    CHECK_THROWS_AS(statecmd::push_state(*backend, *statestore::plain_codec(), copy, std::nullopt,
-                                         lock_request(), confirm),
-                    statestore::VersionConflict);
+    CHECK_THROWS_AS(
+        statecmd::push_state(*backend, *codec, copy, std::nullopt, lock_request(), confirm),
+        statestore::VersionConflict);
     CHECK(state::load(file).machines.count("edited-meanwhile") == 1);
 }
 
 TEST_CASE("state push changes nothing when not confirmed or when the file is no state") {
-    TempDir dir("fedi-statecmd");
-    auto file = dir / "state.json";
-    state::save(file, state_with_secrets());
+    SavedState saved;
+    const auto& [dir, file, backend, codec] = saved;
     auto before = read(file);
-    auto backend = statestore::file_backend(file);
-    auto codec = statestore::plain_codec();
     state::State other;
     other.machines["x"];
     auto copy = dir / "other.json";
@@ -262,11 +260,9 @@ TEST_CASE("state push changes nothing when not confirmed or when the file is no 
 }
 
 TEST_CASE("state migrate copies to a new location and refuses one that holds a state") {
-    TempDir dir("fedi-statecmd");
-    auto file = dir / "state.json";
-    state::save(file, state_with_secrets());
-    auto from = statestore::file_backend(file);
-    auto codec = statestore::plain_codec();
+    SavedState saved;
+    const auto& [dir, file, backend, codec] = saved;
+    auto& from = backend;
     auto target_file = dir / "team/state.json";
     auto to = statestore::file_backend(target_file);
 
@@ -298,13 +294,11 @@ TEST_CASE("state migrate copies to a new location and refuses one that holds a s
 }
 
 TEST_CASE("state migrate waits for nobody: a locked source or target stops it") {
-    TempDir dir("fedi-statecmd");
-    auto file = dir / "state.json";
-    state::save(file, state_with_secrets());
+    SavedState saved;
+    const auto& [dir, file, backend, codec] = saved;
+    auto& from = backend;
     auto target_file = dir / "new.json";
-    auto from = statestore::file_backend(file);
     auto to = statestore::file_backend(target_file);
-    auto codec = statestore::plain_codec();
     auto held = statestore::file_backend(target_file)->lock(lock_request());
     CHECK_THROWS_AS(
         statecmd::migrate_state({*from, *codec}, {*to, *codec}, target_file, false, lock_request()),
