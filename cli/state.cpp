@@ -21,8 +21,9 @@ statecmd::Confirm confirmation(bool yes, const std::string& command) {
             return true;
         if (!::isatty(0))
             throw usage_error(fmt::format("fedi state {} needs confirmation: stdin is not a "
-                                          "terminal; pass --yes to confirm from a script",
-                                          command));
+                                          "terminal; pass --yes to confirm from a script "
+                                          "(asked: {})",
+                                          command, question));
         std::cerr << question << " [y/N] " << std::flush;
         std::string answer;
         std::getline(std::cin, answer);
@@ -65,10 +66,13 @@ void register_state(CLI::App& app, GlobalOptions& g, Action& action) {
                 A::History);
     add_command(cmd, g, action, o, "locks", "The locks held on the state, with their holders",
                 A::Locks);
-    add_command(cmd, g, action, o, "pull",
-                "Write the state to a local file (0600; still encrypted if it is)", A::Pull)
-        ->add_option("FILE", o->file, "The file to write")
-        ->required();
+    auto* pull =
+        add_command(cmd, g, action, o, "pull",
+                    "Write the state to a local file (0600; still encrypted if it is)", A::Pull);
+    pull->add_option("FILE", o->file, "The file to write")->required();
+    pull->add_option("--at", o->version,
+                     "An earlier version, as `fedi state history` lists it (default: the current)")
+        ->option_text("VERSION");
     auto* push = add_command(cmd, g, action, o, "push",
                              "Replace the state with a local file (asks; --yes)", A::Push);
     push->add_option("FILE", o->file, "A state file, e.g. one `fedi state pull` wrote")->required();

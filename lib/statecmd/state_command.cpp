@@ -71,7 +71,7 @@ nlohmann::json run_state_command(const StateOptions& opts, const Confirm& confir
     case StateAction::Locks:
         return state_locks(backend);
     case StateAction::Pull:
-        return pull_state(backend, opts.file);
+        return pull_state(backend, opts.file, opts.version);
     case StateAction::Push:
         return push_state(backend, *opened.codec, opts.file, opts.expect_version, lock, confirm);
     case StateAction::Migrate:

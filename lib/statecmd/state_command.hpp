@@ -24,6 +24,7 @@ struct StateOptions {
     bool reveal = false;                       // show: secrets as they are
     std::string file;                          // pull, push: the local file
     std::optional<std::string> expect_version; // push: replace only this version
+    std::optional<std::string> version;        // pull --at: an earlier version, not the current
     std::string to;                            // migrate: the new location
     bool force = false;                        // migrate: replace a state the target holds
     std::string lock_id;                       // unlock
@@ -45,8 +46,9 @@ nlohmann::json show_state(statestore::Backend& backend, statestore::Codec& codec
 nlohmann::json state_history(statestore::Backend& backend);
 nlohmann::json state_locks(statestore::Backend& backend);
 // Writes the stored bytes as they are (still encrypted when they are) to `file`: 0600,
-// atomically.
-nlohmann::json pull_state(statestore::Backend& backend, const std::string& file);
+// atomically. The current version, or `version` (one history listed).
+nlohmann::json pull_state(statestore::Backend& backend, const std::string& file,
+                          const std::optional<std::string>& version = std::nullopt);
 // Replaces the state with the one in `file` (plain, or encrypted for this project),
 // sealed by `codec`, under the lock, compare-and-swap on the version read (and on
 // `expect_version` when given).

@@ -42,9 +42,14 @@ std::string describe_state(const std::string& text, const std::string& where) {
 
 } // namespace
 
-nlohmann::json pull_state(statestore::Backend& backend, const std::string& file) {
+nlohmann::json pull_state(statestore::Backend& backend, const std::string& file,
+                          const std::optional<std::string>& version) {
     refuse_the_state_itself(backend, file, "pull");
-    auto stored = backend.read();
+    auto stored = version ? backend.read_version(*version) : backend.read();
+    if (!stored && version)
+        throw usage_error(fmt::format("the state {} has no version {} (`fedi state history` "
+                                      "lists them)",
+                                      backend.where(), *version));
     if (!stored)
         throw Error(
             fmt::format("the state {} holds no state yet; nothing to pull", backend.where()));

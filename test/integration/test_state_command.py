@@ -128,6 +128,7 @@ class StateCommand(unittest.TestCase):
         before = self.read(self.state)
         r = self.fedi("state", "push", other, rc=2)
         self.assertIn("stdin is not a terminal; pass --yes", r.stderr)
+        self.assertIn("Replace the state", r.stderr)  # what it would have asked
         self.assertEqual(self.read(self.state), before)
 
     def test_push_asks_a_person_at_a_terminal(self):
@@ -200,6 +201,12 @@ class StateCommand(unittest.TestCase):
     def test_history_of_a_local_file(self):
         self.assertIn("keeps no history", self.fedi("state", "history").stdout)
         self.assertEqual(self.fedi_json("history")["versions"], [])
+        # A local file has its current version only.
+        current = self.fedi_json("show")["version"]
+        self.fedi("state", "pull", os.path.join(self.dir, "copy.json"), "--at", current)
+        r = self.fedi("state", "pull", os.path.join(self.dir, "old.json"), "--at", "0" * 64,
+                      rc=2)
+        self.assertIn("has no version", r.stderr)
 
     def test_help_lists_the_subcommands(self):
         out = self.fedi("state", "--help").stdout

@@ -107,8 +107,11 @@ class MemoryBackend : public statestore::Backend {
                            "ci@runner: fedi deploy"});
         return out;
     }
-    std::optional<statestore::Stored> read_version(const std::string&) override {
-        return std::nullopt;
+    std::optional<statestore::Stored> read_version(const std::string& version) override {
+        auto n = std::stoul(version);
+        if (n == 0 || n > versions.size())
+            return std::nullopt;
+        return statestore::Stored{versions[n - 1], version};
     }
     bool remote() const override { return true; }
 
@@ -363,4 +366,16 @@ TEST_CASE("state locks lists each holder") {
     CHECK(locks.at("locks").at(0).at("scope") == "machine web");
     CHECK_THAT(statecmd::render_state_result(statecmd::StateAction::Locks, locks),
                Catch::Contains("machine web"));
+}
+
+TEST_CASE("state pull --at writes an earlier version, and names one that does not exist") {
+    MemoryBackend backend;
+    backend.versions = {"{\"version\": 1, \"machines\": {\"old\": {}}}", "{}"};
+    TempDir dir("fedi-statecmd");
+    auto pulled = statecmd::pull_state(backend, dir / "old.json", std::string("1"));
+    CHECK(pulled.at("version") == "1");
+    CHECK(state::load(dir / "old.json").machines.count("old") == 1);
+    CHECK_THROWS_WITH(statecmd::pull_state(backend, dir / "x.json", std::string("7")),
+                      Catch::Contains("no version 7"));
+    CHECK_FALSE(std::filesystem::exists(dir / "x.json"));
 }
