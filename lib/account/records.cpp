@@ -16,6 +16,11 @@ const nlohmann::json& object_at(const nlohmann::json& j, const char* key) {
     return *it;
 }
 
+void hide(std::string& secret, const std::string& mask) {
+    if (!secret.empty())
+        secret = mask;
+}
+
 } // namespace
 
 nlohmann::json to_json(const AccountRecord& r) {
@@ -90,6 +95,22 @@ void store_records(state::State& s, const Records& r) {
     s.extra["accounts"] =
         state::with_unknown_fields_of_entries(old("accounts"), std::move(accounts));
     s.extra["identity"] = std::move(identity);
+}
+
+void mask_secrets(state::State& s, const std::string& mask) {
+    Records r = load_records(s);
+    for (auto& [name, rec] : r.secrets)
+        hide(rec.value, mask);
+    for (auto& [name, rec] : r.accounts)
+        hide(rec.password, mask);
+    for (auto& [dir, entries] : r.identity)
+        for (auto& [key, e] : entries)
+            hide(e.password, mask);
+    const auto before = s.extra;
+    store_records(s, r);
+    for (const char* key : {"secrets", "accounts", "identity"})
+        if (!before.contains(key))
+            s.extra.erase(key);
 }
 
 } // namespace fedi::account

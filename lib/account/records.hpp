@@ -44,6 +44,11 @@ struct Records {
 Records load_records(const state::State& s);
 void store_records(state::State& s, const Records& r);
 
+// Replaces every secret these records hold (generated values, account and directory
+// passwords) with `mask`, for `fedi state show` without --reveal. Records that are absent
+// stay absent; an empty password (unknown) stays empty.
+void mask_secrets(state::State& s, const std::string& mask);
+
 nlohmann::json to_json(const AccountRecord& r);
 AccountRecord account_from_json(const nlohmann::json& j);
 

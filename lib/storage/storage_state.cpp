@@ -75,4 +75,15 @@ void set_storage_state(state::State& s, const StorageState& st) {
     s.extra["storage"] = std::move(fresh);
 }
 
+void mask_secrets(state::State& s, const std::string& mask) {
+    if (!s.extra.contains("storage"))
+        return;
+    auto st = storage_state_of(s);
+    for (auto& [name, bucket] : st.buckets)
+        for (auto& [kname, key] : bucket.keys)
+            if (!key.secret.empty())
+                key.secret = mask;
+    set_storage_state(s, st);
+}
+
 } // namespace fedi::storage

@@ -37,4 +37,7 @@ StorageState storage_state_from_json(const nlohmann::json& j); // throws fedi::E
 StorageState storage_state_of(const state::State& s);
 void set_storage_state(state::State& s, const StorageState& st);
 
+// Replaces every key's secret with `mask`, for `fedi state show` without --reveal.
+void mask_secrets(state::State& s, const std::string& mask);
+
 } // namespace fedi::storage

@@ -168,6 +168,8 @@ class CliConventionsTest(unittest.TestCase):
         self.assertEqual(self.complete_bash("acc"), ["account"])
         self.assertEqual(self.complete_bash("account", "de"), ["delete"])
         self.assertEqual(self.complete_bash("bucket", "key", "c"), ["create"])
+        self.assertEqual(self.complete_bash("state", "mi"), ["migrate"])
+        self.assertEqual(self.complete_bash("state", "show", "--re"), ["--reveal"])
         # Options of the command and the global ones; the value of an option is skipped.
         self.assertEqual(self.complete_bash("deploy", "--on", "web", "--par"), ["--parallel"])
         self.assertIn("--json", self.complete_bash("deploy", "--"))
