@@ -205,6 +205,19 @@ void check_secret_references(const Deployment& d) {
     }
 }
 
+// meta: settings of the deployment as a whole.
+void parse_meta(AttrSet& top, Deployment& d) {
+    auto meta = top.optional_set("meta");
+    if (!meta)
+        return;
+    d.require_selection = meta->optional_bool("requireSelection").value_or(false);
+    meta->optional_string("description");
+    if (const auto* state = meta->get("state"); state && !state->is_null())
+        d.state = parse_state_settings(*state, meta->child_path("state"),
+                                       std::filesystem::path(d.file).parent_path().string());
+    meta->finish();
+}
+
 } // namespace
 
 std::string HealthCheck::describe() const {
@@ -250,11 +263,7 @@ Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& 
                                                    d.providers, types));
         }
     }
-    if (auto meta = top.optional_set("meta")) {
-        d.require_selection = meta->optional_bool("requireSelection").value_or(false);
-        meta->optional_string("description");
-        meta->finish();
-    }
+    parse_meta(top, d);
     parse_storage_section(top, d.storage, d.buckets);
     d.secrets = parse_secrets(top, evaluated, std::filesystem::path(file).parent_path().string());
     d.accounts = parse_accounts(top, evaluated);
@@ -314,9 +323,10 @@ nlohmann::json to_json(const Deployment& d) {
                                            {"type", m.provision->type},
                                            {"settings", m.provision->settings->to_json()}};
     }
-    nlohmann::json j = {{"file", d.file},
-                        {"meta", {{"requireSelection", d.require_selection}}},
-                        {"machines", machines}};
+    nlohmann::json j = {
+        {"file", d.file},
+        {"meta", {{"requireSelection", d.require_selection}, {"state", to_json(d.state)}}},
+        {"machines", machines}};
     j["secrets"] = json_of_each(d.secrets);
     j["accounts"] = json_of_each(d.accounts);
     j["identity"] = json_of_each(d.identity);

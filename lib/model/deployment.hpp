@@ -4,6 +4,7 @@
 #include "model/accounts.hpp"
 #include "model/provider_settings.hpp"
 #include "model/secrets.hpp"
+#include "model/state_settings.hpp"
 #include "model/storage.hpp"
 
 #include <map>
@@ -81,6 +82,7 @@ struct Deployment {
     std::string file; // absolute path of deployment.nix
     std::vector<Warning> warnings;
     bool require_selection = false;
+    StateSettings state; // meta.state
     std::map<std::string, ProviderDecl> providers;
     std::map<std::string, Machine> machines;
     std::map<std::string, Secret> secrets;

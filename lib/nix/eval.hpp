@@ -14,6 +14,10 @@ namespace fedi::nix {
 // A Nix error (syntax, type, missing file) is a usage error carrying Nix's message.
 nlohmann::json evaluate_deployment(const std::string& file, const nlohmann::json& resources);
 
+// meta.state of the deployment file alone (null when it has none), evaluated before the
+// state is read: a deployment function is called with empty resources.
+nlohmann::json evaluate_state_settings(const std::string& file);
+
 // Options every Nix call of fedi's uses (experimental features for `nix`).
 std::vector<std::string> nix_command(std::vector<std::string> args);
 
