@@ -248,7 +248,11 @@ class DeployTest(PostgresCase):
         (host,) = self.hosts.hosts
         system = lib.system_expr("web", message=f"{message} {self.nonce}", delay=delay)
         machines = {"web": lib.machine(host, self.hosts.identity_file(), system)}
-        lib.write_file(os.path.join(self.dir, "deployment.nix"), lib.render_deployment(machines))
+        # Plain text on purpose: these tests are about the backend (see
+        # test_state_encryption for encrypted remote state).
+        plain = {"meta": {"state": {"allowPlaintext": True}}}
+        lib.write_file(os.path.join(self.dir, "deployment.nix"),
+                       lib.render_deployment(machines, extra=plain))
 
     def fedi(self, url, *args):
         return lib.run_fedi(["--state", url, *args], cwd=self.dir, env=self.fedi_env)

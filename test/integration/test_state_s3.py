@@ -113,7 +113,11 @@ class StateOnRGW(S3StateCase):
         h = host or self.hosts.hosts[0]
         system = lib.system_expr("a", message=f"{message} {self.key}")
         machines = {"a": lib.machine(h, self.hosts.identity_file(), system)}
-        lib.write_file(os.path.join(self.dir, "deployment.nix"), lib.render_deployment(machines))
+        # Plain text on purpose: these tests are about the backend (see
+        # test_state_encryption for encrypted remote state).
+        plain = {"meta": {"state": {"allowPlaintext": True}}}
+        lib.write_file(os.path.join(self.dir, "deployment.nix"),
+                       lib.render_deployment(machines, extra=plain))
 
     def fedi(self, *args, env=None):
         return lib.run_fedi(["--state", self.location, *args], cwd=self.dir, env=env or self.env)
@@ -279,7 +283,7 @@ class ServerIgnoringConditionalWrites(S3StateCase):
         cls.start_server("--ignore-conditional-writes")
 
     def test_fedi_refuses_the_server_and_says_why(self):
-        lib.write_file(os.path.join(self.dir, "deployment.nix"), "{ machines = { }; }\n")
+        lib.write_file(os.path.join(self.dir, "deployment.nix"), "{ machines = { }; meta.state.allowPlaintext = true; }\n")
         r = lib.run_fedi(["--state", self.location, "deploy"], cwd=self.dir, env=self.env)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("the server ignores conditional writes", r.stderr)
