@@ -109,15 +109,31 @@ class StateOnRGW(S3StateCase):
         cls.hosts = lib.TestHosts(1, prefix="s3state")
         cls.addClassCleanup(cls.hosts.stop)
 
-    def write_deployment(self, message, host=None):
+    def write_deployment(self, message, host=None, state=None):
         h = host or self.hosts.hosts[0]
         system = lib.system_expr("a", message=f"{message} {self.key}")
         machines = {"a": lib.machine(h, self.hosts.identity_file(), system)}
-        # Plain text on purpose: these tests are about the backend (see
-        # test_state_encryption for encrypted remote state).
-        plain = {"meta": {"state": {"allowPlaintext": True}}}
+        # Plain text on purpose unless `state` says otherwise: most tests here are about the
+        # backend.
+        meta = {"meta": {"state": state or {"allowPlaintext": True}}}
         lib.write_file(os.path.join(self.dir, "deployment.nix"),
-                       lib.render_deployment(machines, extra=plain))
+                       lib.render_deployment(machines, extra=meta))
+
+    def test_encrypted_state_object_holds_nothing_readable(self):
+        key_file = os.path.join(self.dir, "age.key")
+        subprocess.run(["age-keygen", "-o", key_file], check=True, capture_output=True)
+        public = subprocess.run(["age-keygen", "-y", key_file], check=True, capture_output=True,
+                                text=True).stdout.strip()
+        self.write_deployment("sealed", state={"encryption": {"recipients": [public],
+                                                              "identityFile": key_file}})
+        r = self.fedi("deploy")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        raw = json.loads(self.state_check("read").stdout)["bytes"]
+        self.assertTrue(raw.startswith("age-encryption.org/v1\n"), raw[:40])
+        for clear in ["generations", self.hosts.hosts[0]["hostKey"].split()[1], self.key]:
+            self.assertNotIn(clear, raw)
+        r = self.fedi("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def fedi(self, *args, env=None):
         return lib.run_fedi(["--state", self.location, *args], cwd=self.dir, env=env or self.env)

@@ -9,7 +9,8 @@
 //     lock [--timeout S] [--command C] SCOPE...
 //                         takes the locks, prints "locked" and holds them until stdin ends
 //
-// read and read-version print {"version", "bytes"} (null when there is none); history and
+// read and read-version print {"version", "bytes"} (null when there is none; bytes that are
+// not UTF-8, as in an age file, replaced by U+FFFD); history and
 // locks print JSON lists. Exit codes: 0 done, 1 failed (message on stderr), 2 usage error,
 // 3 version conflict, 4 lock held (the holder as JSON on stdout).
 #include "core/error.hpp"
@@ -74,9 +75,13 @@ int run(const std::vector<std::string>& argv) {
     if (op == "where")
         std::cout << backend->where() << "\n";
     else if (op == "read")
-        std::cout << stored_json(backend->read()).dump() << "\n";
+        std::cout
+            << stored_json(backend->read()).dump(-1, ' ', false, json::error_handler_t::replace)
+            << "\n";
     else if (op == "read-version")
-        std::cout << stored_json(backend->read_version(arg(0))).dump() << "\n";
+        std::cout << stored_json(backend->read_version(arg(0)))
+                         .dump(-1, ' ', false, json::error_handler_t::replace)
+                  << "\n";
     else if (op == "write") {
         std::string bytes((std::istreambuf_iterator<char>(std::cin)),
                           std::istreambuf_iterator<char>());
