@@ -3,6 +3,8 @@
 #include "state/state.hpp"
 #include "statestore/backend.hpp"
 
+#include <set>
+
 namespace fedi::session {
 
 Session::Session(Project project, std::unique_ptr<StateStore> state, ui::Events& events,
@@ -17,14 +19,16 @@ struct OpenedState {
     Project project;
 };
 
-// Locks only what the command changes: read without a lock, evaluate, lock the scopes,
-// read again.
+// Locks by scope (a remote state): read without a lock, evaluate, lock the scopes, read
+// again.
 OpenedState open_narrowly(const SessionOptions& options) {
     auto unlocked = open_project_state(options.project, StateMode::ReadOnly, options.command_line);
     auto first = unlocked->snapshot();
     auto project = load_project(options.project, first);
-    auto store = open_project_state(options.project, StateMode::Locked, options.command_line,
-                                    options.lock_scopes(project));
+    auto scopes =
+        options.lock_scopes ? options.lock_scopes(project) : every_lock_scope(project.deployment);
+    auto store =
+        open_project_state(options.project, StateMode::Locked, options.command_line, scopes);
     if (state::to_text(store->snapshot()) != state::to_text(first)) {
         auto quiet = options.project;
         quiet.on_warning = [](const model::Warning&) {}; // reported by the first load
@@ -34,7 +38,7 @@ OpenedState open_narrowly(const SessionOptions& options) {
 }
 
 OpenedState open_state(const SessionOptions& options) {
-    bool narrow = options.state_mode == StateMode::Locked && options.lock_scopes &&
+    bool narrow = options.state_mode == StateMode::Locked &&
                   statestore::is_remote_location(resolve_state_location(options.project));
     if (narrow)
         return open_narrowly(options);
@@ -44,6 +48,20 @@ OpenedState open_state(const SessionOptions& options) {
 }
 
 } // namespace
+
+std::vector<std::string> every_lock_scope(const model::Deployment& d) {
+    std::set<std::string> scopes;
+    for (const auto& [name, m] : d.machines) {
+        scopes.insert("machine " + name);
+        if (m.provision)
+            scopes.insert("provider " + m.provision->provider);
+    }
+    for (const auto& [name, storage] : d.storage)
+        scopes.insert("storage " + name);
+    for (const auto& [name, directory] : d.identity)
+        scopes.insert("directory " + name);
+    return {scopes.begin(), scopes.end()};
+}
 
 std::unique_ptr<Session> open_session(const SessionOptions& options, ui::Events& events) {
     auto [store, project] = open_state(options);

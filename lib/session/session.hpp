@@ -50,10 +50,14 @@ struct SessionOptions {
     ConnectOptions connect;
     Limits limits;
     // What a Locked command changes, as lock scopes (deploy::lock_scopes). Against a
-    // remote state only these are locked, so runs on other machines go on; unset, or
-    // with a local file, the whole deployment is.
+    // remote state only these are locked, so runs on other machines go on; unset, every
+    // scope of the deployment is (every_lock_scope). A local file has one lock.
     std::function<std::vector<std::string>(const Project&)> lock_scopes;
 };
+
+// Every lock scope of a deployment: "machine NAME", "provider NAME", "storage NAME",
+// "directory NAME". Sorted.
+std::vector<std::string> every_lock_scope(const model::Deployment& d);
 
 // Opens the state (its lock first when Locked, so a second command stops before any
 // work), then evaluates the deployment with it. With lock_scopes and a remote state, the

@@ -336,5 +336,65 @@ class DeployTest(PostgresCase):
         self.assertEqual(json.loads(self.check(url, "locks").stdout), [])
 
 
+class NarrowLocksTest(PostgresCase):
+    """Against a remote state a deploy locks only its machines (and the shared resources
+    they need): another deploy on other machines runs beside it, one on the same machine
+    is refused, and both runs' records end up in the state."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.hosts = lib.TestHosts(2)
+        cls.addClassCleanup(cls.hosts.stop)
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="fedi-pg-narrow-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        home = os.path.join(self.dir, "home")
+        os.makedirs(home)
+        self.fedi_env = dict(lib.isolated_env(home), PGPASSFILE=self.pg["passFile"])
+        lib.reset_hosts(self.hosts)
+
+    def test_deploys_on_other_machines_run_at_once_and_both_are_recorded(self):
+        deployment = f"narrow-{time.time_ns()}"
+        url = self.url(deployment)
+        one, two = self.hosts.hosts
+        nonce = time.time_ns()
+        machines = {
+            "slow": lib.machine(one, self.hosts.identity_file(),
+                                lib.system_expr("slow", message=f"slow {nonce}", delay=15)),
+            "quick": lib.machine(two, self.hosts.identity_file(),
+                                 lib.system_expr("quick", message=f"quick {nonce}")),
+        }
+        lib.write_file(os.path.join(self.dir, "deployment.nix"), lib.render_deployment(
+            machines, extra={"meta": {"state": {"allowPlaintext": True}}}))
+        fedi = lambda *args: lib.run_fedi(["--state", url, *args], cwd=self.dir, env=self.fedi_env)
+        self.check(url, "locks")  # creates the tables the loop below looks at
+        first = subprocess.Popen([os.environ["FEDI_BIN"], "--state", url, "deploy", "--on", "slow"],
+                                 cwd=self.dir, env=self.fedi_env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(reap, first)
+        deadline = time.monotonic() + 120
+        while "machine slow" not in self.psql(
+                "SELECT string_agg(scope, ',') FROM fedi_state_locks WHERE deployment = :'p0'",
+                deployment):
+            self.assertIsNone(first.poll(), first.stderr.read() if first.poll() is not None else "")
+            self.assertLess(time.monotonic(), deadline, "the first deploy never took its lock")
+            time.sleep(0.2)
+        beside = fedi("deploy", "--on", "quick")
+        self.assertEqual(beside.returncode, 0, beside.stderr)
+        same = fedi("deploy", "--on", "slow")
+        self.assertNotEqual(same.returncode, 0)
+        self.assertIn("machine slow", same.stderr)
+        self.assertIn(f"pid {first.pid} on ", same.stderr)
+        _, err = first.communicate(timeout=180)
+        self.assertEqual(first.returncode, 0, err)
+        latest = json.loads(self.psql(
+            "SELECT convert_from(data, 'UTF8') FROM fedi_state WHERE deployment = :'p0' "
+            "ORDER BY version DESC LIMIT 1", deployment))
+        for name in ("slow", "quick"):
+            self.assertEqual(len(latest["machines"][name]["generations"]), 1, latest)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -2,6 +2,7 @@
 // converges, so deploys on other machines can run beside it.
 #include "deploy/lock_scopes.hpp"
 #include "model_test_util.hpp"
+#include "session/session.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -37,5 +38,8 @@ TEST_CASE("a deploy locks its machines and the storage they need") {
     video.on = {"video"};
     CHECK(deploy::lock_scopes(d, video) == V{"machine video"});
     CHECK(deploy::lock_scopes(d, {}) ==
+          V{"machine s3", "machine video", "machine web", "storage ceph"});
+    // Every other command that changes things locks all of it.
+    CHECK(session::every_lock_scope(d) ==
           V{"machine s3", "machine video", "machine web", "storage ceph"});
 }
