@@ -173,6 +173,16 @@ def machine(host, identity_file=None, system=None, tags=(), **attrs):
     return value
 
 
+def age_keygen(path):
+    """A fresh age identity in `path`; returns (secret key line, public key)."""
+    subprocess.run(["age-keygen", "-o", str(path)], check=True, capture_output=True)
+    public = subprocess.run(["age-keygen", "-y", str(path)], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    with open(path) as f:
+        key = next(line for line in f if line.startswith("AGE-SECRET-KEY-")).strip()
+    return key, public
+
+
 def render_deployment(machines, extra=None, function=False):
     """deployment.nix text: machines is {name: machine(...)}; extra holds other top-level
     attributes (providers, buckets, ...); function=True makes it `{ resources, ... }:`."""

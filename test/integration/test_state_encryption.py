@@ -19,16 +19,6 @@ SECRETS_DIR = "/var/lib/fedi/secrets"
 AGE_HEADER = b"age-encryption.org/v1\n"
 
 
-def age_keygen(path):
-    """A fresh age identity in `path`; returns (secret key line, public key)."""
-    subprocess.run(["age-keygen", "-o", str(path)], check=True, capture_output=True)
-    public = subprocess.run(["age-keygen", "-y", str(path)], check=True, capture_output=True,
-                            text=True).stdout.strip()
-    with open(path) as f:
-        key = next(line for line in f if line.startswith("AGE-SECRET-KEY-")).strip()
-    return key, public
-
-
 class StateEncryptionTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -47,7 +37,7 @@ class StateEncryptionTest(unittest.TestCase):
         self.hosts.exec(self.host, "rm", "-rf", SECRETS_DIR)
         self.key_file = os.path.join(self.dir, "keys", "age.txt")
         os.makedirs(os.path.dirname(self.key_file))
-        self.key, self.recipient = age_keygen(self.key_file)
+        self.key, self.recipient = lib.age_keygen(self.key_file)
         self.state_file = os.path.join(self.dir, ".fedi", "state.json")
 
     def write_deployment(self, state=None):
@@ -110,7 +100,7 @@ class StateEncryptionTest(unittest.TestCase):
         self.assertIn(self.state_file, st.stderr)
         self.assertIn("encrypted with age", st.stderr)
         self.assertIn("FEDI_AGE_IDENTITY", st.stderr)
-        other_key, _ = age_keygen(os.path.join(self.dir, "keys", "other.txt"))
+        other_key, _ = lib.age_keygen(os.path.join(self.dir, "keys", "other.txt"))
         st = self.fedi("status", FEDI_AGE_IDENTITY=other_key)
         self.assertEqual(st.returncode, 2, st.stdout + st.stderr)
         self.assertIn("other recipients", st.stderr)

@@ -258,9 +258,7 @@ class DeployTest(PostgresCase):
     def test_encrypted_state_shows_nothing_in_pg_dump(self):
         deployment = f"sealed-{time.time_ns()}"
         key_file = os.path.join(self.dir, "age.key")
-        subprocess.run(["age-keygen", "-o", key_file], check=True, capture_output=True)
-        public = subprocess.run(["age-keygen", "-y", key_file], check=True, capture_output=True,
-                                text=True).stdout.strip()
+        _, public = lib.age_keygen(key_file)
         self.write_deployment("sealed", state={"encryption": {"recipients": [public],
                                                               "identityFile": key_file}})
         r = self.fedi(self.url(deployment), "deploy")

@@ -121,9 +121,7 @@ class StateOnRGW(S3StateCase):
 
     def test_encrypted_state_object_holds_nothing_readable(self):
         key_file = os.path.join(self.dir, "age.key")
-        subprocess.run(["age-keygen", "-o", key_file], check=True, capture_output=True)
-        public = subprocess.run(["age-keygen", "-y", key_file], check=True, capture_output=True,
-                                text=True).stdout.strip()
+        _, public = lib.age_keygen(key_file)
         self.write_deployment("sealed", state={"encryption": {"recipients": [public],
                                                               "identityFile": key_file}})
         r = self.fedi("deploy")
