@@ -20,6 +20,7 @@ struct GlobalOptions {
     std::string color = "auto";
     bool yes = false;
     std::string command_line; // argv joined, for the state lock
+    int lock_timeout = 0;     // seconds to wait for a machine's lock
 
     ui::OutputOptions output() const;
 };

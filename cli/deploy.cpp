@@ -24,6 +24,7 @@ int run(const GlobalOptions& g, DeployCommand& c) {
     so.state_mode = deploy::state_mode(c.deploy);
     so.command_line = g.command_line;
     so.connect = c.connect;
+    so.connect.lock_timeout = std::chrono::seconds(g.lock_timeout);
     so.limits = session::Limits::from_options(c.parallel, c.max_pushes);
     ui::Reporter reporter(g.output());
     auto session = session::open_session(so, reporter);

@@ -84,6 +84,11 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
         ->check(one_of({"auto", "always", "never"}))
         ->capture_default_str();
     app.add_flag("-y,--yes", g.yes, "Answer yes to confirmations (for scripts)");
+    app.add_option("--lock-timeout", g.lock_timeout,
+                   "Seconds to wait for a machine another deployer holds locked (default 0: "
+                   "that machine fails at once, the others carry on)")
+        ->option_text("SECONDS")
+        ->check(at_least(0));
 }
 
 void configure_app(CLI::App& app, GlobalOptions& g) {

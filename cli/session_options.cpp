@@ -13,6 +13,7 @@ session::SessionOptions session_options(const GlobalOptions& g) {
     session::SessionOptions s;
     s.project = project_options(g);
     s.command_line = g.command_line;
+    s.connect.lock_timeout = std::chrono::seconds(g.lock_timeout);
     return s;
 }
 

@@ -76,7 +76,9 @@ void deploy_machine(const MachineRun& run, const model::Machine& m, MachineRepor
     Goal goal = run.opts.goal;
     report.phase = Phase::Connect;
     show("connecting");
-    auto host = run.session.connector().connect(m);
+    // Held until the end of this machine's deploy; an earlier run's activation is
+    // settled first.
+    auto host = run.session.connector().connect_to_change(m, report.system);
     // A machine already running this system needs no push (0 bytes sent), only its
     // secrets; unless the last deploy of it failed, which is retried until it passes.
     auto status = settled_status(*host, events, m.name);

@@ -160,13 +160,58 @@ class SshHost : public Host {
         return run_detached(std::move(a), on_line, {});
     }
 
+    LockAnswer lock(const LockHolderRecord& me, std::chrono::seconds timeout,
+                    const std::function<void(const LockHolderRecord&)>& on_held) override {
+        std::string script = install_script(RemoteScript::Lock);
+        auto options = options_;
+        options.idle_timeout = timeout + std::chrono::seconds(60);
+        lock_channel_.reset();
+        lock_session_ = ssh::Session::connect(options);
+        lock_channel_ =
+            lock_session_->exec(shell_join({"sh", script, std::to_string(timeout.count())}));
+        lock_channel_->write(lock_holder_input(me));
+        LockAnswer answer;
+        std::string line;
+        char c = 0;
+        while (lock_channel_->read_some(&c, 1) == 1) {
+            if (c != '\n') {
+                line += c;
+                continue;
+            }
+            bool more = answer.read(line);
+            if (line == "held" && on_held && answer.held_by())
+                on_held(*answer.held_by());
+            line.clear();
+            if (!more)
+                break;
+        }
+        if (answer.timed_out())
+            throw MachineLockHeld(answer.held_by(), timeout);
+        if (!answer.ready())
+            throw Error(fmt::format("could not take the machine's lock {}: {}", kMachineLock,
+                                    lock_channel_->stderr_text()));
+        return answer;
+    }
+
+    ActivationOutcome settle_activation(const std::string& id,
+                                        const std::optional<std::string>& abort_reason,
+                                        const LineHandler& on_line) override {
+        if (abort_reason) {
+            auto r = session_->run(abort_command(id), *abort_reason);
+            if (r.exit_status != 0)
+                throw Error(fmt::format("cannot ask activation {} to revert: {}", id, r.err));
+        }
+        Follow f{id, install_script(RemoteScript::Follow), 0, on_line, {}};
+        f.answered = true; // never confirmed by this fedi: it is not ours
+        return follow_to_end(f, std::chrono::seconds(120));
+    }
+
   private:
     static PushProgress to_progress(const nix::PushStats& s) {
         return {s.paths_total, s.paths_sent, s.bytes_sent, s.nar_bytes};
     }
 
-    // Installs the scripts, starts the activation detached and follows it to its result,
-    // getting back in when the connection drops.
+    // Installs the scripts, starts the activation detached and follows it to its result.
     ActivationOutcome run_detached(ActivationCommand a, const LineHandler& on_line,
                                    const WaitHandler& on_waiting) {
         a.script = install_script(RemoteScript::Activate);
@@ -178,7 +223,12 @@ class SshHost : public Host {
             throw Error(fmt::format("cannot start the activation: {}", started.err));
         // How long to keep trying to get back in after a drop: the machine may be busy
         // reverting, which takes up to the confirmation time and an activation.
-        auto budget = std::chrono::seconds(a.confirm_seconds + 120);
+        return follow_to_end(f, std::chrono::seconds(a.confirm_seconds + 120));
+    }
+
+    // Follows an activation to its result, getting back in when the connection drops
+    // (for up to `budget` from the first drop).
+    ActivationOutcome follow_to_end(Follow& f, std::chrono::seconds budget) {
         std::optional<std::chrono::steady_clock::time_point> give_up;
         for (;;) {
             std::string follow_error;
@@ -259,6 +309,11 @@ class SshHost : public Host {
                 "likely full{}; the machine is on its old or its new generation (see the log "
                 "beside it)",
                 id, end.text, disk_usage_note()));
+        if (end.kind == FollowRecord::Kind::Died)
+            throw ActivationUnknowable(fmt::format(
+                "activation {} died before it wrote its result (killed?); the machine is on its "
+                "old or its new generation (see {} there)",
+                id, end.text));
         if (end.kind == FollowRecord::Kind::Unknown)
             throw ActivationUnknowable(fmt::format(
                 "the machine has no record of activation {} (neither {} nor {} holds its log): "
@@ -341,6 +396,10 @@ class SshHost : public Host {
     std::unique_ptr<ssh::Session> session_;
     std::string label_;
     ssh::ConnectOptions options_;
+    // The machine's lock, held by lock.sh for as long as this channel is open (declared
+    // after its session, so it closes first).
+    std::unique_ptr<ssh::Session> lock_session_;
+    std::unique_ptr<ssh::Channel> lock_channel_;
 };
 
 } // namespace
