@@ -63,6 +63,7 @@ TEST_CASE("machine lock: the holder's record, one line per field") {
     me.command = "fedi deploy\nkeeper=1";
     CHECK(lock_holder_input(me) == "host=deployer-1\nuser=ci\npid=4242\ncommand=fedi deploy "
                                    "keeper=1\nsince=2026-12-07T09:00:00Z\n\n");
+    me.command = "fedi deploy keeper=1";
     me.activation = "A1";
     CHECK(describe_lock_holder(me) ==
           "fedi pid 4242 on deployer-1 (user ci), `fedi deploy keeper=1`, since "
