@@ -134,8 +134,9 @@ std::string describe_activation(const RunningActivation& a) {
 
 // Waits for an earlier activation to end, or aborts it first, and says which.
 void settle(Host& host, const TakeMachine& take, const RunningActivation& a) {
-    bool same = take.system && a.system == *take.system && a.goal != "rollback";
-    bool abort = take.system && !same;
+    // Only a switch or a test waits for a confirmation, and so can be told to revert.
+    bool revertible = a.goal == "switch" || a.goal == "test";
+    bool abort = take.system && a.system != *take.system && revertible;
     if (take.warn)
         take.warn(describe_activation(a) +
                   (abort ? "; it activates another system: aborting it (it reverts to what ran "

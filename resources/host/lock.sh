@@ -20,6 +20,7 @@ set -u
 timeout=$1
 lock=@LOCK_FILE@
 run=@RUNTIME_DIR@
+command -v flock >/dev/null || { echo "flock (util-linux) is not installed" >&2; exit 2; }
 (umask 077; mkdir -p "${lock%/*}" "$run") 2>/dev/null
 record=
 while IFS= read -r line && [ -n "$line" ]; do

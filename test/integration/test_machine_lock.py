@@ -15,6 +15,8 @@ import time
 import unittest
 
 import fedi_testlib as lib
+# Imported as a module, so its own test classes are not collected (and run) a second time.
+import test_systemd_activation as systemd
 
 RUN = "/run/fedi/activations"
 LOCK = "/run/fedi/lock"
@@ -23,8 +25,8 @@ LOCK = "/run/fedi/lock"
 class Checkout:
     """One deployer: a directory with its own deployment.nix and state file."""
 
-    def __init__(self, test, hosts, label):
-        self.test, self.hosts = test, hosts
+    def __init__(self, test, hosts, label, system_file=lib.MINIMAL_SYSTEM):
+        self.test, self.hosts, self.system_file = test, hosts, system_file
         self.dir = tempfile.mkdtemp(prefix=f"fedi-lock-{label}-")
         test.addCleanup(shutil.rmtree, self.dir, True)
         self.env = lib.isolated_env(self.dir)
@@ -33,12 +35,19 @@ class Checkout:
         host = self.hosts.hosts[0]
         machines = {"m": lib.machine(
             host, identity_file=self.hosts.identity_file(),
-            system=lib.system_expr(host["name"], message=f"{self.dir} {version}",
-                                   version=version, **system_args))}
+            system=self.system(host["name"], version, **system_args))}
         lib.write_file(os.path.join(self.dir, "deployment.nix"), lib.render_deployment(machines))
         r = lib.run_fedi(["eval"], cwd=self.dir, env=self.env)
         self.test.assertEqual(r.returncode, 0, r.stderr)
         return json.loads(r.stdout)["machines"]["m"]["system"]["outPath"]
+
+    def system(self, name, version, **args):
+        if self.system_file == lib.MINIMAL_SYSTEM:
+            args["message"] = f"{self.dir} {version}"
+        else:
+            name = "web"  # its units are named after it
+        return lib.Nix(f"import {lib.nix_path(self.system_file)} "
+                       f"{lib.to_nix(dict(name=name, version=version, **args), 1)}")
 
     def start(self, *args):
         return subprocess.Popen([os.environ["FEDI_BIN"], "--json", "deploy", *args], cwd=self.dir,
@@ -125,12 +134,13 @@ class MachineLockTest(unittest.TestCase):
         self.assertEqual(self.profile(), vb)
         self.assertEqual(self.current(), vb)
 
-    def kill_during_confirmation(self, confirm):
-        """Starts a deploy of checkout a and SIGKILLs fedi once the machine waits for its
-        confirmation; returns when the machine reverts if no one confirms."""
+    def kill_during_confirmation(self, confirm, sig=signal.SIGKILL):
+        """Starts a deploy of checkout a and kills fedi with `sig` (it has no handler for
+        SIGINT either) once the machine waits for its confirmation; returns when the
+        machine reverts if no one confirms."""
         proc = self.a.start("--confirm-timeout", str(confirm))
         deadline = int(self.wait_for(f"cat {RUN}/*.waiting 2>/dev/null | head -n 1"))
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(sig)
         proc.communicate()
         return deadline
 
@@ -158,7 +168,7 @@ class MachineLockTest(unittest.TestCase):
         self.a.write("1")
         self.assertEqual(self.a.deploy()[0], 0)
         v2 = self.a.write("2")
-        old_deadline = self.kill_during_confirmation(6)
+        old_deadline = self.kill_during_confirmation(6, signal.SIGINT)
         rc, m, err = self.a.deploy("--confirm-timeout", "6")
         self.assertEqual(rc, 0, err)
         self.assertIn("waiting for it to end before changing the machine", err)
@@ -203,6 +213,44 @@ class MachineLockTest(unittest.TestCase):
         self.assertEqual(rc, 1, err)
         self.assertRegex(m["error"], r"activation \S+ died before it wrote its result \(killed\?\)"
                                      r".*see /var/lib/fedi/activations/\S+\.log there")
+        self.assertLess(time.time() - start, 30)
+
+
+
+class SystemdMachineLockTest(MachineLockTest):
+    """The same on a machine with systemd as PID 1, where the activation runs as a
+    fedi-activate-ID.service under systemd-run."""
+
+    @classmethod
+    def setUpClass(cls):
+        systemd.skip_unless_systemd_machines()
+
+    def setUp(self):
+        # A machine per test: each starts from the base unit set, never deployed.
+        self.hosts = lib.TestHosts(1, prefix="lks", systemd=True)
+        self.addCleanup(self.hosts.stop)
+        self.a = Checkout(self, self.hosts, "a", systemd.SYSTEM)
+        self.b = Checkout(self, self.hosts, "b", systemd.SYSTEM)
+
+    # Only what depends on how the activation is started runs here again.
+    test_two_deployers_one_machine_never_both_succeed = None
+    test_rerun_of_the_same_system_waits_for_the_waiting_activation = None
+    test_lock_of_a_killed_holder_is_taken_over_with_a_message = None
+    test_activation_killed_with_sigkill_is_reported_failed = None
+
+    def test_activation_unit_killed_with_sigkill_is_reported_failed(self):
+        self.a.write("1")
+        self.assertEqual(self.a.deploy()[0], 0)
+        self.a.write("2", delay=30)
+        start = time.time()
+        proc = self.a.start()
+        lock = self.wait_for(f"ls {RUN}/*.lock 2>/dev/null")
+        unit = "fedi-activate-" + os.path.basename(lock)[:-len(".lock")] + ".service"
+        self.wait_for(f"systemctl is-active {unit} | grep -x active")
+        self.on(f"systemctl kill -s KILL {unit}")
+        rc, m, err = self.a.finish(proc, timeout=60)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("died before it wrote its result", m["error"])
         self.assertLess(time.time() - start, 30)
 
 
