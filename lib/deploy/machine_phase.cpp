@@ -18,8 +18,10 @@ double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// What the machine runs once no earlier activation waits for its confirmation: one
-// whose fedi died is let run out (it reverts), so the machine is judged on what it keeps.
+// What the machine runs once no earlier activation waits for its confirmation. Taking the
+// machine settled those that hold their own lock (host::take_machine); one started by an
+// older fedi, without that lock, is let run out here (it reverts), so the machine is
+// judged on what it keeps.
 host::SystemStatus settled_status(host::Host& host, ui::Events& events,
                                   const std::string& machine) {
     auto status = host.system_status();
