@@ -118,7 +118,8 @@ MachineLockHeld::MachineLockHeld(const std::optional<LockHolderRecord>& holder,
           holder ? describe_lock_holder(*holder) : std::string("(its record is not written yet)"),
           waited.count() > 0
               ? fmt::format("; still held after waiting {} s (--lock-timeout)", waited.count())
-              : std::string("; --lock-timeout SECONDS waits for it"))) {}
+              : std::string("; --lock-timeout SECONDS waits for it"))),
+      holder_(holder) {}
 
 namespace {
 

@@ -75,6 +75,11 @@ class LockAnswer {
 class MachineLockHeld : public Error {
   public:
     MachineLockHeld(const std::optional<LockHolderRecord>& holder, std::chrono::seconds waited);
+    // Who holds it, when its record was written.
+    const std::optional<LockHolderRecord>& holder() const { return holder_; }
+
+  private:
+    std::optional<LockHolderRecord> holder_;
 };
 
 // Taking a machine: its lock, then the activations an earlier fedi left running.

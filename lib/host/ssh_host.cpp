@@ -162,34 +162,10 @@ class SshHost : public Host {
 
     LockAnswer lock(const LockHolderRecord& me, std::chrono::seconds timeout,
                     const std::function<void(const LockHolderRecord&)>& on_held) override {
-        std::string script = install_script(RemoteScript::Lock);
-        auto options = options_;
-        options.idle_timeout = timeout + std::chrono::seconds(60);
         lock_channel_.reset();
-        lock_session_ = ssh::Session::connect(options);
-        lock_channel_ =
-            lock_session_->exec(shell_join({"sh", script, std::to_string(timeout.count())}));
-        lock_channel_->write(lock_holder_input(me));
-        LockAnswer answer;
-        std::string line;
-        char c = 0;
-        while (lock_channel_->read_some(&c, 1) == 1) {
-            if (c != '\n') {
-                line += c;
-                continue;
-            }
-            bool more = answer.read(line);
-            if (line == "held" && on_held && answer.held_by())
-                on_held(*answer.held_by());
-            line.clear();
-            if (!more)
-                break;
-        }
-        if (answer.timed_out())
-            throw MachineLockHeld(answer.held_by(), timeout);
-        if (!answer.ready())
-            throw Error(fmt::format("could not take the machine's lock {}: {}", kMachineLock,
-                                    lock_channel_->stderr_text()));
+        lock_session_.reset();
+        auto answer = take_lock(me, timeout, on_held, lock_session_, lock_channel_);
+        lock_holder_ = me;
         return answer;
     }
 
@@ -249,7 +225,72 @@ class SshHost : public Host {
                                         "its new generation (see {}/{}.log there): {}",
                                         f.id, kActivationDir, f.id, follow_error));
             ++f.outcome.reconnects;
+            retake_lock(f.outcome);
         }
+    }
+
+    // Runs lock.sh on a connection of its own (`session`, `channel`: kept open to hold the
+    // lock). Throws MachineLockHeld when it is not ours within `timeout`.
+    LockAnswer take_lock(const LockHolderRecord& me, std::chrono::seconds timeout,
+                         const std::function<void(const LockHolderRecord&)>& on_held,
+                         std::unique_ptr<ssh::Session>& session,
+                         std::unique_ptr<ssh::Channel>& channel) {
+        std::string script = install_script(RemoteScript::Lock);
+        auto options = options_;
+        options.idle_timeout = timeout + std::chrono::seconds(60);
+        session = ssh::Session::connect(options);
+        channel = session->exec(shell_join({"sh", script, std::to_string(timeout.count())}));
+        channel->write(lock_holder_input(me));
+        LockAnswer answer;
+        std::string line;
+        char c = 0;
+        while (channel->read_some(&c, 1) == 1) {
+            if (c != '\n') {
+                line += c;
+                continue;
+            }
+            bool more = answer.read(line);
+            if (line == "held" && on_held && answer.held_by())
+                on_held(*answer.held_by());
+            line.clear();
+            if (!more)
+                break;
+        }
+        if (answer.timed_out())
+            throw MachineLockHeld(answer.held_by(), timeout);
+        if (!answer.ready())
+            throw Error(fmt::format("could not take the machine's lock {}: {}", kMachineLock,
+                                    channel->stderr_text()));
+        return answer;
+    }
+
+    // After a reconnect: the drop may have ended the lock's connection too (sshd restarted
+    // with KillMode=control-group ends every session); take the lock again unless it is
+    // still ours. What cannot be done is a warning: the activation goes on regardless.
+    void retake_lock(ActivationOutcome& outcome) {
+        if (!lock_holder_)
+            return;
+        std::unique_ptr<ssh::Session> session;
+        std::unique_ptr<ssh::Channel> channel;
+        try {
+            take_lock(*lock_holder_, std::chrono::seconds(0), {}, session, channel);
+        } catch (const MachineLockHeld& e) {
+            const auto& h = e.holder();
+            if (!h || (h->host == lock_holder_->host && h->pid == lock_holder_->pid &&
+                       h->since == lock_holder_->since))
+                return; // still ours: its connection lived through the drop
+            outcome.warnings.push_back(fmt::format(
+                "the connection holding the machine's lock dropped, and {} took it meanwhile",
+                describe_lock_holder(*h)));
+            return;
+        } catch (const Error& e) {
+            outcome.warnings.push_back("could not take the machine's lock again after the "
+                                       "connection dropped: " +
+                                       e.describe());
+            return;
+        }
+        lock_channel_ = std::move(channel);
+        lock_session_ = std::move(session);
     }
 
     // One run of follow.sh: hands over the log, answers the wait for confirmation and
@@ -400,6 +441,7 @@ class SshHost : public Host {
     // after its session, so it closes first).
     std::unique_ptr<ssh::Session> lock_session_;
     std::unique_ptr<ssh::Channel> lock_channel_;
+    std::optional<LockHolderRecord> lock_holder_; // this fedi, once it took the lock
 };
 
 } // namespace

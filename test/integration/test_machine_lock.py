@@ -31,11 +31,12 @@ class Checkout:
         test.addCleanup(shutil.rmtree, self.dir, True)
         self.env = lib.isolated_env(self.dir)
 
-    def write(self, version, **system_args):
+    def write(self, version, checks=None, **system_args):
         host = self.hosts.hosts[0]
+        attrs = {"healthChecks": checks} if checks else {}
         machines = {"m": lib.machine(
             host, identity_file=self.hosts.identity_file(),
-            system=self.system(host["name"], version, **system_args))}
+            system=self.system(host["name"], version, **system_args), **attrs)}
         lib.write_file(os.path.join(self.dir, "deployment.nix"), lib.render_deployment(machines))
         r = lib.run_fedi(["eval"], cwd=self.dir, env=self.env)
         self.test.assertEqual(r.returncode, 0, r.stderr)
@@ -252,6 +253,27 @@ class SystemdMachineLockTest(MachineLockTest):
         self.assertEqual(rc, 1, err)
         self.assertIn("died before it wrote its result", m["error"])
         self.assertLess(time.time() - start, 30)
+
+    def test_lock_is_taken_again_when_sshd_restart_ended_every_session(self):
+        # sshd with KillMode=control-group: the switch's restart of sshd ends fedi's
+        # sessions, the lock's among them. A health check keeps it in the window.
+        check = [{"command": "sleep 6", "attempts": 1, "interval": 0, "timeout": 10}]
+        self.a.write("1", sshdKillMode="control-group")
+        self.assertEqual(self.a.deploy()[0], 0)
+        va = self.a.write("2", checks=check, sshdKillMode="control-group")
+        self.b.write("b", sshdKillMode="control-group")
+        self.assertEqual(self.b.deploy("--goal", "build")[0], 0)  # so it reaches the machine fast
+        pa = self.a.start("--confirm-timeout", "30")
+        first = self.wait_for(f"sed -n 's/^keeper=//p' {LOCK} 2>/dev/null")
+        self.wait_for(f"ls {RUN}/*.waiting 2>/dev/null")
+        # Taken again over the new connection: another keeper holds it for the same fedi.
+        self.wait_for(f"sed -n 's/^keeper=//p' {LOCK} | grep -vx {first}")
+        rb, mb, eb = self.b.deploy()
+        ra, ma, ea = self.a.finish(pa)
+        self.assertEqual((ra, rb), (0, 1), ea + eb)
+        self.assertIn("reconnected", ea)
+        self.assertIn(f"the machine is locked by another deployer: fedi pid {pa.pid}", mb["error"])
+        self.assertEqual(self.profile(), va)
 
 
 if __name__ == "__main__":
