@@ -199,12 +199,16 @@ class MachineLockTest(unittest.TestCase):
         self.assertEqual(self.profile(), v2)
         self.assertEqual(self.on("cat /run/fedi/lock"), "")  # let go cleanly
 
-    def test_activation_killed_with_sigkill_is_reported_failed(self):
+    def start_slow_activation(self):
+        """Deploys a first system, then starts deploying one whose switch sleeps 30 s."""
         self.a.write("1")
         self.assertEqual(self.a.deploy()[0], 0)
         self.a.write("2", delay=30)
+        return self.a.start()
+
+    def test_activation_killed_with_sigkill_is_reported_failed(self):
+        proc = self.start_slow_activation()
         start = time.time()
-        proc = self.a.start()
         pid = self.wait_for(f"sed -n 's/^activation-pid=//p' {RUN}/*.lock 2>/dev/null")
         # Its children (switch-to-configuration, sleeping) are killed after the test.
         children = self.wait_for(f"pgrep -P {pid} | tr '\\n' ' '")
@@ -240,11 +244,8 @@ class SystemdMachineLockTest(MachineLockTest):
     test_activation_killed_with_sigkill_is_reported_failed = None
 
     def test_activation_unit_killed_with_sigkill_is_reported_failed(self):
-        self.a.write("1")
-        self.assertEqual(self.a.deploy()[0], 0)
-        self.a.write("2", delay=30)
+        proc = self.start_slow_activation()
         start = time.time()
-        proc = self.a.start()
         lock = self.wait_for(f"ls {RUN}/*.lock 2>/dev/null")
         unit = "fedi-activate-" + os.path.basename(lock)[:-len(".lock")] + ".service"
         self.wait_for(f"systemctl is-active {unit} | grep -x active")
