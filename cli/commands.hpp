@@ -22,6 +22,7 @@ struct GlobalOptions {
     bool accept_new_host_keys = false;
     bool compress = false;
     std::string command_line; // argv joined, for the state lock
+    int lock_timeout = 0;     // seconds to wait for a machine's lock
 
     ui::OutputOptions output() const;
 };

@@ -90,6 +90,11 @@ void add_global_options(CLI::App& app, GlobalOptions& g) {
                  "(a changed key is always refused)");
     app.add_flag("--compress", g.compress,
                  "Compress SSH connections (zlib): faster on slow links, slower on fast ones");
+    app.add_option("--lock-timeout", g.lock_timeout,
+                   "Seconds to wait for a machine another deployer holds locked (default 0: "
+                   "that machine fails at once, the others carry on)")
+        ->option_text("SECONDS")
+        ->check(at_least(0));
 }
 
 void configure_app(CLI::App& app, GlobalOptions& g) {

@@ -15,6 +15,7 @@ session::SessionOptions session_options(const GlobalOptions& g) {
     s.command_line = g.command_line;
     s.connect.accept_new_host_keys = g.accept_new_host_keys;
     s.connect.compress = g.compress;
+    s.connect.lock_timeout = std::chrono::seconds(g.lock_timeout);
     return s;
 }
 

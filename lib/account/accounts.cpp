@@ -101,7 +101,7 @@ std::vector<AccountResult> converge_accounts(session::Session& s,
     session::MachineWork work;
     work.run = [&](const std::string& machine) {
         auto& mine = results.at(machine);
-        auto h = s.connector().connect(s.deployment().machines.at(machine));
+        auto h = s.connector().connect_to_change(s.deployment().machines.at(machine), {});
         mine.connected = true;
         for (const auto* a : by_machine.at(machine))
             mine.results.push_back(converge_one(*h, *a, s.state(), s.events()));

@@ -25,7 +25,8 @@ const model::Account& declared(const session::Session& s, const std::string& nam
 
 std::unique_ptr<host::Host> connect_for(session::Session& s, const model::Account& a) {
     const auto& m = s.deployment().machines.at(a.machine);
-    return with_context("connecting to " + a.machine, [&] { return s.connector().connect(m); });
+    return with_context("connecting to " + a.machine,
+                        [&] { return s.connector().connect_to_change(m, {}); });
 }
 
 // A declared account with its machine connected and its service's driver.

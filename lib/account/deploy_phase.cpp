@@ -36,7 +36,7 @@ void converge_identity(session::Session& s, const std::string& directory,
 void deliver_late(session::Session& s, const std::string& machine,
                   std::vector<host::SecretFile> all, std::vector<AccountResult>& results) {
     try {
-        auto h = s.connector().connect(s.deployment().machines.at(machine));
+        auto h = s.connector().connect_to_change(s.deployment().machines.at(machine), {});
         auto synced = h->sync_secrets(all);
         s.events().info(machine, fmt::format("secrets written after its accounts: {}",
                                              fmt::join(synced.written, ", ")));

@@ -18,8 +18,10 @@ double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// What the machine runs once no earlier activation waits for its confirmation: one
-// whose fedi died is let run out (it reverts), so the machine is judged on what it keeps.
+// What the machine runs once no earlier activation waits for its confirmation. Taking the
+// machine settled those that hold their own lock (host::take_machine); one started by an
+// older fedi, without that lock, is let run out here (it reverts), so the machine is
+// judged on what it keeps.
 host::SystemStatus settled_status(host::Host& host, ui::Events& events,
                                   const std::string& machine) {
     auto status = host.system_status();
@@ -76,7 +78,9 @@ void deploy_machine(const MachineRun& run, const model::Machine& m, MachineRepor
     Goal goal = run.opts.goal;
     report.phase = Phase::Connect;
     show("connecting");
-    auto host = run.session.connector().connect(m);
+    // Held until the end of this machine's deploy; an earlier run's activation is
+    // settled first.
+    auto host = run.session.connector().connect_to_change(m, report.system);
     // A machine already running this system needs no push (0 bytes sent), only its
     // secrets; unless the last deploy of it failed, which is retried until it passes.
     auto status = settled_status(*host, events, m.name);

@@ -64,7 +64,14 @@ void prune_history(const MachineRun& run, host::Host& host, const std::string& m
 } // namespace
 
 void record_step(const MachineRun& run, host::Host& host, MachineReport& report) {
-    report.generation = host.system_status().generation;
+    // The generation the machine made, read back (never counted here).
+    auto now = host.system_status();
+    if (now.profile != report.system)
+        throw Error(fmt::format("after the activation the machine's system profile points to "
+                                "{}, not to the system just activated; something else changed "
+                                "it meanwhile",
+                                now.profile.empty() ? "nothing" : now.profile));
+    report.generation = now.generation;
     record_generation(run, report, false);
     prune_history(run, host, report.name);
 }

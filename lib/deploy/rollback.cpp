@@ -16,7 +16,7 @@ namespace {
 void roll_back(session::Session& s, const model::Machine& m, MachineReport& r) {
     session::Stopwatch stopwatch(r.seconds);
     r.phase = Phase::Connect;
-    auto h = s.connector().connect(m);
+    auto h = s.connector().connect_to_change(m, std::nullopt);
     r.phase = Phase::Rollback;
     auto outcome = h->rollback_generation(
         [&](const std::string& line) { s.events().info(r.name, "| " + line); });

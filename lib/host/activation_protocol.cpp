@@ -64,6 +64,9 @@ FollowRecord parse_follow_line(const std::string& line, const std::string& token
         r.kind = FollowRecord::Kind::Tick;
     } else if (kind == "unknown" && arg.empty()) {
         r.kind = FollowRecord::Kind::Unknown;
+    } else if (kind == "died" && !arg.empty()) {
+        r.kind = FollowRecord::Kind::Died;
+        r.text = arg;
     } else {
         r.text = line;
     }
@@ -77,7 +80,7 @@ FollowRecord FollowReader::read(const std::string& line) {
         ++log_lines_;
     bool ends = rec.kind == FollowRecord::Kind::Result ||
                 rec.kind == FollowRecord::Kind::EmptyResult ||
-                rec.kind == FollowRecord::Kind::Unknown;
+                rec.kind == FollowRecord::Kind::Unknown || rec.kind == FollowRecord::Kind::Died;
     if (end_)
         end_is_last_ = false;
     else if (ends) {

@@ -24,6 +24,7 @@ struct FollowRecord {
                      // were kept under /run instead
         Tick,        // the script is alive (sent every second or so while following)
         Unknown,     // the machine has no record of this activation
+        Died,        // text: its log; the activation ended without a result (killed)
         Noise,       // anything else: not framed, or a record with a wrong token
     };
     Kind kind = Kind::Noise;
@@ -38,7 +39,7 @@ class FollowReader {
   public:
     explicit FollowReader(std::string token) : token_(std::move(token)) {}
     // A line of the follow's stdout: its record, remembered when it ends the follow
-    // (a result, an empty result, an unknown activation).
+    // (a result, an empty result, an unknown or dead activation).
     FollowRecord read(const std::string& line);
     // The follow's command ended; `ended_with_newline`: its stdout's last byte was a
     // newline (a line cut short is not a record). Returns the record that ended it, or

@@ -2,6 +2,7 @@
 // A machine fedi can reach: the one place where an evaluated machine becomes a
 // transport (an SSH session), and the operations every goal is made of.
 #include "host/activation_protocol.hpp"
+#include "host/machine_lock.hpp"
 #include "host/secrets.hpp"
 #include "model/deployment.hpp"
 #include "model/goal.hpp"
@@ -133,6 +134,21 @@ class Host {
     // Goes back to the generation before the current one (`fedi rollback`), detached
     // and followed like activate(); the outcome's result is "ok" or "failed ...".
     virtual ActivationOutcome rollback_generation(const LineHandler& on_line) = 0;
+
+    // Takes the machine's lock (resources/host/lock.sh, on a connection of its own), held
+    // until this Host is destroyed; `on_held` hears who holds it before fedi waits up to
+    // `timeout` for it. Returns lock.sh's answer (a stale holder taken over, activations
+    // still running); throws MachineLockHeld when it is not free in time. See
+    // take_machine() (machine_lock.hpp), which callers use.
+    virtual LockAnswer lock(const LockHolderRecord& me, std::chrono::seconds timeout,
+                            const std::function<void(const LockHolderRecord&)>& on_held) = 0;
+
+    // Follows activation `id`, started by another run, to its result without confirming
+    // it; with `abort_reason`, asks it first to revert (it does while it waits for its
+    // confirmation).
+    virtual ActivationOutcome settle_activation(const std::string& id,
+                                                const std::optional<std::string>& abort_reason,
+                                                const LineHandler& on_line) = 0;
 };
 
 } // namespace fedi::host

@@ -11,6 +11,9 @@ constexpr const char* kActivationDir = "/var/lib/fedi/activations";
 // ID.confirm, ID.abort; and the log and result when kActivationDir cannot be written
 // (a full or read-only /var/lib), so fedi still learns the outcome, and why.
 constexpr const char* kRuntimeActivationDir = "/run/fedi/activations";
+// The machine's lock (resources/host/lock.sh; flock), holding its holder's record. Under
+// /run: always writable, and a reboot ends whatever held it.
+constexpr const char* kMachineLock = "/run/fedi/lock";
 // The installed remote scripts (content-addressed names).
 constexpr const char* kScriptDir = "/var/lib/fedi/bin";
 // Secret files (0700 root: services read them through systemd's EnvironmentFile= or

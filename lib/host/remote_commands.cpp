@@ -15,8 +15,9 @@ std::string installed_script_path(std::string_view file, const std::string& cont
 }
 
 std::string install_script_command(const std::string& path) {
+    // A temporary name of its own ($$): two fedis may install the same script at once.
     return fmt::format("test -e {0} || {{ umask 077; mkdir -p {1} {2} && "
-                       "cat > {0}.tmp && mv -f {0}.tmp {0}; }}",
+                       "cat > {0}.tmp.$$ && mv -f {0}.tmp.$$ {0}; }}",
                        path, kScriptDir, kActivationDir);
 }
 

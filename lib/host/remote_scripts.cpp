@@ -15,8 +15,9 @@ std::optional<std::string_view> embedded_host_resource(std::string_view name);
 
 const std::vector<RemoteScript>& all_remote_scripts() {
     static const std::vector<RemoteScript> all = {
-        RemoteScript::Activate, RemoteScript::Follow, RemoteScript::SecretsSync,
-        RemoteScript::PendingConfirmations, RemoteScript::PruneList};
+        RemoteScript::Activate,    RemoteScript::Follow,
+        RemoteScript::SecretsSync, RemoteScript::PendingConfirmations,
+        RemoteScript::PruneList,   RemoteScript::Lock};
     return all;
 }
 
@@ -26,7 +27,8 @@ std::string_view file_name(RemoteScript script) {
         {RemoteScript::Follow, "follow.sh"},
         {RemoteScript::SecretsSync, "secrets-sync.sh"},
         {RemoteScript::PendingConfirmations, "pending-confirmations.sh"},
-        {RemoteScript::PruneList, "prune-list.sh"}};
+        {RemoteScript::PruneList, "prune-list.sh"},
+        {RemoteScript::Lock, "lock.sh"}};
     for (const auto& n : names)
         if (n.value == script)
             return n.name;
@@ -44,9 +46,9 @@ std::string_view embedded_script_text(RemoteScript script) {
 std::string remote_script(RemoteScript script, const ScriptPaths& paths) {
     const std::pair<const char*, const std::string*> values[] = {
         {"ACTIVATION_DIR", &paths.activation_dir}, {"RUNTIME_DIR", &paths.runtime_dir},
-        {"SECRETS_DIR", &paths.secrets_dir},       {"PROFILES_DIR", &paths.profiles_dir},
-        {"SYSTEM_PROFILE", &paths.system_profile}, {"CURRENT_SYSTEM", &paths.current_system},
-        {"BOOTED_SYSTEM", &paths.booted_system}};
+        {"LOCK_FILE", &paths.lock_file},           {"SECRETS_DIR", &paths.secrets_dir},
+        {"PROFILES_DIR", &paths.profiles_dir},     {"SYSTEM_PROFILE", &paths.system_profile},
+        {"CURRENT_SYSTEM", &paths.current_system}, {"BOOTED_SYSTEM", &paths.booted_system}};
     static const std::regex placeholder("@([A-Z_]+)@");
     std::string text(embedded_script_text(script));
     std::string out;

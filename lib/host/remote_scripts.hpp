@@ -17,6 +17,7 @@ enum class RemoteScript {
     SecretsSync,          // secrets-sync.sh: makes the secrets directory hold a stream's files
     PendingConfirmations, // pending-confirmations.sh: activations waiting to be confirmed
     PruneList,            // prune-list.sh: generations and activation logs, for pruning
+    Lock,                 // lock.sh: takes and holds the machine's lock
 };
 
 // Every script, and its file name in resources/host/.
@@ -28,6 +29,7 @@ std::string_view file_name(RemoteScript script);
 struct ScriptPaths {
     std::string activation_dir = kActivationDir;     // @ACTIVATION_DIR@
     std::string runtime_dir = kRuntimeActivationDir; // @RUNTIME_DIR@
+    std::string lock_file = kMachineLock;            // @LOCK_FILE@
     std::string secrets_dir = kSecretsDir;           // @SECRETS_DIR@
     std::string profiles_dir = kProfilesDir;         // @PROFILES_DIR@
     std::string system_profile = kSystemProfile;     // @SYSTEM_PROFILE@

@@ -160,13 +160,34 @@ class SshHost : public Host {
         return run_detached(std::move(a), on_line, {});
     }
 
+    LockAnswer lock(const LockHolderRecord& me, std::chrono::seconds timeout,
+                    const std::function<void(const LockHolderRecord&)>& on_held) override {
+        lock_channel_.reset();
+        lock_session_.reset();
+        auto answer = take_lock(me, timeout, on_held, lock_session_, lock_channel_);
+        lock_holder_ = me;
+        return answer;
+    }
+
+    ActivationOutcome settle_activation(const std::string& id,
+                                        const std::optional<std::string>& abort_reason,
+                                        const LineHandler& on_line) override {
+        if (abort_reason) {
+            auto r = session_->run(abort_command(id), *abort_reason);
+            if (r.exit_status != 0)
+                throw Error(fmt::format("cannot ask activation {} to revert: {}", id, r.err));
+        }
+        Follow f{id, install_script(RemoteScript::Follow), 0, on_line, {}};
+        f.answered = true; // never confirmed by this fedi: it is not ours
+        return follow_to_end(f, std::chrono::seconds(120));
+    }
+
   private:
     static PushProgress to_progress(const nix::PushStats& s) {
         return {s.paths_total, s.paths_sent, s.bytes_sent, s.nar_bytes};
     }
 
-    // Installs the scripts, starts the activation detached and follows it to its result,
-    // getting back in when the connection drops.
+    // Installs the scripts, starts the activation detached and follows it to its result.
     ActivationOutcome run_detached(ActivationCommand a, const LineHandler& on_line,
                                    const WaitHandler& on_waiting) {
         a.script = install_script(RemoteScript::Activate);
@@ -178,7 +199,12 @@ class SshHost : public Host {
             throw Error(fmt::format("cannot start the activation: {}", started.err));
         // How long to keep trying to get back in after a drop: the machine may be busy
         // reverting, which takes up to the confirmation time and an activation.
-        auto budget = std::chrono::seconds(a.confirm_seconds + 120);
+        return follow_to_end(f, std::chrono::seconds(a.confirm_seconds + 120));
+    }
+
+    // Follows an activation to its result, getting back in when the connection drops
+    // (for up to `budget` from the first drop).
+    ActivationOutcome follow_to_end(Follow& f, std::chrono::seconds budget) {
         std::optional<std::chrono::steady_clock::time_point> give_up;
         for (;;) {
             std::string follow_error;
@@ -199,7 +225,72 @@ class SshHost : public Host {
                                         "its new generation (see {}/{}.log there): {}",
                                         f.id, kActivationDir, f.id, follow_error));
             ++f.outcome.reconnects;
+            retake_lock(f.outcome);
         }
+    }
+
+    // Runs lock.sh on a connection of its own (`session`, `channel`: kept open to hold the
+    // lock). Throws MachineLockHeld when it is not ours within `timeout`.
+    LockAnswer take_lock(const LockHolderRecord& me, std::chrono::seconds timeout,
+                         const std::function<void(const LockHolderRecord&)>& on_held,
+                         std::unique_ptr<ssh::Session>& session,
+                         std::unique_ptr<ssh::Channel>& channel) {
+        std::string script = install_script(RemoteScript::Lock);
+        auto options = options_;
+        options.idle_timeout = timeout + std::chrono::seconds(60);
+        session = ssh::Session::connect(options);
+        channel = session->exec(shell_join({"sh", script, std::to_string(timeout.count())}));
+        channel->write(lock_holder_input(me));
+        LockAnswer answer;
+        std::string line;
+        char c = 0;
+        while (channel->read_some(&c, 1) == 1) {
+            if (c != '\n') {
+                line += c;
+                continue;
+            }
+            bool more = answer.read(line);
+            if (line == "held" && on_held && answer.held_by())
+                on_held(*answer.held_by());
+            line.clear();
+            if (!more)
+                break;
+        }
+        if (answer.timed_out())
+            throw MachineLockHeld(answer.held_by(), timeout);
+        if (!answer.ready())
+            throw Error(fmt::format("could not take the machine's lock {}: {}", kMachineLock,
+                                    channel->stderr_text()));
+        return answer;
+    }
+
+    // After a reconnect: the drop may have ended the lock's connection too (sshd restarted
+    // with KillMode=control-group ends every session); take the lock again unless it is
+    // still ours. What cannot be done is a warning: the activation goes on regardless.
+    void retake_lock(ActivationOutcome& outcome) {
+        if (!lock_holder_)
+            return;
+        std::unique_ptr<ssh::Session> session;
+        std::unique_ptr<ssh::Channel> channel;
+        try {
+            take_lock(*lock_holder_, std::chrono::seconds(0), {}, session, channel);
+        } catch (const MachineLockHeld& e) {
+            const auto& h = e.holder();
+            if (!h || (h->host == lock_holder_->host && h->pid == lock_holder_->pid &&
+                       h->since == lock_holder_->since))
+                return; // still ours: its connection lived through the drop
+            outcome.warnings.push_back(fmt::format(
+                "the connection holding the machine's lock dropped, and {} took it meanwhile",
+                describe_lock_holder(*h)));
+            return;
+        } catch (const Error& e) {
+            outcome.warnings.push_back("could not take the machine's lock again after the "
+                                       "connection dropped: " +
+                                       e.describe());
+            return;
+        }
+        lock_channel_ = std::move(channel);
+        lock_session_ = std::move(session);
     }
 
     // One run of follow.sh: hands over the log, answers the wait for confirmation and
@@ -259,6 +350,11 @@ class SshHost : public Host {
                 "likely full{}; the machine is on its old or its new generation (see the log "
                 "beside it)",
                 id, end.text, disk_usage_note()));
+        if (end.kind == FollowRecord::Kind::Died)
+            throw ActivationUnknowable(fmt::format(
+                "activation {} died before it wrote its result (killed?); the machine is on its "
+                "old or its new generation (see {} there)",
+                id, end.text));
         if (end.kind == FollowRecord::Kind::Unknown)
             throw ActivationUnknowable(fmt::format(
                 "the machine has no record of activation {} (neither {} nor {} holds its log): "
@@ -341,6 +437,11 @@ class SshHost : public Host {
     std::unique_ptr<ssh::Session> session_;
     std::string label_;
     ssh::ConnectOptions options_;
+    // The machine's lock, held by lock.sh for as long as this channel is open (declared
+    // after its session, so it closes first).
+    std::unique_ptr<ssh::Session> lock_session_;
+    std::unique_ptr<ssh::Channel> lock_channel_;
+    std::optional<LockHolderRecord> lock_holder_; // this fedi, once it took the lock
 };
 
 } // namespace

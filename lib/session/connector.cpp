@@ -1,5 +1,7 @@
 #include "session/connector.hpp"
 
+#include "statestore/backend.hpp"
+
 #include <algorithm>
 #include <fmt/format.h>
 
@@ -26,6 +28,24 @@ class SshConnector : public Connector {
         return host;
     }
 
+    std::unique_ptr<host::Host>
+    connect_to_change(const model::Machine& m, const std::optional<std::string>& system) override {
+        auto host = connect(m);
+        auto me = statestore::this_process(options_.command_line, "machine " + m.name);
+        host::TakeMachine take;
+        take.holder = {me.host, me.user, me.pid, me.command, me.since, 0, ""};
+        take.timeout = options_.lock_timeout;
+        take.system = system;
+        take.warn = [this, &m](const std::string& text) { events_.warn(m.name, text); };
+        take.info = [this, &m](const std::string& text) { events_.info(m.name, text); };
+        take.on_line = [this, &m](const std::string& line) {
+            events_.info(m.name, "earlier activation | " + line);
+        };
+        events_.detail(m.name, "taking the machine's lock");
+        host::take_machine(*host, take);
+        return host;
+    }
+
   private:
     void record_key(const std::string& machine, const std::string& key) {
         if (!state_.writable()) {
@@ -48,6 +68,11 @@ class SshConnector : public Connector {
 };
 
 } // namespace
+
+std::unique_ptr<host::Host> Connector::connect_to_change(const model::Machine& m,
+                                                         const std::optional<std::string>&) {
+    return connect(m);
+}
 
 std::unique_ptr<Connector> ssh_connector(StateStore& state, ui::Events& events,
                                          ConnectOptions options) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 
 namespace fedi::session {
 
@@ -19,6 +20,9 @@ struct ConnectOptions {
     // How long to wait for a machine to answer; unset: the host's default. `fedi status`
     // waits less, so one unreachable machine does not hold up the table.
     std::optional<std::chrono::seconds> connect_timeout;
+    // How long to wait for a machine another deployer holds locked (0: not at all).
+    std::chrono::seconds lock_timeout{0};
+    std::string command_line; // this fedi, recorded in the machines' locks
 };
 
 class Connector {
@@ -26,6 +30,12 @@ class Connector {
     virtual ~Connector() = default;
     // Connects to `m`, trusting the host keys state records for it. Throws fedi::Error.
     virtual std::unique_ptr<host::Host> connect(const model::Machine& m) = 0;
+    // Connects to `m` to change it: its lock taken (held until the host is destroyed),
+    // and activations an earlier fedi left running there settled first (see
+    // host::take_machine; `system`: what this command activates). Throws
+    // host::MachineLockHeld when another deployer holds it. Fakes need no lock.
+    virtual std::unique_ptr<host::Host> connect_to_change(const model::Machine& m,
+                                                          const std::optional<std::string>& system);
 };
 
 // SSH connections. A host key accepted only because accept_new_host_keys is set is

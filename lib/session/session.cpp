@@ -65,7 +65,9 @@ std::vector<std::string> every_lock_scope(const model::Deployment& d) {
 
 std::unique_ptr<Session> open_session(const SessionOptions& options, ui::Events& events) {
     auto [store, project] = open_state(options);
-    auto connector = ssh_connector(*store, events, options.connect);
+    auto connect = options.connect;
+    connect.command_line = options.command_line; // recorded in the machines' locks
+    auto connector = ssh_connector(*store, events, connect);
     return std::make_unique<Session>(std::move(project), std::move(store), events,
                                      std::move(connector), options.limits);
 }

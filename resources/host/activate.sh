@@ -9,6 +9,11 @@
 # The last act is writing ID.result (parsed by lib/host/activation_protocol.cpp):
 # ok | failed RC | failed RC, rolled back | unconfirmed, rolled back |
 # aborted, rolled back | ... rollback failed
+# From its first act to its last it holds a lock of its own, ID.lock in the runtime
+# directory (flock), holding its record (its PID, system, goal and the record of the fedi
+# that started it, copied from the machine's lock): a fedi that finds it held knows the
+# activation runs (lock.sh), and one that finds it free with no result knows it died
+# (follow.sh). Long-running children (switch-to-configuration) do not inherit it.
 # Nothing the activated system prints is read as protocol (see follow.sh).
 # Only POSIX sh, coreutils and nix-env, which every NixOS has. fedi fills in the
 # placeholders (a name between at signs) from its C++ constants (remote_scripts.cpp).
@@ -18,7 +23,15 @@ state_dir=@ACTIVATION_DIR@
 dir=$state_dir
 run=@RUNTIME_DIR@
 profile=@SYSTEM_PROFILE@
+lock=@LOCK_FILE@
 (umask 077; mkdir -p "$run" "$dir" 2>/dev/null)
+exec 9>"$run/$id.lock" || exit 1
+flock -n 9 || exit 1
+{ grep -v -e '^keeper=' -e '^activation=' "$lock" 2>/dev/null
+  printf 'system=%s\ngoal=%s\nactivation-pid=%s\nstarted=%s\n' "$system" "$goal" "$$" \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; } >&9
+# The machine's lock names the activation its holder started.
+[ -s "$lock" ] && printf 'activation=%s\n' "$id" >> "$lock"
 # A full or read-only /var/lib must not hide the outcome: the log and the result go to
 # the runtime directory then, and follow.sh says so.
 if ! printf 'fedi: activation %s: %s %s\n' "$id" "$goal" "$system" > "$dir/$id.log" 2>/dev/null; then
@@ -36,7 +49,7 @@ write_result() {
 }
 finish() {
   write_result "$1" "$dir" || write_result "$1" "$run"
-  rm -f "$run/$id.waiting" "$run/$id.confirm" "$run/$id.abort"
+  rm -f "$run/$id.waiting" "$run/$id.confirm" "$run/$id.abort" "$run/$id.lock"
   exit 0
 }
 if [ "$goal" = rollback ]; then
@@ -45,7 +58,7 @@ if [ "$goal" = rollback ]; then
     nix-env -p "$profile" --rollback || finish "failed 1 (no earlier generation)"
     system=$(readlink -e "$profile")
     echo "fedi: activating $system"
-    "$system/bin/switch-to-configuration" switch || finish "failed $?"
+    "$system/bin/switch-to-configuration" switch 9>&- || finish "failed $?"
     finish ok
   } >> "$dir/$id.log" 2>&1 < /dev/null
 fi
@@ -70,7 +83,7 @@ revert() {
     switch|test)
       if [ -n "$prev_current" ] && [ -x "$prev_current/bin/switch-to-configuration" ]; then
         echo "fedi: activating the previous system $prev_current"
-        "$prev_current/bin/switch-to-configuration" "$goal" || ok=1
+        "$prev_current/bin/switch-to-configuration" "$goal" 9>&- || ok=1
       else
         echo "fedi: no previous running system to go back to"
       fi ;;
@@ -81,7 +94,7 @@ revert() {
   if [ "$sets_profile" = 1 ]; then
     nix-env -p "$profile" --set "$system" || finish "failed 1 (setting the profile)"
   fi
-  "$system/bin/switch-to-configuration" "$goal"
+  "$system/bin/switch-to-configuration" "$goal" 9>&-
   rc=$?
   if [ "$rc" != 0 ]; then
     if [ "$rollback" = 1 ]; then

@@ -145,6 +145,20 @@ class FakeHost : public host::Host {
         return o;
     }
 
+    // A fake machine has no other deployer and no earlier activation.
+    host::LockAnswer lock(const host::LockHolderRecord&, std::chrono::seconds,
+                          const std::function<void(const host::LockHolderRecord&)>&) override {
+        host::LockAnswer answer;
+        answer.read("locked 1");
+        answer.read("ready");
+        return answer;
+    }
+    host::ActivationOutcome settle_activation(const std::string& id,
+                                              const std::optional<std::string>&,
+                                              const host::LineHandler&) override {
+        throw Error("FakeHost: no activation " + id + " to settle");
+    }
+
   private:
     static host::ActivationResult result(const std::string& text) {
         auto parsed = host::parse_activation_result(text);

@@ -74,6 +74,8 @@ const char* kind_name(FollowRecord::Kind k) {
         return "tick";
     case FollowRecord::Kind::Unknown:
         return "unknown";
+    case FollowRecord::Kind::Died:
+        return "died";
     case FollowRecord::Kind::Noise:
         return "noise";
     }
@@ -116,6 +118,10 @@ std::vector<std::pair<std::string, std::string>> follows() {
     std::ofstream(m.run / "C.result") << "ok\n";
     out.emplace_back("activation/follow-fallback.txt", m.follow("C", 0));
     out.emplace_back("activation/follow-unknown.txt", m.follow("D", 0));
+    // Killed: its own lock (see activate.sh) is free, and no result was written.
+    std::ofstream(m.dir / "E.log") << "fedi: activation E: switch /nix/store/e\n";
+    std::ofstream(m.run / "E.lock") << "activation-pid=1\n";
+    out.emplace_back("activation/follow-died.txt", m.follow("E", 0));
     return out;
 }
 
@@ -134,7 +140,7 @@ TEST_CASE("golden: what follow.sh prints, and how fedi reads it", "[golden]") {
 TEST_CASE("golden: a follow cut short at every length is a clear error", "[golden]") {
     for (const char* name : {"activation/follow-result.txt", "activation/follow-resumed.txt",
                              "activation/follow-empty-result.txt", "activation/follow-fallback.txt",
-                             "activation/follow-unknown.txt"}) {
+                             "activation/follow-unknown.txt", "activation/follow-died.txt"}) {
         auto out = fedi::test::read_golden(name);
         CHECK(replay(out).kind != FollowRecord::Kind::Log);
         for (std::size_t n = 0; n < out.size(); ++n) {

@@ -27,8 +27,8 @@ TEST_CASE("remote commands: installing a script") {
     CHECK(install_script_command("/var/lib/fedi/bin/follow-00000000000000ab.sh") ==
           "test -e /var/lib/fedi/bin/follow-00000000000000ab.sh || { umask 077; mkdir -p "
           "/var/lib/fedi/bin /var/lib/fedi/activations && cat > "
-          "/var/lib/fedi/bin/follow-00000000000000ab.sh.tmp && mv -f "
-          "/var/lib/fedi/bin/follow-00000000000000ab.sh.tmp "
+          "/var/lib/fedi/bin/follow-00000000000000ab.sh.tmp.$$ && mv -f "
+          "/var/lib/fedi/bin/follow-00000000000000ab.sh.tmp.$$ "
           "/var/lib/fedi/bin/follow-00000000000000ab.sh; }");
 }
 
