@@ -54,7 +54,7 @@ class SystemdMachineTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         skip_unless_systemd_machines()
-        cls.hosts = lib.TestHosts(1, prefix="box", systemd=True)
+        cls.hosts = lib.TestHosts(2, prefix="box", systemd=True)
         cls.addClassCleanup(cls.hosts.stop)
         cls.name = cls.hosts.names[0]
 
@@ -82,6 +82,12 @@ class SystemdMachineTest(unittest.TestCase):
         self.assertEqual(self.ssh(f"test -e {marker.name} && echo shared || echo own"), "own")
         self.ssh("echo mine > /var/lib/box-marker")
         self.assertFalse(os.path.exists("/var/lib/box-marker"))
+
+    def test_machines_reach_one_another_through_this_machine(self):
+        other = self.hosts.hosts[1]["host"]
+        self.assertNotEqual(other, self.hosts.hosts[0]["host"])
+        banner = self.ssh(f"timeout 10 bash -c 'exec 3<>/dev/tcp/{other}/22 && head -c 8 <&3'")
+        self.assertEqual(banner, "SSH-2.0-")
 
     def test_dies_with_the_process_that_started_it(self):
         code = ("import fedi_testlib as lib, sys\n"
