@@ -119,8 +119,10 @@ let
     mon data = $d/mon/\$id
     [osd]
     osd data = $d/osd/\$id
-    # In memory, saved to osd data when the OSD stops cleanly: small and quick to start.
+    # In memory, saved to osd data when the OSD stops (a clean stop: no fast shutdown)
+    # and loaded when it starts: small and quick to start. A killed OSD loses its objects.
     osd objectstore = memstore
+    osd fast shutdown = false
     memstore device bytes = 536870912
     [client]
     rgw frontends = beast endpoint=${address}:7480

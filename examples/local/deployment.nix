@@ -1,7 +1,8 @@
 # What fedi is for, on one Linux machine with no infrastructure (`scripts/demo`): four
 # local machines that `fedi deploy` creates itself (the `container` provider with systemd
 # as PID 1: each machine has its own address, /var, /run, /tmp and Nix store), and on them
-#   s3     a real Ceph RGW (monitor, OSD, radosgw as systemd units, Debian's packages);
+#   s3     a real Ceph RGW (monitor, OSD, radosgw as systemd units, Debian's packages; the
+#          OSD keeps objects in memory, saved when it stops: a killed machine loses them);
 #          fedi makes a bucket and a key per service there and delivers each key to the
 #          service's machine as /var/lib/fedi/secrets/<bucket>-<key>.env
 #   ldap   an OpenLDAP directory (slapd as a unit) that fedi fills: a person and the
