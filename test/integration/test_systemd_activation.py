@@ -89,6 +89,16 @@ class SystemdMachineTest(unittest.TestCase):
         banner = self.ssh(f"timeout 10 bash -c 'exec 3<>/dev/tcp/{other}/22 && head -c 8 <&3'")
         self.assertEqual(banner, "SSH-2.0-")
 
+    def test_a_directory_under_what_the_machine_covers(self):
+        """DIR under /var (or /root: a checkout in root's home, as on a fresh machine),
+        which the machine's own /var and /root cover while it mounts its parts."""
+        d = tempfile.mkdtemp(prefix="fedi-sd-var-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, d, True)
+        hosts = lib.TestHosts(1, prefix="varbox", dir=d, systemd=True)
+        self.addCleanup(hosts.stop)
+        r = hosts.ssh(hosts.names[0], "systemctl is-system-running --wait")
+        self.assertEqual(r.stdout.strip(), "running", r.stderr)
+
     def test_dies_with_the_process_that_started_it(self):
         code = ("import fedi_testlib as lib, sys\n"
                 "h = lib.TestHosts(1, prefix='orphan', systemd=True)\n"
