@@ -27,6 +27,8 @@
 #   sshdKillMode  KillMode of sshd.service: "process" (NixOS's) keeps open sessions when
 #                 sshd restarts; "control-group" ends every session, fedi's too
 #   delay         seconds the switch sleeps before it changes anything
+#   extraUnits    more units, [ { name = "x.service"; text = "..."; } ], each wanted by
+#                 multi-user.target (the demo's systems: resources/demo-units.nix)
 #
 # On the target, switch-to-configuration works under /var/lib/fedi-test:
 #   activations.log        one line per run: "<UTC time> <goal> <out path> <cgroup>", the
@@ -45,6 +47,7 @@
 , breakSsh ? false
 , sshdKillMode ? "process"
 , delay ? 0
+, extraUnits ? [ ]
 , system ? builtins.currentSystem or "x86_64-linux"
 }:
 let
@@ -127,7 +130,8 @@ let
   '';
 
   units = [ webUnit ] ++ (if breakSsh then [ ] else [ sshdUnit ])
-    ++ (if failUnit then [ brokenUnit ] else [ ]);
+    ++ (if failUnit then [ brokenUnit ] else [ ])
+    ++ map (u: unit u.name u.text) extraUnits;
 
   activateScript = ''
     #!/bin/sh

@@ -1,7 +1,8 @@
-"""The container provider, end to end, on README's main example: `fedi deploy` of
-examples/local creates its three local containers itself, deploys them, sees their
-addresses through `resources`, converges on a re-run, starts a stopped container again
-with its data, never touches a directory it did not make, and destroys on request."""
+"""The container provider, end to end: `fedi deploy` of a deployment of three local
+containers (what examples/local was before it grew into the whole demo, which
+test_local_example.py covers) creates them itself, deploys them, sees their addresses
+through `resources`, converges on a re-run, starts a stopped container again with its
+data, never touches a directory it did not make, and destroys on request."""
 
 import json
 import os
@@ -15,7 +16,28 @@ import unittest
 
 from fedi_testlib import KEEP_DIRS, SOURCE_DIR, TESTHOSTS, isolated_env, run_fedi
 
-EXAMPLE = SOURCE_DIR / "examples" / "local"
+# Three machines with plain (non-systemd) containers; one's system names another's address.
+DEPLOYMENT = """{ resources, ... }:
+let
+  mkSystem = import %s;
+  address = name:
+    let m = resources.machines.${name} or null;
+    in if m == null then "(not provisioned yet)" else "${m.host}:${toString m.port}";
+  machine = args: { provision.provider = "local"; system = mkSystem args; };
+in
+{
+  providers.local = { type = "container"; };
+  machines.s3 = machine { name = "s3"; message = "object storage node"; };
+  machines.web = machine {
+    name = "web";
+    message = "Mastodon front end; object storage at ${address "s3"}";
+  } // { after = [ "s3" ]; };
+  machines.video = machine {
+    name = "video";
+    message = "PeerTube; object storage at ${address "s3"}";
+  } // { after = [ "s3" ]; };
+}
+""" % (SOURCE_DIR / "resources" / "minimal-system.nix")
 
 
 class LocalExample(unittest.TestCase):
@@ -26,6 +48,9 @@ class LocalExample(unittest.TestCase):
         home = cls.tmp / "home"
         home.mkdir()
         cls.env = isolated_env(home)
+        cls.example = cls.tmp / "example"
+        cls.example.mkdir()
+        (cls.example / "deployment.nix").write_text(DEPLOYMENT)
 
     @classmethod
     def tearDownClass(cls):
@@ -35,7 +60,7 @@ class LocalExample(unittest.TestCase):
             shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def fedi(self, *args):
-        return run_fedi(["--state", self.state_file, *args], cwd=EXAMPLE, env=self.env)
+        return run_fedi(["--state", self.state_file, *args], cwd=self.example, env=self.env)
 
     def state(self):
         return json.loads(self.state_file.read_text())

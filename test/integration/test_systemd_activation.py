@@ -54,7 +54,7 @@ class SystemdMachineTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         skip_unless_systemd_machines()
-        cls.hosts = lib.TestHosts(1, prefix="box", systemd=True)
+        cls.hosts = lib.TestHosts(2, prefix="box", systemd=True)
         cls.addClassCleanup(cls.hosts.stop)
         cls.name = cls.hosts.names[0]
 
@@ -82,6 +82,22 @@ class SystemdMachineTest(unittest.TestCase):
         self.assertEqual(self.ssh(f"test -e {marker.name} && echo shared || echo own"), "own")
         self.ssh("echo mine > /var/lib/box-marker")
         self.assertFalse(os.path.exists("/var/lib/box-marker"))
+
+    def test_machines_reach_one_another_through_this_machine(self):
+        other = self.hosts.hosts[1]["host"]
+        self.assertNotEqual(other, self.hosts.hosts[0]["host"])
+        banner = self.ssh(f"timeout 10 bash -c 'exec 3<>/dev/tcp/{other}/22 && head -c 8 <&3'")
+        self.assertEqual(banner, "SSH-2.0-")
+
+    def test_a_directory_under_what_the_machine_covers(self):
+        """DIR under /var (or /root: a checkout in root's home, as on a fresh machine),
+        which the machine's own /var and /root cover while it mounts its parts."""
+        d = tempfile.mkdtemp(prefix="fedi-sd-var-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, d, True)
+        hosts = lib.TestHosts(1, prefix="varbox", dir=d, systemd=True)
+        self.addCleanup(hosts.stop)
+        r = hosts.ssh(hosts.names[0], "systemctl is-system-running --wait")
+        self.assertEqual(r.stdout.strip(), "running", r.stderr)
 
     def test_dies_with_the_process_that_started_it(self):
         code = ("import fedi_testlib as lib, sys\n"
