@@ -140,8 +140,13 @@ class MachineLockTest(unittest.TestCase):
         SIGINT either) once the machine waits for its confirmation; returns when the
         machine reverts if no one confirms."""
         proc = self.a.start("--confirm-timeout", str(confirm))
+        # Stopped once its activation has begun, so that it cannot confirm in the moment
+        # between the machine's "waiting" and the signal (it does, on a loaded machine).
+        self.wait_for(f"ls {RUN}/*.lock 2>/dev/null | head -n 1")
+        proc.send_signal(signal.SIGSTOP)
         deadline = int(self.wait_for(f"cat {RUN}/*.waiting 2>/dev/null | head -n 1"))
         proc.send_signal(sig)
+        proc.send_signal(signal.SIGCONT)  # a pending SIGINT ends it as it resumes
         proc.communicate()
         return deadline
 
