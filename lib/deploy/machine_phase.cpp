@@ -83,8 +83,8 @@ void deploy_machine(const MachineRun& run, const model::Machine& m, MachineRepor
     // consistent by its own locks: it takes no machine lock, so machine names that share
     // a host (fleets of test machines) push at once.
     auto& connector = run.session.connector();
-    auto host = goal == Goal::Push ? connector.connect(m)
-                                   : connector.connect_to_change(m, report.system);
+    auto host =
+        goal == Goal::Push ? connector.connect(m) : connector.connect_to_change(m, report.system);
     // A machine already running this system needs no push (0 bytes sent), only its
     // secrets; unless the last deploy of it failed, which is retried until it passes.
     auto status = settled_status(*host, events, m.name);
