@@ -2,6 +2,7 @@
 // The validated deployment: what the operator declared, checked and typed. Everything
 // downstream (planning, deploying, status) works from this, never from raw JSON.
 #include "model/accounts.hpp"
+#include "model/cache_settings.hpp"
 #include "model/provider_settings.hpp"
 #include "model/secrets.hpp"
 #include "model/state_settings.hpp"
@@ -90,6 +91,7 @@ struct Deployment {
     std::map<std::string, IdentityDirectory> identity;
     std::map<std::string, Storage> storage;
     std::map<std::string, Bucket> buckets;
+    std::optional<CacheSettings> cache; // `cache`, when declared
 };
 
 // Validates the evaluated deployment (as produced by nix::evaluate_deployment). Throws a
