@@ -111,6 +111,7 @@ void configure_app(CLI::App& app, GlobalOptions& g) {
 
 void register_commands(CLI::App& app, GlobalOptions& g, Action& action) {
     register_deploy(app, g, action);
+    register_plan(app, g, action);
     register_eval(app, g, action);
     register_status(app, g, action);
     register_rollback(app, g, action);

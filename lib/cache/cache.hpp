@@ -16,9 +16,9 @@
 namespace fedi::cache {
 
 struct UploadProgress {
-    std::size_t paths_total = 0;    // paths asked for
-    std::size_t paths_present = 0;  // already in the cache (not sent again)
-    std::size_t paths_uploaded = 0; // sent now
+    std::size_t paths_total = 0;      // paths asked for
+    std::size_t paths_present = 0;    // already in the cache (not sent again)
+    std::size_t paths_uploaded = 0;   // sent now
     std::uint64_t bytes_uploaded = 0; // compressed NAR and narinfo bytes sent
     std::uint64_t nar_bytes = 0;      // uncompressed NAR bytes of the paths sent
 };
