@@ -48,10 +48,6 @@ storage::KeyRecord make_uploader_key(session::Session& s, const model::CacheSett
         be->apply_settings(*view, d.buckets.at(c.bucket), false);
         s.events().info("cache",
                         fmt::format("created bucket {} on storage {}", c.bucket, c.storage));
-        view = be->find_bucket(c.bucket);
-        if (!view)
-            throw Error(fmt::format("storage {} does not list bucket {} just created", c.storage,
-                                    c.bucket));
     } else if (rec.id.empty()) {
         rec.id = view->id;
     }
@@ -59,6 +55,9 @@ storage::KeyRecord make_uploader_key(session::Session& s, const model::CacheSett
     storage::KeyRecord made{key.id, key.secret, true};
     rec.keys[uploader_key_name] = made;
     record_bucket(s, c.bucket, rec);
+    view = be->find_bucket(c.bucket); // with the new key among those it lists
+    if (!view)
+        throw Error(fmt::format("storage {} no longer lists bucket {}", c.storage, c.bucket));
     be->set_permissions(*view, key.id, {true, true, false}, false);
     s.events().info("cache", fmt::format("made key {} ({}) to upload to bucket {}",
                                          uploader_key_name, key.id, c.bucket));
