@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 
 import fedi_testlib as lib
+import storage_testlib as slib
 
 CHECK = os.environ.get("FEDI_S3_CHECK", "")
 NIX = ["nix", "--extra-experimental-features", "nix-command"]
@@ -54,10 +55,6 @@ class CacheRgw(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, True)
         os.makedirs(os.path.join(self.dir, "home"))
         self.env = lib.isolated_env(os.path.join(self.dir, "home"))
-        self.access = lib.write_file(os.path.join(self.dir, "rgw-access"),
-                                     self.rgw["accessKey"] + "\n", 0o600)
-        self.secret = lib.write_file(os.path.join(self.dir, "rgw-secret"),
-                                     self.rgw["secretKey"] + "\n", 0o600)
         self.bucket = f"nix-cache-{time.time_ns() % 10**9}"
         self.url = f"{self.rgw['endpoint']}/{self.bucket}"
         self.stores = 0
@@ -65,10 +62,7 @@ class CacheRgw(unittest.TestCase):
     def write(self, compression="xz"):
         machines = {"web": {"ssh": {"host": "127.0.0.1"},
                             "system": lib.system_expr("cache-web")}}
-        storage = {"type": "rgw", "s3Endpoint": self.rgw["endpoint"],
-                   "region": self.rgw.get("region", "us-east-1"),
-                   "accessKeyFile": str(self.access), "secretKeyFile": str(self.secret),
-                   "allowInsecureHttp": True}
+        storage = slib.rgw_storage(self.dir, self.rgw)
         cache = {"storage": "ceph", "bucket": self.bucket, "url": self.url,
                  "secretKeyFile": self.secret_key, "publicKey": self.public_key,
                  "compression": compression}
