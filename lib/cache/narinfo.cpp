@@ -109,7 +109,7 @@ NarInfo parse_narinfo(std::string_view text, const std::string& origin) {
     for (const auto& line : split(text, '\n')) {
         auto colon = line.find(": ");
         if (colon == std::string::npos) {
-            if (line.size() && line.back() == ':') // "References:" with nothing after it
+            if (!line.empty() && line.back() == ':') // "References:" with nothing after it
                 set_field(info, line.substr(0, line.size() - 1), "", origin);
             continue;
         }

@@ -19,7 +19,7 @@ struct CacheTarget {
     std::string compression = "xz";
     // NARs whose compressed size reaches part_size go up as multipart uploads of parts
     // of about that size (S3: at least 5 MiB but the last).
-    std::size_t part_size = 16 * 1024 * 1024;
+    std::size_t part_size = std::size_t{16} * 1024 * 1024;
     unsigned jobs = 4; // paths uploaded at once
     // Give anonymous readers GetObject by a bucket policy (RGW, served at its S3 URL);
     // Garage serves a public bucket through its website endpoint instead.
