@@ -59,12 +59,12 @@ class CacheRgw(unittest.TestCase):
         self.url = f"{self.rgw['endpoint']}/{self.bucket}"
         self.stores = 0
 
-    def write(self, compression="xz"):
+    def write(self, compression="xz", public_key=None):
         machines = {"web": {"ssh": {"host": "127.0.0.1"},
                             "system": lib.system_expr("cache-web")}}
         storage = slib.rgw_storage(self.dir, self.rgw)
         cache = {"storage": "ceph", "bucket": self.bucket, "url": self.url,
-                 "secretKeyFile": self.secret_key, "publicKey": self.public_key,
+                 "secretKeyFile": self.secret_key, "publicKey": public_key or self.public_key,
                  "compression": compression}
         lib.write_file(os.path.join(self.dir, "deployment.nix"),
                        lib.render_deployment(machines, {"storage": {"ceph": storage},
@@ -74,6 +74,9 @@ class CacheRgw(unittest.TestCase):
     def fedi(self, *args):
         r = lib.run_fedi(["--json", "cache", *args], cwd=self.dir, env=self.env)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(self.secret_key) as f:
+            secret = f.read().strip().split(":", 1)[1]
+        self.assertNotIn(secret, r.stdout + r.stderr)
         return json.loads(r.stdout)
 
     def closure(self, path):
@@ -220,6 +223,19 @@ class CacheRgw(unittest.TestCase):
         self.assertEqual(copied.returncode, 0, copied.stderr)
         gone, _ = self.nix_copy_from_cache(self.sys1)
         self.assertNotEqual(gone.returncode, 0)
+
+
+    def test_a_public_key_that_is_not_the_secret_keys_half_is_refused(self):
+        other = os.path.join(self.dir, "other")
+        subprocess.run(["nix-store", "--generate-binary-cache-key", "fedi-test-cache-1",
+                        other + ".sec", other + ".pub"], check=True)
+        with open(other + ".pub") as f:
+            self.write(public_key=f.read().strip())
+        r = lib.run_fedi(["cache", "push", self.sys1], cwd=self.dir, env=self.env)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("cache.publicKey: ", r.stderr)
+        self.assertIn("is not the public half of the key cache.secretKeyFile gives", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, ".fedi", "state.json")))
 
 
 if __name__ == "__main__":
