@@ -40,6 +40,7 @@ void register_bucket(CLI::App& app, GlobalOptions& g, Action& action);
 void register_provision(CLI::App& app, GlobalOptions& g, Action& action);
 void register_state(CLI::App& app, GlobalOptions& g, Action& action);
 void register_plan(CLI::App& app, GlobalOptions& g, Action& action);
+void register_cache(CLI::App& app, GlobalOptions& g, Action& action);
 void register_completion(CLI::App& app, GlobalOptions& g, Action& action);
 
 // Prints a JSON document on stdout.

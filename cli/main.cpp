@@ -120,6 +120,7 @@ void register_commands(CLI::App& app, GlobalOptions& g, Action& action) {
     register_bucket(app, g, action);
     register_provision(app, g, action);
     register_state(app, g, action);
+    register_cache(app, g, action);
     register_completion(app, g, action);
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // The deployment's binary cache (deployment `cache`), in Nix's binary cache format on
 // its object storage: nix-cache-info, <hash>.narinfo (signed with the deployment's
-// ed25519 key) and nar/<filehash>.nar.<ext>. fedi uploads the paths machines lack, once
+// ed25519 key) and nar/<nar hash>.nar[.xz]. fedi uploads the paths machines lack, once
 // each; the machines fetch them with their own Nix, which checks the signatures.
 #include "nix/store.hpp"
 #include "session/session.hpp"
@@ -37,9 +37,11 @@ class BinaryCache {
     virtual std::string public_key() const = 0;
 };
 
-// The deployment's cache, when it declares one: the bucket's credentials from state,
-// the signing key from its file or environment variable. Throws a usage error naming
-// the attribute (cache.secretKeyFile, …) when something it needs is missing.
+// The deployment's cache, when it declares one (nullptr when it does not): the bucket's
+// credentials from state, the signing key from its file or environment variable. Throws a
+// usage error naming the attribute (cache.secretKeyFile, …) when something it needs is
+// missing. When state records no upload key yet, the session must be writable (the key
+// is made, and the bucket when the storage lacks it).
 std::unique_ptr<BinaryCache> open_cache(session::Session& s);
 
 } // namespace fedi::cache

@@ -1,6 +1,10 @@
 #pragma once
 // `cache`: the deployment's binary cache on its own object storage. The deployer uploads
 // each store path once; the machines fetch from it (issue: fleet fan-out).
+#include "model/storage.hpp"
+
+#include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -17,7 +21,19 @@ struct CacheSettings {
     std::optional<std::string> secret_key_file;
     std::optional<std::string> secret_key_env;
     std::string public_key;
-    std::string compression = "xz"; // of the NARs: xz, zstd or none
+    std::string compression = "xz"; // of the NARs: xz or none (zstd: not in this build)
 };
+
+class AttrSet;
+
+// Parses the top-level `cache` (optional) and checks that its storage and bucket are
+// declared (storage.<name>, buckets.<name> on that storage). Usage errors name the
+// attribute path (cache.bucket, cache.publicKey, ...).
+std::optional<CacheSettings> parse_cache(AttrSet& top,
+                                         const std::map<std::string, Storage>& storage,
+                                         const std::map<std::string, Bucket>& buckets);
+
+// For `fedi eval`: where the secret key is read from, never the key.
+nlohmann::json to_json(const CacheSettings& c);
 
 } // namespace fedi::model

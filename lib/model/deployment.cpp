@@ -265,6 +265,7 @@ Deployment parse_deployment(const nlohmann::json& evaluated, const std::string& 
     }
     parse_meta(top, d);
     parse_storage_section(top, d.storage, d.buckets);
+    d.cache = parse_cache(top, d.storage, d.buckets);
     d.secrets = parse_secrets(top, evaluated, std::filesystem::path(file).parent_path().string());
     d.accounts = parse_accounts(top, evaluated);
     d.identity = parse_identity(top, evaluated);
@@ -335,6 +336,7 @@ nlohmann::json to_json(const Deployment& d) {
         j["warnings"].push_back({{"path", w.path}, {"message", w.message}});
     j["storage"] = json_of_each(d.storage);
     j["buckets"] = json_of_each(d.buckets);
+    j["cache"] = d.cache ? to_json(*d.cache) : nlohmann::json();
     j["providers"] = nlohmann::json::object();
     for (const auto& [name, p] : d.providers)
         j["providers"][name] = p.settings->to_json();

@@ -281,6 +281,82 @@ void S3Client::delete_object(const std::string& bucket, const std::string& key) 
          {204, 200});
 }
 
+void S3Client::put_bucket_policy(const std::string& bucket, const std::string& policy) {
+    Call call{"PutBucketPolicy", bucket, "PUT", bucket_path(bucket), "policy=", {}, policy};
+    call.headers.push_back({"Content-Type", "application/json"});
+    send(std::move(call), {200, 204});
+}
+
+std::string S3Client::create_multipart_upload(const std::string& bucket, const std::string& key,
+                                              const std::string& content_type) {
+    Call call{"CreateMultipartUpload",
+              bucket + "/" + key,
+              "POST",
+              object_path(bucket, key),
+              "uploads=",
+              {},
+              ""};
+    call.headers.push_back({"Content-Type", content_type});
+    auto r = send(std::move(call));
+    auto id = xml::text(r.body, "UploadId");
+    if (!id || id->empty())
+        throw Error(
+            fmt::format("S3 CreateMultipartUpload {}/{}: the answer has no UploadId", bucket, key));
+    return *id;
+}
+
+std::string S3Client::upload_part(const std::string& bucket, const std::string& key,
+                                  const std::string& upload_id, int part_number, std::string body) {
+    auto query =
+        fmt::format("partNumber={}&uploadId={}", part_number, sigv4::uri_encode(upload_id, false));
+    auto r = send({"UploadPart",
+                   fmt::format("{}/{} part {}", bucket, key, part_number),
+                   "PUT",
+                   object_path(bucket, key),
+                   query,
+                   {},
+                   std::move(body)});
+    auto etag = strip_quotes(r.header("ETag").value_or(""));
+    if (etag.empty())
+        throw Error(fmt::format("S3 UploadPart {}/{} part {}: the answer has no ETag", bucket, key,
+                                part_number));
+    return etag;
+}
+
+void S3Client::complete_multipart_upload(const std::string& bucket, const std::string& key,
+                                         const std::string& upload_id,
+                                         const std::vector<std::string>& part_etags) {
+    std::string body = "<CompleteMultipartUpload>";
+    for (std::size_t i = 0; i < part_etags.size(); ++i)
+        body += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>\"{}\"</ETag></Part>", i + 1,
+                            xml::escape(part_etags[i]));
+    body += "</CompleteMultipartUpload>";
+    Call call{"CompleteMultipartUpload",
+              bucket + "/" + key,
+              "POST",
+              object_path(bucket, key),
+              "uploadId=" + sigv4::uri_encode(upload_id, false),
+              {},
+              std::move(body)};
+    call.headers.push_back({"Content-Type", "application/xml"});
+    auto r = send(std::move(call));
+    // S3 may answer 200 and still fail the completion, with an <Error> body.
+    if (r.body.find("<Error>") != std::string::npos)
+        throw Error(s3_error_message("CompleteMultipartUpload", bucket + "/" + key, r));
+}
+
+void S3Client::abort_multipart_upload(const std::string& bucket, const std::string& key,
+                                      const std::string& upload_id) {
+    send({"AbortMultipartUpload",
+          bucket + "/" + key,
+          "DELETE",
+          object_path(bucket, key),
+          "uploadId=" + sigv4::uri_encode(upload_id, false),
+          {},
+          ""},
+         {204, 200});
+}
+
 std::string S3Client::presigned_get_url(const std::string& bucket, const std::string& key,
                                         std::chrono::seconds expires) {
     auto request =

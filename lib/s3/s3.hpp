@@ -83,6 +83,22 @@ class S3Client {
     std::vector<S3Object> list_objects(const std::string& bucket, const std::string& prefix = "");
     void delete_object(const std::string& bucket, const std::string& key);
 
+    // PutBucketPolicy: the bucket's policy document (JSON), replacing any earlier one.
+    void put_bucket_policy(const std::string& bucket, const std::string& policy);
+
+    // Multipart upload, for objects too large to send in one request (each part but the
+    // last at least 5 MiB). Parts are numbered from 1; complete takes their ETags in
+    // order. An upload that is neither completed nor aborted keeps its parts stored.
+    std::string create_multipart_upload(const std::string& bucket, const std::string& key,
+                                        const std::string& content_type);
+    std::string upload_part(const std::string& bucket, const std::string& key,
+                            const std::string& upload_id, int part_number, std::string body);
+    void complete_multipart_upload(const std::string& bucket, const std::string& key,
+                                   const std::string& upload_id,
+                                   const std::vector<std::string>& part_etags);
+    void abort_multipart_upload(const std::string& bucket, const std::string& key,
+                                const std::string& upload_id);
+
     // A URL anyone can GET until it expires.
     std::string presigned_get_url(const std::string& bucket, const std::string& key,
                                   std::chrono::seconds expires);

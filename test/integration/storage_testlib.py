@@ -96,3 +96,13 @@ def mutating_requests(server):
 
 def read_env_file(text):
     return dict(line.split("=", 1) for line in text.strip().splitlines())
+
+
+def rgw_storage(directory, rgw):
+    """A storage.<name> of type rgw for the RGW lib.start_rgw started, its credentials in
+    files (0600) of `directory`."""
+    access = lib.write_file(os.path.join(directory, "rgw-access"), rgw["accessKey"] + "\n", 0o600)
+    secret = lib.write_file(os.path.join(directory, "rgw-secret"), rgw["secretKey"] + "\n", 0o600)
+    return {"type": "rgw", "s3Endpoint": rgw["endpoint"], "region": rgw.get("region", "us-east-1"),
+            "accessKeyFile": str(access), "secretKeyFile": str(secret),
+            "allowInsecureHttp": True}  # the local RGW listens on plain http

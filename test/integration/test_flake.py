@@ -30,6 +30,7 @@ LIBRARIES = {  # CMake package or "pkg-config:<module>" -> nixpkgs attribute (bu
     "pkg-config:libssh2": "libssh2",
     "pkg-config:ldap": "openldap",
     "pkg-config:libpq": "postgresql",  # libpq.pc (nixpkgs also has a libpq of its own lately)
+    "pkg-config:liblzma": "xz",  # liblzma.pc (the binary cache's xz NARs)
 }
 TOOLS = {"Git": "git", "PkgConfig": "pkg-config", "Python3": "python3"}  # -> nativeBuildInputs
 PROVIDED_BY_STDENV = {"Threads"}  # the C library's threads
