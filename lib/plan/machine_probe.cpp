@@ -83,9 +83,9 @@ std::vector<SecretFacts> secrets(const std::vector<std::string>& listing,
 
 } // namespace
 
-std::string machine_probe_command() {
+std::string machine_probe_command(const host::ScriptPaths& paths) {
     return "echo '@@ status'\n" + host::system_status_command() + "\n" +
-           host::remote_script(host::RemoteScript::PlanProbe);
+           host::remote_script(host::RemoteScript::PlanProbe, paths);
 }
 
 MachineFacts parse_machine_facts(const std::string& out) {

@@ -1,6 +1,7 @@
 #pragma once
 // What `fedi plan` asks a machine (probe_machine, parts.hpp): the command it runs and
 // its output parsed, apart so both are tested without a machine.
+#include "host/remote_scripts.hpp"
 #include "plan/parts.hpp"
 
 #include <string>
@@ -8,8 +9,8 @@
 namespace fedi::plan {
 
 // The one remote command: the system status command, then resources/host/plan-probe.sh
-// (which reads the new closure's paths on stdin).
-std::string machine_probe_command();
+// (which reads the new closure's paths on stdin). Tests point `paths` at scratch files.
+std::string machine_probe_command(const host::ScriptPaths& paths = {});
 
 // Its output parsed. Throws fedi::Error naming what does not add up (a closure and its
 // sizes of different lengths, a hash for a file not listed, an unknown section).

@@ -304,17 +304,35 @@ TEST_CASE("plan system: output that does not add up is an error naming it") {
                       Catch::Contains("unknown section \"other\""));
 }
 
-TEST_CASE("plan system: the probe command lists what the local store lacks, reading stdin") {
+TEST_CASE("plan system: the probe command reads the store, the running system and the "
+          "secrets on the machine it runs on") {
+    // Run here with the running system and the secrets directory pointed at scratch
+    // files: the same script, the same local Nix, no machine needed.
     TempDir dir;
     auto built = lines_of(nix_build(dir, "systems", two_systems_expr,
                                     {"--argstr", "salt", "probe-" + std::to_string(::getpid())}));
     REQUIRE(built.size() == 2);
     const std::string absent = "/nix/store/00000000000000000000000000000000-not-there-1.0";
+    host::ScriptPaths paths;
+    paths.current_system = dir / "current-system";
+    paths.secrets_dir = dir / "secrets";
+    std::filesystem::create_symlink(built[1], paths.current_system);
+    std::filesystem::create_directory(paths.secrets_dir);
+    fedi::nix::test::write_file(paths.secrets_dir + "/db-password", "v4lue-never-shown");
+    std::filesystem::permissions(paths.secrets_dir + "/db-password", std::filesystem::perms(0640));
     ProcessOptions opts;
     opts.stdin_data = built[0] + "\n" + absent + "\n";
-    auto r = run_process({"sh", "-c", machine_probe_command()}, opts);
+    auto r = run_process({"sh", "-c", machine_probe_command(paths)}, opts);
     INFO(r.err);
     REQUIRE(r.ok());
+    CHECK(r.out.find("v4lue") == std::string::npos); // the value never leaves the machine
     auto f = parse_machine_facts(r.out);
     CHECK(f.missing == std::vector<std::string>{absent});
+    CHECK(f.current_closure == sizes_of(built[1]));
+    REQUIRE(f.secrets.size() == 1);
+    CHECK(f.secrets[0].name == "db-password");
+    CHECK(f.secrets[0].mode == 0640);
+    CHECK(f.secrets[0].owner == run_ok({"id", "-un"}).out.substr(0, f.secrets[0].owner.size()));
+    CHECK(f.secrets[0].sha256 ==
+          "165a3b33ba09dba4aa9dd28330bca9a88797451910d52799abad804a3b96d6f4");
 }
