@@ -27,7 +27,7 @@ PackageName package_name(std::string_view store_path);
 using ClosureSizes = std::map<std::string, std::uint64_t>;
 
 // Sizes below this are not shown unless the versions changed (diff-closures' 8 KiB).
-inline constexpr std::int64_t kShownSizeDelta = 8 * 1024;
+inline constexpr std::int64_t kShownSizeDelta = std::int64_t{8} * 1024;
 
 // The names whose versions changed or whose size changed by at least kShownSizeDelta,
 // sorted by name; `from`/`to` hold only the versions removed/added, as diff-closures
