@@ -2,6 +2,7 @@
 #include "plan/machine_probe.hpp"
 
 #include "core/error.hpp"
+#include "core/process.hpp"
 #include "host/remote_commands.hpp"
 #include "host/remote_scripts.hpp"
 #include "host/secrets.hpp"
@@ -83,8 +84,9 @@ std::vector<SecretFacts> secrets(const std::vector<std::string>& listing,
 
 } // namespace
 
-std::string machine_probe_command(const host::ScriptPaths& paths) {
-    return "echo '@@ status'\n" + host::system_status_command() + "\n" +
+std::string machine_probe_command(const std::string& system, const host::ScriptPaths& paths) {
+    return "system=" + shell_quote(system) + "\necho '@@ status'\n" +
+           host::system_status_command() + "\n" +
            host::remote_script(host::RemoteScript::PlanProbe, paths);
 }
 
@@ -106,10 +108,15 @@ MachineFacts parse_machine_facts(const std::string& out) {
 }
 
 MachineFacts probe_machine(host::Host& h, const std::vector<std::string>& new_closure) {
+    return probe_machine(h, "", new_closure);
+}
+
+MachineFacts probe_machine(host::Host& h, const std::string& system,
+                           const std::vector<std::string>& new_closure) {
     std::string input;
     for (const auto& p : new_closure)
         input += p + "\n";
-    auto r = h.run_with_input(machine_probe_command(), input);
+    auto r = h.run_with_input(machine_probe_command(system), input);
     if (r.exit_status != 0)
         throw Error(fmt::format("asking the machine what it runs and holds failed (exit "
                                 "status {}): {}",

@@ -9,8 +9,9 @@
 namespace fedi::plan {
 
 // The one remote command: the system status command, then resources/host/plan-probe.sh
-// (which reads the new closure's paths on stdin). Tests point `paths` at scratch files.
-std::string machine_probe_command(const host::ScriptPaths& paths = {});
+// (which reads the new closure's paths on stdin), told the `system` planned ("" when
+// unknown). Tests point `paths` at scratch files.
+std::string machine_probe_command(const std::string& system, const host::ScriptPaths& paths = {});
 
 // Its output parsed. Throws fedi::Error naming what does not add up (a closure and its
 // sizes of different lengths, a hash for a file not listed, an unknown section).

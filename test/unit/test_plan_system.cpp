@@ -322,7 +322,7 @@ TEST_CASE("plan system: the probe command reads the store, the running system an
     std::filesystem::permissions(paths.secrets_dir + "/db-password", std::filesystem::perms(0640));
     ProcessOptions opts;
     opts.stdin_data = built[0] + "\n" + absent + "\n";
-    auto r = run_process({"sh", "-c", machine_probe_command(paths)}, opts);
+    auto r = run_process({"sh", "-c", machine_probe_command(built[0], paths)}, opts);
     INFO(r.err);
     REQUIRE(r.ok());
     CHECK(r.out.find("v4lue") == std::string::npos); // the value never leaves the machine
@@ -335,4 +335,26 @@ TEST_CASE("plan system: the probe command reads the store, the running system an
     CHECK(f.secrets[0].owner == run_ok({"id", "-un"}).out.substr(0, f.secrets[0].owner.size()));
     CHECK(f.secrets[0].sha256 ==
           "165a3b33ba09dba4aa9dd28330bca9a88797451910d52799abad804a3b96d6f4");
+
+    // Running the planned system already: nothing lacks, no running closure to diff.
+    std::string closure;
+    for (const auto& [path, size] : sizes_of(built[1]))
+        closure += path + "\n";
+    opts.stdin_data = closure;
+    r = run_process({"sh", "-c", machine_probe_command(built[1], paths)}, opts);
+    INFO(r.err);
+    REQUIRE(r.ok());
+    auto same = parse_machine_facts(r.out);
+    CHECK(same.missing.empty());
+    CHECK(same.current_closure.empty());
+    CHECK(same.secrets.size() == 1);
+    // A running system that is gone is no running system: the paths are checked.
+    opts.stdin_data = absent + "\n";
+    std::filesystem::remove(paths.current_system);
+    std::filesystem::create_symlink(absent, paths.current_system);
+    r = run_process({"sh", "-c", machine_probe_command(absent, paths)}, opts);
+    REQUIRE(r.ok());
+    auto gone = parse_machine_facts(r.out);
+    CHECK(gone.missing == std::vector<std::string>{absent});
+    CHECK(gone.current_closure.empty());
 }
