@@ -17,7 +17,8 @@ const std::vector<RemoteScript>& all_remote_scripts() {
     static const std::vector<RemoteScript> all = {
         RemoteScript::Activate,    RemoteScript::Follow,
         RemoteScript::SecretsSync, RemoteScript::PendingConfirmations,
-        RemoteScript::PruneList,   RemoteScript::Lock};
+        RemoteScript::PruneList,   RemoteScript::Lock,
+        RemoteScript::PlanProbe};
     return all;
 }
 
@@ -28,7 +29,8 @@ std::string_view file_name(RemoteScript script) {
         {RemoteScript::SecretsSync, "secrets-sync.sh"},
         {RemoteScript::PendingConfirmations, "pending-confirmations.sh"},
         {RemoteScript::PruneList, "prune-list.sh"},
-        {RemoteScript::Lock, "lock.sh"}};
+        {RemoteScript::Lock, "lock.sh"},
+        {RemoteScript::PlanProbe, "plan-probe.sh"}};
     for (const auto& n : names)
         if (n.value == script)
             return n.name;

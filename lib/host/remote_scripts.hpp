@@ -18,6 +18,7 @@ enum class RemoteScript {
     PendingConfirmations, // pending-confirmations.sh: activations waiting to be confirmed
     PruneList,            // prune-list.sh: generations and activation logs, for pruning
     Lock,                 // lock.sh: takes and holds the machine's lock
+    PlanProbe,            // plan-probe.sh: what `fedi plan` asks a machine, in one go
 };
 
 // Every script, and its file name in resources/host/.

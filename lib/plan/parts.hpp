@@ -81,6 +81,10 @@ struct MachineFacts {
 };
 // Everything the plan needs from a machine, in one remote command (one round trip).
 MachineFacts probe_machine(host::Host& h, const std::vector<std::string>& new_closure);
+// The same, knowing the system planned: a machine that runs it already answers with one
+// store query instead of three (and no running closure: no diff is needed then).
+MachineFacts probe_machine(host::Host& h, const std::string& system,
+                           const std::vector<std::string>& new_closure);
 
 // The system plan of a machine from what it said (`facts`: nullopt for a machine that
 // does not exist yet: everything is sent, nothing to compare with).
