@@ -11,6 +11,8 @@
 #include "model/deployment.hpp"
 #include "plan/parts.hpp"
 
+#include "model_test_util.hpp"
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <sstream>
