@@ -128,6 +128,7 @@ class PlanSecretsTest(unittest.TestCase):
         lib.write_file(value_file, second)
         declared["moded"]["mode"] = "0440"
         declared["moded"]["owner"] = "nobody"
+        declared["moded"]["group"] = "nogroup"
         declared["added"] = {"machine": "web", "source": {"command": "printf added-value"}}
         self.write_deployment({"secrets": declared})
         self.on_host(f"printf stray > {SECRETS_DIR}/stray && chmod 400 {SECRETS_DIR}/stray")
@@ -135,7 +136,8 @@ class PlanSecretsTest(unittest.TestCase):
         self.assertEqual(self.secrets_of(doc), {
             "added": ("create", []),
             "fromfile": ("update", ["content differs"]),
-            "moded": ("update", ["owner root → nobody", "mode 0400 → 0440"]),
+            "moded": ("update", ["owner root → nobody", "group root → nogroup",
+                                 "mode 0400 → 0440"]),
             "stray": ("destroy", []),
         })
         self.assertTrue(self.web(doc)["changes"])
