@@ -26,16 +26,19 @@ std::string chomp(std::string s) {
 }
 
 // The value of a secret, or nothing when it is not known yet.
+// A generated value is missing only when planning (choose_missing ran before a deploy).
 std::optional<std::string> value_of(const model::Secret& s, const model::Deployment& d,
-                                    const Records& r) {
+                                    const Records& r, bool generated_may_be_missing) {
     const auto& src = s.source;
     std::string origin = "secrets." + s.name;
     switch (src.kind) {
     case model::SecretSource::Kind::Generate: {
         auto it = r.secrets.find(s.name);
-        if (it == r.secrets.end())
+        if (it != r.secrets.end())
+            return it->second.value;
+        if (!generated_may_be_missing)
             throw Error(origin + ": no generated value in state");
-        return it->second.value;
+        return std::nullopt;
     }
     case model::SecretSource::Kind::File: {
         std::string v = read_whole_file(src.file, origin + ".source.file");
@@ -59,7 +62,8 @@ std::optional<std::string> value_of(const model::Secret& s, const model::Deploym
     case model::SecretSource::Kind::Identity: {
         auto dir = r.identity.find(src.directory);
         std::string key = src.entry_is_user ? user_key(src.entry) : service_key(src.entry);
-        if (dir == r.identity.end() || !dir->second.count(key))
+        if (dir == r.identity.end() || !dir->second.count(key) ||
+            dir->second.at(key).password.empty())
             return std::nullopt;
         return dir->second.at(key).password;
     }
@@ -94,27 +98,20 @@ std::string environment_line(const std::string& variable, const std::string& val
     return variable + "=\"" + escaped + "\"\n";
 }
 
-bool choose_missing(const model::Deployment& d, Records& r) {
+bool forget_stale(const model::Deployment& d, Records& r) {
     bool changed = false;
-    // A generated value no longer declared is forgotten with its declaration.
+    // A generated value no longer declared is forgotten with its declaration, and one of
+    // another length than declared now is made again.
     for (auto it = r.secrets.begin(); it != r.secrets.end();) {
         auto s = d.secrets.find(it->first);
-        if (s == d.secrets.end() || s->second.source.kind != model::SecretSource::Kind::Generate) {
+        if (s == d.secrets.end() || s->second.source.kind != model::SecretSource::Kind::Generate ||
+            it->second.value.empty() ||
+            static_cast<int>(it->second.value.size()) != s->second.source.length) {
             it = r.secrets.erase(it);
             changed = true;
         } else {
             ++it;
         }
-    }
-    for (const auto& [name, s] : d.secrets) {
-        if (s.source.kind != model::SecretSource::Kind::Generate)
-            continue;
-        auto it = r.secrets.find(name);
-        if (it != r.secrets.end() && !it->second.value.empty() &&
-            static_cast<int>(it->second.value.size()) == s.source.length)
-            continue;
-        r.secrets[name] = {random_password(s.source.length), state::now_utc()};
-        changed = true;
     }
     for (const auto& [name, a] : d.accounts) {
         auto& rec = r.accounts[name];
@@ -126,6 +123,38 @@ bool choose_missing(const model::Deployment& d, Records& r) {
             rec.username = a.username;
             changed = true;
         }
+    }
+    for (const auto& [name, dir] : d.identity) {
+        auto& entries = r.identity[name];
+        auto moved = [&](const std::string& key, const std::string& dn) {
+            auto& e = entries[key];
+            if (e.dn != dn) {
+                e.present = false;
+                e.dn = dn;
+                changed = true;
+            }
+        };
+        for (const auto& [uid, u] : dir.users)
+            moved(user_key(uid), dir.user_dn(uid));
+        for (const auto& svc : dir.services)
+            moved(service_key(svc), dir.service_dn(svc));
+    }
+    return changed;
+}
+
+namespace {
+
+// Chooses the values forget_stale left missing.
+bool fill_missing(const model::Deployment& d, Records& r) {
+    bool changed = false;
+    for (const auto& [name, s] : d.secrets) {
+        if (s.source.kind == model::SecretSource::Kind::Generate && !r.secrets.count(name)) {
+            r.secrets[name] = {random_password(s.source.length), state::now_utc()};
+            changed = true;
+        }
+    }
+    for (const auto& [name, a] : d.accounts) {
+        auto& rec = r.accounts[name];
         if (fedi_chooses_password(a.service) && rec.password.empty()) {
             rec.password = random_password(32);
             changed = true;
@@ -133,27 +162,34 @@ bool choose_missing(const model::Deployment& d, Records& r) {
     }
     for (const auto& [name, dir] : d.identity) {
         auto& entries = r.identity[name];
-        auto ensure = [&](const std::string& key, const std::string& dn) {
+        auto ensure = [&](const std::string& key) {
             auto& e = entries[key];
-            if (e.password.empty() || e.dn != dn) {
-                if (e.dn != dn)
-                    e.present = false;
-                e.dn = dn;
-                if (e.password.empty())
-                    e.password = random_password(32);
+            if (e.password.empty()) {
+                e.password = random_password(32);
                 changed = true;
             }
         };
         for (const auto& [uid, u] : dir.users)
-            ensure(user_key(uid), dir.user_dn(uid));
+            ensure(user_key(uid));
         for (const auto& svc : dir.services)
-            ensure(service_key(svc), dir.service_dn(svc));
+            ensure(service_key(svc));
     }
     return changed;
 }
 
-MachineSecrets secret_files(const model::Deployment& d, const std::set<std::string>& machines,
-                            const Records& r) {
+} // namespace
+
+bool choose_missing(const model::Deployment& d, Records& r) {
+    bool forgot = forget_stale(d, r);
+    bool chose = fill_missing(d, r);
+    return forgot || chose;
+}
+
+namespace {
+
+// The files whose value `r` holds or their sources give; the others are listed unknown.
+MachineSecrets collect_files(const model::Deployment& d, const std::set<std::string>& machines,
+                             const Records& r, bool planning) {
     MachineSecrets out;
     for (const auto& [name, s] : d.secrets) {
         bool wanted = false;
@@ -164,9 +200,12 @@ MachineSecrets secret_files(const model::Deployment& d, const std::set<std::stri
         // A named copy: clang 14 cannot capture a structured binding in a lambda.
         const model::Secret& secret = s;
         auto value = with_context("reading the value of secrets." + name,
-                                  [&] { return value_of(secret, d, r); });
+                                  [&] { return value_of(secret, d, r, planning); });
         if (!value) {
             out.unresolved.push_back(name);
+            for (const auto& m : s.machines)
+                if (machines.count(m))
+                    out.unknown[m].emplace_back(s.file, "secrets." + name);
             continue;
         }
         host::SecretFile f;
@@ -187,8 +226,10 @@ MachineSecrets secret_files(const model::Deployment& d, const std::set<std::stri
         if (a.service != "peertube" || !machines.count(a.machine))
             continue;
         auto it = r.accounts.find(name);
-        if (it == r.accounts.end() || it->second.password.empty())
+        if (it == r.accounts.end() || it->second.password.empty()) {
+            out.unknown[a.machine].emplace_back(peertube_env_file(name), "accounts." + name);
             continue;
+        }
         host::SecretFile f;
         f.name = peertube_env_file(name);
         f.origin = "accounts." + name;
@@ -196,6 +237,18 @@ MachineSecrets secret_files(const model::Deployment& d, const std::set<std::stri
         out.files[a.machine].push_back(f);
     }
     return out;
+}
+
+} // namespace
+
+MachineSecrets secret_files(const model::Deployment& d, const std::set<std::string>& machines,
+                            const Records& r) {
+    return collect_files(d, machines, r, false);
+}
+
+MachineSecrets planned_secret_files(const model::Deployment& d,
+                                    const std::set<std::string>& machines, const Records& r) {
+    return collect_files(d, machines, r, true);
 }
 
 } // namespace fedi::account

@@ -37,12 +37,10 @@ bool has_line(const std::string& text, const std::string& wanted) {
 
 class Mastodon : public ServiceDriver {
   public:
-    Ensured ensure(host::Host& h, const model::Account& a, const AccountRecord&) override {
-        // `accounts create` is not idempotent: ask first. `modify USERNAME` with no option
-        // changes nothing and says whether the user exists.
-        auto probe = tootctl(h, {"modify", a.username});
+    Ensured ensure(host::Host& h, const model::Account& a, const AccountRecord& record) override {
+        // `accounts create` is not idempotent: ask first.
         Ensured e;
-        if (probe.exit_status == 0) {
+        if (exists(h, a, record)) {
             // Bring the declared role and e-mail to it (--confirm makes the address take
             // effect at once; --approve in case registrations need approval).
             auto r = tootctl(h, {"modify", a.username, "--role", a.role, "--email", a.email,
@@ -52,10 +50,6 @@ class Mastodon : public ServiceDriver {
                                         a.username, mastodon_error(r.err)));
             return e;
         }
-        if (probe.err.find("No user with such username") == std::string::npos)
-            throw Error(fmt::format("mastodon-tootctl accounts modify {} failed (exit status {}): "
-                                    "{}",
-                                    a.username, probe.exit_status, mastodon_error(probe.err)));
         // --reattach: a deleted account leaves a tombstone that keeps its username; this
         // takes it over. Without --force it never touches a live user.
         auto r = tootctl(h, {"create", a.username, "--email=" + a.email, "--confirmed",
@@ -71,6 +65,18 @@ class Mastodon : public ServiceDriver {
         e.created = true;
         e.password = *pw;
         return e;
+    }
+
+    bool exists(host::Host& h, const model::Account& a, const AccountRecord&) override {
+        // `modify USERNAME` with no option changes nothing and says whether the user exists.
+        auto probe = tootctl(h, {"modify", a.username});
+        if (probe.exit_status == 0)
+            return true;
+        if (probe.err.find("No user with such username") == std::string::npos)
+            throw Error(fmt::format("mastodon-tootctl accounts modify {} failed (exit status {}): "
+                                    "{}",
+                                    a.username, probe.exit_status, mastodon_error(probe.err)));
+        return false;
     }
 
     std::string reset_password(host::Host& h, const model::Account& a,
@@ -124,7 +130,7 @@ class Pixelfed : public ServiceDriver {
   public:
     Ensured ensure(host::Host& h, const model::Account& a, const AccountRecord& record) override {
         Ensured e;
-        if (exists(h, a))
+        if (exists(h, a, record))
             return e;
         if (record.password.empty())
             throw Error("no password chosen for the new Pixelfed account");
@@ -136,7 +142,7 @@ class Pixelfed : public ServiceDriver {
         if (r.exit_status != 0 || !has_line(r.out, "Created new user!"))
             throw Error(fmt::format("pixelfed-manage user:create {} failed (exit status {}): {}",
                                     a.username, r.exit_status, pixelfed_error(r.out, r.err)));
-        if (!exists(h, a))
+        if (!exists(h, a, record))
             throw Error(fmt::format("pixelfed-manage user:create said it created {}, but "
                                     "user:show does not find it",
                                     a.username));
@@ -160,7 +166,7 @@ class Pixelfed : public ServiceDriver {
     }
 
     void remove(host::Host& h, const model::Account& a) override {
-        if (!exists(h, a))
+        if (!exists(h, a, {}))
             return;
         // An admin cannot be deleted from the command line: take the admin role first
         // (user:admin toggles it after a question).
@@ -181,8 +187,7 @@ class Pixelfed : public ServiceDriver {
         }
     }
 
-  private:
-    static bool exists(host::Host& h, const model::Account& a) {
+    bool exists(host::Host& h, const model::Account& a, const AccountRecord&) override {
         auto r = h.run_with_input(pixelfed_command({"user:show", a.username}), "");
         if (r.exit_status != 0)
             throw Error(fmt::format("pixelfed-manage user:show {} failed (exit status {}): {}",
@@ -207,7 +212,7 @@ class Peertube : public ServiceDriver {
         // the password fedi keeps is both the check and the convergence (the initial
         // password counts only if the database was empty at the service's first start).
         Ensured e;
-        e.created = !record.present;
+        e.created = !exists(h, a, record);
         if (e.created) {
             // PeerTube writes the initial password to its log in clear at the first start:
             // give root a new one at once, so that the logged one opens nothing.
@@ -217,6 +222,11 @@ class Peertube : public ServiceDriver {
             set_password(h, a, record.password, true);
         }
         return e;
+    }
+
+    bool exists(host::Host&, const model::Account&, const AccountRecord& record) override {
+        // No read-only way to ask PeerTube: root exists for fedi once it set its password.
+        return record.present;
     }
 
     std::string reset_password(host::Host& h, const model::Account& a,

@@ -25,6 +25,9 @@ class ServiceDriver {
     // attributes to an existing one). `record` holds what fedi knows (its password when
     // fedi chose it).
     virtual Ensured ensure(host::Host& h, const model::Account& a, const AccountRecord& record) = 0;
+    // Whether the account exists, asked read-only: ensure creates it when not, and a plan
+    // says it would. A service with no read-only way to ask answers from `record`.
+    virtual bool exists(host::Host& h, const model::Account& a, const AccountRecord& record) = 0;
     // Gives the account a new password and returns it. `proposed` is a fresh random one,
     // for services that take their password from fedi.
     virtual std::string reset_password(host::Host& h, const model::Account& a,
