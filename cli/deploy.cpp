@@ -1,6 +1,7 @@
 #include "deploy/deploy.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
+#include "deploy/fleet_cache.hpp"
 #include "deploy/lock_scopes.hpp"
 #include "options.hpp"
 #include "session_options.hpp"
@@ -29,6 +30,7 @@ int run(const GlobalOptions& g, DeployCommand& c) {
     so.limits = session::Limits::from_options(c.parallel, c.max_pushes);
     ui::Reporter reporter(g.output());
     auto session = session::open_session(so, reporter);
+    c.deploy.open_cache = deploy::deployment_cache(session->deployment());
     return print_deploy_report(g, deploy::run_deploy(*session, c.deploy));
 }
 

@@ -33,7 +33,7 @@ DeployReport run_deploy(session::Session& s, const DeployOptions& opts) {
     auto selected = select_machines(s.deployment(), opts.on);
     if (opts.dry_run)
         return plan_phase(s, selected, opts.goal);
-    check_transfer(opts.transfer, s.deployment().cache.has_value());
+    check_transfer(opts.transfer, static_cast<bool>(opts.open_cache));
     auto built = build_phase(s, selected, opts.goal);
     if (opts.goal == Goal::Build)
         return built_report(built, s.deployment());

@@ -44,7 +44,8 @@ struct DeployOptions {
     // Each machine first fetches what its own configured substituters have (also per
     // machine: machines.<name>.substituteOnTarget).
     bool substitute_on_target = false;
-    // How the cache is opened when the transfer uses it; unset: open_deployment_cache.
+    // How the deployment's binary cache is opened when the transfer uses it (the CLI:
+    // deployment_cache(), lib/deploy/fleet_cache.hpp); unset: there is none to use.
     CacheOpener open_cache;
 };
 

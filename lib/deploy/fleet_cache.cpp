@@ -31,8 +31,9 @@ CacheUpload FleetCache::totals() const {
 
 void check_transfer(Transfer transfer, bool declared) {
     if (transfer == Transfer::Cache && !declared)
-        throw usage_error("--transfer cache: the deployment declares no `cache` (a bucket on "
-                          "one of its storages, and a signing key)");
+        throw usage_error("--transfer cache: there is no binary cache to use (the deployment "
+                          "declares no `cache`: a bucket on one of its storages, and a signing "
+                          "key)");
 }
 
 bool uses_cache(Transfer transfer, bool declared, std::size_t machines) {
@@ -49,11 +50,10 @@ bool uses_cache(Transfer transfer, bool declared, std::size_t machines) {
 
 std::unique_ptr<FleetCache> open_fleet_cache(session::Session& s, const DeployOptions& opts,
                                              std::size_t machines) {
-    if (!uses_cache(opts.transfer, s.deployment().cache.has_value(), machines))
+    if (!uses_cache(opts.transfer, static_cast<bool>(opts.open_cache), machines))
         return nullptr;
     try {
-        auto cache = opts.open_cache ? opts.open_cache(s) : open_deployment_cache(s);
-        return std::make_unique<FleetCache>(std::move(cache));
+        return std::make_unique<FleetCache>(opts.open_cache(s));
     } catch (const Error& e) {
         if (opts.transfer == Transfer::Cache)
             throw;
@@ -64,10 +64,14 @@ std::unique_ptr<FleetCache> open_fleet_cache(session::Session& s, const DeployOp
     }
 }
 
-std::unique_ptr<cache::BinaryCache> open_deployment_cache(session::Session&) {
-    // At the merge with lib/cache's writer: return cache::open_cache(s);
-    throw Error("this fedi is built without the binary cache writer (lib/cache); deploy with "
-                "--transfer push");
+CacheOpener deployment_cache(const model::Deployment& d) {
+    if (!d.cache)
+        return {};
+    return [](session::Session&) -> std::unique_ptr<cache::BinaryCache> {
+        // At the merge with lib/cache's writer: return cache::open_cache(s);
+        throw Error("this fedi is built without the binary cache writer (lib/cache); deploy "
+                    "with --transfer push");
+    };
 }
 
 } // namespace fedi::deploy

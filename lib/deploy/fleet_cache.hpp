@@ -34,8 +34,8 @@ class FleetCache {
 
 // --transfer cache needs a declared cache (a usage error, said before anything is built).
 void check_transfer(Transfer transfer, bool declared);
-// Whether a deploy of `machines` machines uses the cache (`declared`: the deployment has
-// one). Throws a usage error for --transfer cache without a cache.
+// Whether a deploy of `machines` machines uses the cache (`declared`: there is one to
+// use, DeployOptions::open_cache). Throws a usage error for --transfer cache without one.
 bool uses_cache(Transfer transfer, bool declared, std::size_t machines);
 
 // The cache for this deploy, or null when it pushes. With --transfer auto, a cache that
@@ -43,8 +43,9 @@ bool uses_cache(Transfer transfer, bool declared, std::size_t machines);
 std::unique_ptr<FleetCache> open_fleet_cache(session::Session& s, const DeployOptions& opts,
                                              std::size_t machines);
 
-// The deployment's cache as the fedi binary opens it (cache::open_cache): the one call
-// into lib/cache's writer, wired here when it is part of the build.
-std::unique_ptr<cache::BinaryCache> open_deployment_cache(session::Session& s);
+// How the fedi binary opens the deployment's cache: nothing when it declares none, else
+// lib/cache's writer (cache::open_cache), the one call into it, wired here when it is
+// part of the build.
+CacheOpener deployment_cache(const model::Deployment& d);
 
 } // namespace fedi::deploy

@@ -136,13 +136,17 @@ class CacheFetchTest(unittest.TestCase):
         """Imports `paths` (closed under references) into the host's store."""
         export = subprocess.run(["nix-store", "--export", *paths], check=True,
                                 capture_output=True, env=self.env).stdout
-        r = self.hosts.exec(host, "nix-store", "--import", input=export)
-        self.assertEqual(r.returncode, 0, r.stderr)
+        # testhosts exec directly: the export stream is binary.
+        r = subprocess.run([str(lib.TESTHOSTS), "exec", "--dir", str(self.hosts.dir), host, "--",
+                            "nix-store", "--import"], input=export, capture_output=True,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
 
     def valid_on(self, host, paths):
         r = self.hosts.exec(host, "sh", "-c", "xargs nix-store --check-validity --print-invalid",
-                            input="\n".join(paths).encode())
-        invalid = set(r.stdout.decode().split())
+                            input="\n".join(paths) + "\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        invalid = set(r.stdout.split())
         return [p for p in paths if p not in invalid]
 
     # ---- running the deploy
@@ -183,7 +187,7 @@ class CacheFetchTest(unittest.TestCase):
             self.assertGreater(m["fetched"]["cache"]["narBytes"], PAYLOAD_FILES * PAYLOAD_SIZE)
             self.assertEqual(self.valid_on(n, closure), closure)
             self.assertEqual(self.hosts.exec(n, "readlink", "-e", "/run/current-system")
-                             .stdout.decode().strip(), system)
+                             .stdout.strip(), system)
         # The deployer uploaded each path once: the union of the closures, not their sum.
         cache = doc["upload"]["cache"]
         self.assertEqual(cache["url"], self.server.url)
@@ -241,7 +245,7 @@ class CacheFetchTest(unittest.TestCase):
         self.assertEqual(m["pathsSent"], 0)
         self.assertEqual(self.valid_on(name, [victim]), [])
         self.assertEqual(self.hosts.exec(name, "sh", "-c", "cat /var/lib/fedi-test/activations.log "
-                                         "2>/dev/null || true").stdout, b"")
+                                         "2>/dev/null || true").stdout, "")
         self.assertEqual(doc["upload"]["cache"]["pathsUploaded"], 0)  # all there already
         return m, r.stderr, victim
 
@@ -313,7 +317,7 @@ class CacheFetchTest(unittest.TestCase):
         # The machine's own configuration names the cache (as nix.settings would).
         conf = f"substituters = {self.server.url}\ntrusted-public-keys = {self.public_key}\n"
         self.hosts.exec(name, "sh", "-c", "mkdir -p /root/.config/nix && cat > "
-                        "/root/.config/nix/nix.conf", input=conf.encode())
+                        "/root/.config/nix/nix.conf", input=conf)
         r, doc, res = self.deploy("--transfer", "push")
         self.assertEqual(r.returncode, 0, r.stderr)
         m = res[name]
