@@ -1,6 +1,7 @@
 #include "deploy/deploy.hpp"
 #include "commands.hpp"
 #include "core/error.hpp"
+#include "deploy/fleet_cache.hpp"
 #include "deploy/lock_scopes.hpp"
 #include "options.hpp"
 #include "session_options.hpp"
@@ -15,10 +16,12 @@ struct DeployCommand {
     std::string goal = "switch";
     int parallel = 0;   // machines at once (0: default)
     int max_pushes = 0; // closures streamed at once (0: default)
+    std::string transfer = "auto";
 };
 
 int run(const GlobalOptions& g, DeployCommand& c) {
     c.deploy.goal = *model::parse_goal(c.goal);
+    c.deploy.transfer = *deploy::parse_transfer(c.transfer);
     auto so = session_options(g);
     so.state_mode = deploy::state_mode(c.deploy);
     so.lock_scopes = [&c](const session::Project& p) {
@@ -27,6 +30,7 @@ int run(const GlobalOptions& g, DeployCommand& c) {
     so.limits = session::Limits::from_options(c.parallel, c.max_pushes);
     ui::Reporter reporter(g.output());
     auto session = session::open_session(so, reporter);
+    c.deploy.open_cache = deploy::deployment_cache(session->deployment());
     return print_deploy_report(g, deploy::run_deploy(*session, c.deploy));
 }
 
@@ -68,6 +72,16 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
                     "SSH connection before it reverts by itself (0: no confirmation)")
         ->capture_default_str()
         ->check(at_least(0));
+    cmd->add_option("--transfer", c->transfer,
+                    "How machines get the paths they lack: push (each over SSH), cache "
+                    "(uploaded once to the deployment's binary cache, fetched from there by "
+                    "every machine; what it cannot give is pushed) or auto (cache when one is "
+                    "declared and more than 3 machines deploy)")
+        ->capture_default_str()
+        ->check(one_of({"push", "cache", "auto"}));
+    cmd->add_flag("--substitute-on-target", opts->substitute_on_target,
+                  "Each machine first fetches what its own substituters (e.g. cache.nixos.org) "
+                  "have (per machine: substituteOnTarget)");
     cmd->add_flag("--dry-run", opts->dry_run, "Evaluate and show the plan; change nothing");
     cmd->callback([&g, &action, c] { action = [&g, c] { return run(g, *c); }; });
 }

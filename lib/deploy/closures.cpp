@@ -1,6 +1,7 @@
 #include "deploy/closures.hpp"
 
 #include "core/error.hpp"
+#include "host/substitute.hpp"
 #include "nix/store.hpp"
 
 #include <map>
@@ -25,6 +26,25 @@ class LocalClosures : public Closures {
     push(host::Host& host, const std::string& system,
          const std::function<void(const host::PushProgress&)>& progress) override {
         return host.push_closure(closure_of(system), progress);
+    }
+
+    std::vector<std::string> missing(host::Host& host, const std::string& system) override {
+        return host::missing_paths(host, closure_of(system).paths());
+    }
+
+    std::uint64_t nar_bytes(const std::string& system,
+                            const std::vector<std::string>& paths) override {
+        std::uint64_t bytes = 0;
+        for (const auto& info : closure_of(system).infos(paths))
+            bytes += info.nar_size;
+        return bytes;
+    }
+
+    cache::UploadProgress
+    upload(cache::BinaryCache& cache, const std::string& system,
+           const std::vector<std::string>& paths,
+           const std::function<void(const cache::UploadProgress&)>& progress) override {
+        return cache.upload(closure_of(system), paths, progress);
     }
 
   private:

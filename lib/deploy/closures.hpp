@@ -2,8 +2,10 @@
 // What a machine's push sends: the closure of its system, found once per system and
 // shared by the machines that run it. An interface, so orchestration tests push to fake
 // machines without a Nix store.
+#include "cache/cache.hpp"
 #include "host/host.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,6 +22,16 @@ class Closures {
     virtual host::PushProgress
     push(host::Host& host, const std::string& system,
          const std::function<void(const host::PushProgress&)>& progress) = 0;
+    // The paths of the closure of `system` (prepared) that `host` lacks.
+    virtual std::vector<std::string> missing(host::Host& host, const std::string& system) = 0;
+    // The NAR bytes of `paths` (paths of the closure of `system`).
+    virtual std::uint64_t nar_bytes(const std::string& system,
+                                    const std::vector<std::string>& paths) = 0;
+    // Makes `cache` hold `paths` of the closure of `system` (see BinaryCache::upload).
+    virtual cache::UploadProgress
+    upload(cache::BinaryCache& cache, const std::string& system,
+           const std::vector<std::string>& paths,
+           const std::function<void(const cache::UploadProgress&)>& progress) = 0;
 };
 
 // Closures from the local Nix store (nix::LocalClosure).

@@ -1,6 +1,7 @@
 // `fedi deploy` as the list of its phases (lib/deploy/phases.hpp).
 #include "deploy/deploy.hpp"
 
+#include "deploy/fleet_cache.hpp"
 #include "deploy/phases.hpp"
 #include "deploy/provision.hpp"
 #include "deploy/selection.hpp"
@@ -32,6 +33,7 @@ DeployReport run_deploy(session::Session& s, const DeployOptions& opts) {
     auto selected = select_machines(s.deployment(), opts.on);
     if (opts.dry_run)
         return plan_phase(s, selected, opts.goal);
+    check_transfer(opts.transfer, static_cast<bool>(opts.open_cache));
     auto built = build_phase(s, selected, opts.goal);
     if (opts.goal == Goal::Build)
         return built_report(built, s.deployment());
@@ -71,13 +73,17 @@ DeployReport deploy_built(session::Session& s, const DeployOptions& opts, const 
     MachineLedger ledger(d, built.machines);
     for (const auto& [name, failure] : built.failed)
         ledger.finish(name, failure);
+    std::size_t to_deploy = 0;
     for (const auto& name : built.machines)
-        if (!ledger.finished(name))
+        if (!ledger.finished(name)) {
             closures.prepare(d.machines.at(name).system.out_path);
+            ++to_deploy;
+        }
+    auto cache = open_fleet_cache(s, opts, to_deploy);
     SecretsRegistry secrets;
     auto declared = secrets_phase(s, opts.goal, built.machines, secrets);
     report.identity = declared.identity;
-    MachineRun run{s, opts, closures, secrets};
+    MachineRun run{s, opts, closures, secrets, cache.get()};
     // Storage machines first, then the storage itself, then the machines using it.
     auto storages = storages_for(opts.goal, d, built.machines);
     if (!storages.empty()) {
@@ -87,6 +93,8 @@ DeployReport deploy_built(session::Session& s, const DeployOptions& opts, const 
     machine_phase(run, ledger, built.machines);
     s.events().end_status();
     report.machines = ledger.reports();
+    if (cache)
+        report.cache = cache->totals();
     report.accounts = accounts_phase(s, opts.goal, report.machines, declared, secrets);
     remember_failures(s, report);
     return report;

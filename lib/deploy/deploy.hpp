@@ -5,11 +5,14 @@
 // parallel, each after the machines it is declared `after`.
 #include "account/accounts.hpp"
 #include "account/identity.hpp"
+#include "cache/cache.hpp"
 #include "model/goal.hpp"
 #include "session/session.hpp"
 #include "storage/converge.hpp"
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +20,16 @@
 namespace fedi::deploy {
 
 using model::Goal;
+
+// How the paths a machine lacks reach it (--transfer): pushed by fedi over SSH; uploaded
+// once to the deployment's binary cache and fetched from there by every machine; or the
+// cache when the deployment declares one and more than kAutoCacheMachines machines deploy.
+enum class Transfer { Push, Cache, Auto };
+inline constexpr std::size_t kAutoCacheMachines = 3;
+std::optional<Transfer> parse_transfer(const std::string& text); // push, cache, auto
+
+// Opens the deployment's binary cache (the CLI gives cache::open_cache).
+using CacheOpener = std::function<std::unique_ptr<cache::BinaryCache>(session::Session&)>;
 
 // What to deploy and how; the project, state, connections and limits are the session's.
 struct DeployOptions {
@@ -27,6 +40,13 @@ struct DeployOptions {
     int confirm_seconds = 30; // switch/test: revert unless confirmed within this (0: off)
     // Generations and activation logs kept on each machine deployed (0: all).
     int keep_generations = 10;
+    Transfer transfer = Transfer::Auto;
+    // Each machine first fetches what its own configured substituters have (also per
+    // machine: machines.<name>.substituteOnTarget).
+    bool substitute_on_target = false;
+    // How the deployment's binary cache is opened when the transfer uses it (the CLI:
+    // deployment_cache(), lib/deploy/fleet_cache.hpp); unset: there is none to use.
+    CacheOpener open_cache;
 };
 
 // A deploy that changes machines holds the state's lock from before it evaluates; a dry
@@ -60,6 +80,12 @@ struct MachineReport {
     std::size_t paths_sent = 0;
     std::uint64_t bytes_sent = 0; // on the wire, protocol included
     std::uint64_t nar_bytes = 0;  // store path contents
+    // What the machine fetched itself instead (NAR bytes): from the deployment's binary
+    // cache, and from the substituters it is configured with (--substitute-on-target).
+    std::size_t cache_paths = 0;
+    std::uint64_t cache_bytes = 0;
+    std::size_t substituter_paths = 0;
+    std::uint64_t substituter_bytes = 0;
     double seconds = 0;
     std::optional<int> generation;
     // Deployed, but the state file could not record it (the run fails; the machine is fine).
@@ -67,8 +93,17 @@ struct MachineReport {
     bool ok() const { return outcome != Outcome::Failed && outcome != Outcome::Skipped; }
 };
 
+// What the deployer uploaded to the binary cache for this deploy (each path once).
+struct CacheUpload {
+    std::string url;                // the machines' substituter
+    std::size_t paths_uploaded = 0; // sent now
+    std::size_t paths_present = 0;  // asked for, already there
+    std::uint64_t bytes_uploaded = 0;
+};
+
 struct DeployReport {
     Goal goal = Goal::Switch;
+    std::optional<CacheUpload> cache;              // when the deploy used the cache
     std::vector<MachineReport> machines;           // in selection order (sorted by name)
     std::vector<account::AccountResult> accounts;  // converged after activation
     std::vector<account::IdentityResult> identity; // directory entries
@@ -76,6 +111,8 @@ struct DeployReport {
     std::optional<storage::ConvergeReport> storage;
     std::vector<std::string> errors; // of the run itself, e.g. a state file it could not write
     bool ok() const;
+    // Everything the deployer sent: the pushes and the cache upload.
+    std::uint64_t bytes_uploaded() const;
 };
 
 // Deploys the session's deployment. Rendering the report is lib/report's.

@@ -24,6 +24,9 @@ constexpr EnumName<Outcome> kOutcomeNames[] = {{Outcome::Planned, "planned"},
                                                {Outcome::Skipped, "skipped"},
                                                {Outcome::RolledBack, "rolled back"}};
 
+constexpr EnumName<Transfer> kTransferNames[] = {
+    {Transfer::Push, "push"}, {Transfer::Cache, "cache"}, {Transfer::Auto, "auto"}};
+
 } // namespace
 
 std::string to_string(Phase p) {
@@ -32,6 +35,17 @@ std::string to_string(Phase p) {
 
 std::string to_string(Outcome o) {
     return name_of(o, kOutcomeNames);
+}
+
+std::optional<Transfer> parse_transfer(const std::string& text) {
+    return value_named(text, kTransferNames);
+}
+
+std::uint64_t DeployReport::bytes_uploaded() const {
+    std::uint64_t bytes = cache ? cache->bytes_uploaded : 0;
+    for (const auto& m : machines)
+        bytes += m.bytes_sent;
+    return bytes;
 }
 
 bool DeployReport::ok() const {

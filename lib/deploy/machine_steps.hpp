@@ -22,7 +22,11 @@ struct MachineStatus {
     }
 };
 
-// push: the paths of its system's closure the machine lacks, within a push slot.
+// transfer: the paths of its system's closure the machine lacks. With
+// --substitute-on-target, it first fetches what its own substituters have; when the
+// deploy uses the binary cache, it fetches from there what fedi uploaded (once for all
+// machines; a path the cache served that its Nix refused fails the machine); what is
+// still missing is pushed, within a push slot.
 void push_step(const MachineRun& run, host::Host& host, MachineReport& report,
                const MachineStatus& show);
 

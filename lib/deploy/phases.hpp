@@ -5,6 +5,7 @@
 #include "account/deploy_phase.hpp"
 #include "deploy/closures.hpp"
 #include "deploy/deploy.hpp"
+#include "deploy/fleet_cache.hpp"
 #include "deploy/machine_ledger.hpp"
 #include "deploy/secrets_registry.hpp"
 
@@ -59,6 +60,7 @@ struct MachineRun {
     const DeployOptions& opts;
     Closures& closures;
     const SecretsRegistry& secrets;
+    FleetCache* cache = nullptr; // when the machines fetch from the binary cache
 };
 
 // Deploys `machines` not finished yet (at most Limits::machines at once, each after the

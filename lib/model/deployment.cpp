@@ -102,6 +102,11 @@ std::optional<Provision> parse_provision(const std::string& machine, AttrSet& m,
     return out;
 }
 
+// How the machine's store paths reach it, besides fedi's push and the deployment's cache.
+void parse_transfer_settings(AttrSet& m, Machine& machine) {
+    machine.substitute_on_target = m.optional_bool("substituteOnTarget").value_or(false);
+}
+
 Machine parse_machine(const std::string& name, AttrSet m,
                       const std::map<std::string, ProviderDecl>& providers,
                       const ProviderParsers& types) {
@@ -127,6 +132,7 @@ Machine parse_machine(const std::string& name, AttrSet m,
     machine.after = m.string_list("after");
     machine.protect = m.optional_bool("protect").value_or(false);
     machine.health_checks = parse_health_checks(m);
+    parse_transfer_settings(m, machine);
     m.finish();
     return machine;
 }
@@ -306,6 +312,7 @@ nlohmann::json to_json(const Deployment& d) {
             {"tags", m.tags},
             {"after", m.after},
             {"protect", m.protect},
+            {"substituteOnTarget", m.substitute_on_target},
         };
         nlohmann::json checks = nlohmann::json::array();
         for (const auto& h : m.health_checks) {

@@ -70,6 +70,9 @@ struct Machine {
     std::vector<std::string> after; // machines that must activate first
     bool protect = false;
     std::vector<HealthCheck> health_checks;
+    // Fetch what its own configured substituters have before fedi sends anything
+    // (machines.<name>.substituteOnTarget; deploy --substitute-on-target for all).
+    bool substitute_on_target = false;
 };
 
 // Something the deployment accepts but that an operator should hear about on every run

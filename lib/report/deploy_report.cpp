@@ -2,7 +2,9 @@
 
 #include "ui/output.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace fedi::report {
 
@@ -26,7 +28,34 @@ nlohmann::json machine_json(const MachineReport& m) {
         j["error"] = m.error;
     if (!m.log_tail.empty() && m.outcome == Outcome::Failed)
         j["logTail"] = m.log_tail;
+    // What the machine fetched itself (NAR bytes), when it did.
+    if (m.cache_paths > 0 || m.substituter_paths > 0)
+        j["fetched"] = {
+            {"cache", {{"paths", m.cache_paths}, {"narBytes", m.cache_bytes}}},
+            {"substituters", {{"paths", m.substituter_paths}, {"narBytes", m.substituter_bytes}}}};
     return j;
+}
+
+nlohmann::json upload_json(const deploy::DeployReport& r) {
+    nlohmann::json j = {{"bytes", r.bytes_uploaded()}, {"cache", nullptr}};
+    if (r.cache)
+        j["cache"] = {{"url", r.cache->url},
+                      {"pathsUploaded", r.cache->paths_uploaded},
+                      {"pathsPresent", r.cache->paths_present},
+                      {"bytesUploaded", r.cache->bytes_uploaded}};
+    return j;
+}
+
+// Where the machine's paths came from besides the push: "cache 40 (12 MiB)" and the like.
+std::string fetched_cell(const MachineReport& m) {
+    std::vector<std::string> parts;
+    if (m.cache_paths > 0)
+        parts.push_back(
+            fmt::format("cache {} ({})", m.cache_paths, ui::human_bytes(m.cache_bytes)));
+    if (m.substituter_paths > 0)
+        parts.push_back(fmt::format("substituters {} ({})", m.substituter_paths,
+                                    ui::human_bytes(m.substituter_bytes)));
+    return fmt::format("{}", fmt::join(parts, ", "));
 }
 
 std::string first_line(const std::string& text) {
@@ -45,14 +74,39 @@ std::string machine_detail(const MachineReport& m) {
     return "";
 }
 
+bool any_fetched(const deploy::DeployReport& r) {
+    return std::any_of(r.machines.begin(), r.machines.end(), [](const MachineReport& m) {
+        return m.cache_paths > 0 || m.substituter_paths > 0;
+    });
+}
+
+// FETCHED (what machines got from the cache or their substituters) only when some did.
 std::string machines_table(const deploy::DeployReport& r, bool color) {
+    bool fetched = any_fetched(r);
     std::vector<std::vector<std::string>> rows = {
         {"MACHINE", "RESULT", "PATHS SENT", "BYTES SENT", "TIME", "DETAIL"}};
-    for (const auto& m : r.machines)
+    if (fetched)
+        rows[0].insert(rows[0].begin() + 4, "FETCHED");
+    for (const auto& m : r.machines) {
         rows.push_back({m.name, to_string(m.outcome), std::to_string(m.paths_sent),
                         ui::human_bytes(m.bytes_sent), ui::human_duration(m.seconds),
                         machine_detail(m)});
+        if (fetched)
+            rows.back().insert(rows.back().begin() + 4, fetched_cell(m));
+    }
     return ui::render_table(rows, color);
+}
+
+// The deployer's upload, when a machine fetched anything itself.
+std::string upload_line(const deploy::DeployReport& r) {
+    if (!r.cache && !any_fetched(r))
+        return "";
+    std::string line = fmt::format("uploaded {} in all", ui::human_bytes(r.bytes_uploaded()));
+    if (r.cache)
+        line += fmt::format(" (binary cache {}: {} paths sent, {} there already, {})", r.cache->url,
+                            r.cache->paths_uploaded, r.cache->paths_present,
+                            ui::human_bytes(r.cache->bytes_uploaded));
+    return line + "\n";
 }
 
 std::string storage_lines(const storage::ConvergeReport& s) {
@@ -100,7 +154,10 @@ nlohmann::json to_json(const deploy::DeployReport& r) {
     nlohmann::json machines = nlohmann::json::array();
     for (const auto& m : r.machines)
         machines.push_back(machine_json(m));
-    nlohmann::json j = {{"goal", to_string(r.goal)}, {"ok", r.ok()}, {"machines", machines}};
+    nlohmann::json j = {{"goal", to_string(r.goal)},
+                        {"ok", r.ok()},
+                        {"machines", machines},
+                        {"upload", upload_json(r)}};
     if (!r.accounts.empty() || !r.identity.empty()) {
         j["accounts"] = nlohmann::json::array();
         for (const auto& a : r.accounts)
@@ -117,7 +174,7 @@ nlohmann::json to_json(const deploy::DeployReport& r) {
 }
 
 std::string render_summary(const deploy::DeployReport& r, bool color) {
-    std::string out = machines_table(r, color);
+    std::string out = machines_table(r, color) + upload_line(r);
     if (r.storage)
         out += storage_lines(*r.storage);
     out += accounts_tables(r, color);

@@ -45,6 +45,16 @@ class FakeClosures : public deploy::Closures {
             progress(p);
         return p;
     }
+    // Fake machines lack nothing a fetch could give: everything is pushed.
+    std::vector<std::string> missing(host::Host&, const std::string&) override { return {}; }
+    std::uint64_t nar_bytes(const std::string&, const std::vector<std::string>&) override {
+        return 0;
+    }
+    cache::UploadProgress
+    upload(cache::BinaryCache&, const std::string&, const std::vector<std::string>&,
+           const std::function<void(const cache::UploadProgress&)>&) override {
+        throw Error("FakeClosures: no binary cache for fake machines");
+    }
     bool prepared(const std::string& system) {
         std::lock_guard<std::mutex> lock(mutex_);
         return prepared_.count(system) > 0;
