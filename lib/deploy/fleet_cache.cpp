@@ -67,11 +67,7 @@ std::unique_ptr<FleetCache> open_fleet_cache(session::Session& s, const DeployOp
 CacheOpener deployment_cache(const model::Deployment& d) {
     if (!d.cache)
         return {};
-    return [](session::Session&) -> std::unique_ptr<cache::BinaryCache> {
-        // At the merge with lib/cache's writer: return cache::open_cache(s);
-        throw Error("this fedi is built without the binary cache writer (lib/cache); deploy "
-                    "with --transfer push");
-    };
+    return [](session::Session& s) { return cache::open_cache(s); };
 }
 
 } // namespace fedi::deploy
