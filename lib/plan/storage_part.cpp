@@ -42,12 +42,12 @@ void add_cluster_item(const storage::ItemResult& sr, StoragePlan& plan) {
     if (!nodes_change || sr.observed.is_null())
         return;
     auto version = sr.observed.value("version", std::uint64_t{0});
-    plan.items.push_back({sr.storage,
-                          "cluster",
-                          sr.name,
-                          Action::Update,
-                          {{"layout version", std::to_string(version),
-                            std::to_string(version + 1)}}});
+    plan.items.push_back(
+        {sr.storage,
+         "cluster",
+         sr.name,
+         Action::Update,
+         {{"layout version", std::to_string(version), std::to_string(version + 1)}}});
 }
 
 // The files of keys a deploy would make first, by machine.

@@ -49,15 +49,17 @@ nlohmann::json observed_of(const std::optional<BucketView>& v) {
         return {{"exists", false}};
     nlohmann::json keys = nlohmann::json::array();
     for (const auto& k : v->keys)
-        keys.push_back({{"id", k.id},
-                        {"name", k.name},
-                        {"permissions", perms_text(k.permissions)}});
+        keys.push_back(
+            {{"id", k.id}, {"name", k.name}, {"permissions", perms_text(k.permissions)}});
     auto opt = [](const std::optional<std::uint64_t>& q) {
         return q ? nlohmann::json(*q) : nlohmann::json();
     };
-    return {{"exists", true},          {"id", v->id},
-            {"maxSize", opt(v->max_size)}, {"maxObjects", opt(v->max_objects)},
-            {"website", v->website},   {"keys", keys}};
+    return {{"exists", true},
+            {"id", v->id},
+            {"maxSize", opt(v->max_size)},
+            {"maxObjects", opt(v->max_objects)},
+            {"website", v->website},
+            {"keys", keys}};
 }
 
 class BucketConverger {
@@ -99,10 +101,10 @@ class BucketConverger {
         add_field(t, "max objects", size_text(v.max_objects), size_text(b_.max_objects));
         add_field(t, "website", on_off(v.website), on_off(b_.website));
         if (t.fields.empty()) // the flag is as declared: its documents differ
-            t.fields.push_back({"website documents", "",
-                                fmt::format("index {}, error {}", b_.index_document,
-                                            b_.error_document.empty() ? "none"
-                                                                      : b_.error_document)});
+            t.fields.push_back(
+                {"website documents", "",
+                 fmt::format("index {}, error {}", b_.index_document,
+                             b_.error_document.empty() ? "none" : b_.error_document)});
         result_.typed.push_back(t);
     }
 
@@ -326,7 +328,8 @@ TypedChange node_change(const NodeRole* from, const NodeRole& to, const std::str
     const NodeRole* wanted = to.machine.empty() ? nullptr : &to;
     add_field(c, "zone", field(from, [](const NodeRole& r) { return r.zone; }),
               field(wanted, [](const NodeRole& r) { return r.zone; }));
-    add_field(c, "capacity", field(from, [](const NodeRole& r) { return capacity_text(r.capacity); }),
+    add_field(c, "capacity",
+              field(from, [](const NodeRole& r) { return capacity_text(r.capacity); }),
               field(wanted, [](const NodeRole& r) { return capacity_text(r.capacity); }));
     add_field(c, "tags", field(from, [](const NodeRole& r) { return tags_text(r.tags); }),
               field(wanted, [](const NodeRole& r) { return tags_text(r.tags); }));
@@ -350,8 +353,8 @@ std::vector<TypedChange> layout_changes(const LayoutView& v) {
     }
     for (const auto& r : v.current)
         if (!matched.count(r.id))
-            out.push_back(node_change(&r, NodeRole{}, r.tags.empty() ? r.id.substr(0, 16)
-                                                                      : r.tags.front()));
+            out.push_back(
+                node_change(&r, NodeRole{}, r.tags.empty() ? r.id.substr(0, 16) : r.tags.front()));
     return out;
 }
 
