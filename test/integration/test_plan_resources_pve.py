@@ -6,59 +6,28 @@ The exit code is not asserted: until every part of the plan exists, the other pa
 add errors to the plan (tests of the plan as a whole are elsewhere).
 """
 
-import pathlib
-import shutil
 import ssl
-import subprocess
-import tempfile
-import unittest
 import urllib.parse
 import urllib.request
 
-import fedi_testlib as lib
-from pve_fixture import VM_SSH_PORT, PveWithGuests
 from test_plan_resources import changes, plan_of
+from test_provision_pve import ProvisionTestBase
 
 
-class ProvisioningPlan(unittest.TestCase):
+class ProvisioningPlan(ProvisionTestBase):
     """Two Proxmox machines: planned before they exist, changed, one made unchangeable in
     place, one removed. Numbered tests build on each other."""
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = pathlib.Path(tempfile.mkdtemp(prefix="fedi-plan-prov-"))
-        cls.pve = PveWithGuests()
-        cls.home = cls.tmp / "home"
-        cls.home.mkdir()
-        cls.env = lib.isolated_env(cls.home)
-        cls.key = cls.tmp / "id_ed25519"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(cls.key)],
-                       check=True)
-        cls.pubkey = (cls.tmp / "id_ed25519.pub").read_text().strip()
+        super().setUpClass()
         cls.dir = cls.tmp / "fleet"
-        cls.dir.mkdir()
-
-    @classmethod
-    def tearDownClass(cls):
-        errors = cls.pve.close()
-        if not lib.KEEP_DIRS:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-        if errors:
-            raise AssertionError("Proxmox test server stderr:\n" + errors)
-
-    def vm(self, name, **provision):
-        value = {"provider": "pve", "template": 9000, "sshKeys": [self.pubkey]}
-        value.update(provision)
-        return {"provision": value, "ssh": {"port": VM_SSH_PORT, "identityFile": str(self.key)},
-                "system": lib.system_expr(name)}
 
     def deployment(self, a=None, b=None, with_b=True):
-        machines = {"pve-a": self.vm("pve-a", **(a or {"cores": 2, "memory": 2048}))}
+        machines = {"pve-a": self.pve_machine("pve-a", **(a or {"cores": 2, "memory": 2048}))}
         if with_b:
-            machines["pve-b"] = self.vm("pve-b", **(b or {"memory": 1024}))
-        text = lib.render_deployment(machines, {"providers": {"pve": self.pve.provider()}},
-                                     function=True)
-        lib.write_file(self.dir / "deployment.nix", text)
+            machines["pve-b"] = self.pve_machine("pve-b", **(b or {"memory": 1024}))
+        self.write_deployment(self.dir, machines, function=True)
 
     def plan(self):
         """The plan, and that the Proxmox server saw no change while it was made."""
@@ -84,7 +53,7 @@ class ProvisioningPlan(unittest.TestCase):
 
     def test_02_memory_and_cores_change_in_place(self):
         self.deployment()
-        r = lib.run_fedi(["--json", "provision"], cwd=self.dir, env=self.env)
+        r = self.fedi(self.dir, "--json", "provision")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         doc, prov = self.plan()
         self.assertEqual(prov["pve-a"]["action"], "none", prov["pve-a"])
