@@ -6,6 +6,7 @@
 #include "deploy/storage_phase.hpp"
 #include "s3/hash.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace fedi::plan {
