@@ -117,6 +117,7 @@ void converge_machine(session::Session& s, const model::Machine& m, bool dry_run
     if (rec && !observed)
         s.events().warn(m.name, fmt::format("{} recorded in state is gone; making a new one",
                                             provider->describe(*rec)));
+    out.found = observed.has_value();
     auto result = observed ? update_machine(*provider, req, m, *observed, dry_run, s.events(), out)
                            : create_machine(*provider, req, m, dry_run, s.events(), out);
     if (!result)

@@ -40,6 +40,7 @@ struct ProvisionedMachine {
     provider::Outputs outputs;
     std::vector<provider::Change> changes;
     std::vector<provider::Change> fixed; // cannot change in place
+    bool found = false; // the provider found the machine (it was not to be created)
     std::string error;
     double seconds = 0;
     bool ok() const { return outcome != ProvisionOutcome::Failed; }

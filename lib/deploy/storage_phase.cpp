@@ -130,6 +130,17 @@ storage::ConvergeReport run_storage_phase(session::Session& s,
     return storage::converge(s.deployment(), opts, hooks_for(s, failure_of));
 }
 
+storage::ConvergeReport plan_storage_phase(session::Session& s,
+                                           const std::set<std::string>& storages) {
+    storage::ConvergeOptions opts;
+    opts.dry_run = true;
+    opts.read_layout = true;
+    opts.storages = storages;
+    s.events().info("storage", "planning storage (nothing is changed)");
+    auto deployed = [](const std::string&) { return std::optional<std::string>(); };
+    return storage::converge(s.deployment(), opts, hooks_for(s, deployed));
+}
+
 storage::ConvergeReport storage_phase(session::Session& s, const std::set<std::string>& storages,
                                       MachineLedger& ledger, SecretsRegistry& secrets) {
     auto converged = run_storage_phase(

@@ -35,4 +35,9 @@ storage::ConvergeReport run_storage_phase(session::Session& s,
                                           const std::set<std::string>& storages, bool dry_run,
                                           const FailureOf& failure_of);
 
+// For plans: the dry run of `storages` that also compares the Garage layout node by node
+// (node ids read from the machines, which changes nothing).
+storage::ConvergeReport plan_storage_phase(session::Session& s,
+                                           const std::set<std::string>& storages);
+
 } // namespace fedi::deploy

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,22 @@ struct BucketView {
     std::vector<KeyAccess> keys;
 };
 
+// A node's role in a Garage layout, as applied or as declared (for plans).
+struct NodeRole {
+    std::string machine; // the declared node's machine ("" for a role of the applied layout)
+    std::string id;      // node id ("" when it could not be read from the machine)
+    std::string zone;
+    std::optional<std::uint64_t> capacity; // bytes; unset: a gateway
+    std::vector<std::string> tags;
+};
+
+struct LayoutView {
+    std::uint64_t version = 0;
+    std::vector<NodeRole> current;              // the applied layout, by node id
+    std::vector<NodeRole> wanted;               // the declared nodes
+    std::map<std::string, std::string> unknown; // machine → why its node id is not known
+};
+
 struct NewKey {
     std::string id;
     std::string secret;
@@ -51,6 +68,14 @@ class Backend {
     virtual std::vector<std::string>
     converge_cluster(const std::function<std::string(const std::string&)>& node_id_of,
                      bool dry_run) = 0;
+
+    // The applied and the declared layout, changing nothing (nullopt: no layout to
+    // manage, as for RGW). Node ids the deployment does not give come from node_id_of.
+    virtual std::optional<LayoutView>
+    read_layout(const std::function<std::string(const std::string&)>& node_id_of) {
+        (void)node_id_of;
+        return std::nullopt;
+    }
 
     virtual std::vector<BucketView> list_buckets() = 0;
     virtual std::optional<BucketView> find_bucket(const std::string& name) = 0;

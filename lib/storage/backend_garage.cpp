@@ -72,18 +72,7 @@ class GarageBackend : public Backend {
                         fmt::format("reading the Garage node id of machine {}", n.machine),
                         [&] { return node_id_of(n.machine); });
                 }
-                auto at = full.find('@');
-                std::string id = full.substr(0, at);
-                if (id.size() != 64 ||
-                    id.find_first_not_of("0123456789abcdef") != std::string::npos)
-                    throw Error(
-                        fmt::format("machine {}: \"{}\" is not a Garage node id", n.machine, full));
-                garage::LayoutRole role;
-                role.id = id;
-                role.zone = n.zone;
-                role.capacity = n.capacity.value_or(config_.capacity);
-                role.tags = {n.machine};
-                wanted.push_back(role);
+                wanted.push_back(role_of(n, full));
                 peers.emplace_back(n.machine, full);
             }
             connect(peers, dry_run, changes);
@@ -107,6 +96,31 @@ class GarageBackend : public Backend {
         if (!dry_run)
             wait_healthy();
         return changes;
+    }
+
+    std::optional<LayoutView>
+    read_layout(const std::function<std::string(const std::string&)>& node_id_of) override {
+        if (config_.nodes.empty()) // an existing cluster: fedi does not manage its layout
+            return std::nullopt;
+        LayoutView v;
+        auto layout = admin_.layout();
+        v.version = layout.version;
+        for (const auto& r : sorted(layout.roles))
+            v.current.push_back({"", r.id, r.zone, r.capacity, r.tags});
+        for (const auto& n : config_.nodes) {
+            std::string full = n.node_id ? *n.node_id : std::string();
+            try {
+                if (full.empty())
+                    full = node_id_of(n.machine);
+                auto r = role_of(n, full);
+                v.wanted.push_back({n.machine, r.id, r.zone, r.capacity, r.tags});
+            } catch (const Error& e) {
+                v.unknown[n.machine] = e.describe();
+                auto r = role_of(n, std::string(64, '0')); // zone, capacity, tags as declared
+                v.wanted.push_back({n.machine, "", r.zone, r.capacity, r.tags});
+            }
+        }
+        return v;
     }
 
     std::vector<BucketView> list_buckets() override {
@@ -226,6 +240,19 @@ class GarageBackend : public Backend {
     const model::Storage& config() const override { return config_; }
 
   private:
+    // The layout role of a declared node whose `garage node id` is `full` (id[@addr]).
+    garage::LayoutRole role_of(const model::GarageNode& n, const std::string& full) const {
+        std::string id = full.substr(0, full.find('@'));
+        if (id.size() != 64 || id.find_first_not_of("0123456789abcdef") != std::string::npos)
+            throw Error(fmt::format("machine {}: \"{}\" is not a Garage node id", n.machine, full));
+        garage::LayoutRole role;
+        role.id = id;
+        role.zone = n.zone;
+        role.capacity = n.capacity.value_or(config_.capacity);
+        role.tags = {n.machine};
+        return role;
+    }
+
     void connect(const std::vector<std::pair<std::string, std::string>>& peers, bool dry_run,
                  std::vector<std::string>& changes) {
         std::set<std::string> up;

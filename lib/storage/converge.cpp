@@ -3,14 +3,16 @@
 #include "core/error.hpp"
 #include "storage/backend.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <set>
 
 namespace fedi::storage {
 
 namespace {
 
-std::string perms_text(const model::BucketKey& k) {
+std::string perms_text(const Permissions& k) {
     std::vector<std::string> p;
     if (k.read)
         p.push_back("read");
@@ -18,7 +20,46 @@ std::string perms_text(const model::BucketKey& k) {
         p.push_back("write");
     if (k.owner)
         p.push_back("owner");
-    return fmt::format("{}", fmt::join(p, "+"));
+    return p.empty() ? "none" : fmt::format("{}", fmt::join(p, "+"));
+}
+
+std::string perms_text(const model::BucketKey& k) {
+    return perms_text(Permissions{k.read, k.write, k.owner});
+}
+
+std::string size_text(const std::optional<std::uint64_t>& v) {
+    return v ? std::to_string(*v) : std::string("none");
+}
+
+std::string on_off(bool on) {
+    return on ? "enabled" : "disabled";
+}
+
+// Adds old → new to `c` when they differ.
+void add_field(TypedChange& c, const std::string& field, const std::string& from,
+               const std::string& to) {
+    if (from != to)
+        c.fields.push_back({field, from, to});
+}
+
+// What the backend said about a bucket, without secrets and without what use changes
+// (object counts).
+nlohmann::json observed_of(const std::optional<BucketView>& v) {
+    if (!v)
+        return {{"exists", false}};
+    nlohmann::json keys = nlohmann::json::array();
+    for (const auto& k : v->keys)
+        keys.push_back(
+            {{"id", k.id}, {"name", k.name}, {"permissions", perms_text(k.permissions)}});
+    auto opt = [](const std::optional<std::uint64_t>& q) {
+        return q ? nlohmann::json(*q) : nlohmann::json();
+    };
+    return {{"exists", true},
+            {"id", v->id},
+            {"maxSize", opt(v->max_size)},
+            {"maxObjects", opt(v->max_objects)},
+            {"website", v->website},
+            {"keys", keys}};
 }
 
 class BucketConverger {
@@ -34,8 +75,11 @@ class BucketConverger {
         auto view = ensure_bucket(rec);
         if (!view)
             return;
-        for (auto& c : be_.apply_settings(*view, b_, opts_.dry_run))
+        auto settings = be_.apply_settings(*view, b_, opts_.dry_run);
+        for (auto& c : settings)
             change((opts_.dry_run ? "would set " : "set ") + c);
+        if (!settings.empty())
+            typed_settings(*view);
         bool created = false;
         auto keys = ensure_keys(rec, created);
         if (created)
@@ -48,6 +92,41 @@ class BucketConverger {
     }
 
   private:
+    std::string key_name(const std::string& key) const { return b_.name + "/" + key; }
+
+    // The settings apply_settings changes, old → new.
+    void typed_settings(const BucketView& v) {
+        TypedChange t{"bucket", b_.name, "update", {}};
+        add_field(t, "max size", size_text(v.max_size), size_text(b_.max_size));
+        add_field(t, "max objects", size_text(v.max_objects), size_text(b_.max_objects));
+        add_field(t, "website", on_off(v.website), on_off(b_.website));
+        if (t.fields.empty()) // the flag is as declared: its documents differ
+            t.fields.push_back(
+                {"website documents", "",
+                 fmt::format("index {}, error {}", b_.index_document,
+                             b_.error_document.empty() ? "none" : b_.error_document)});
+        result_.typed.push_back(t);
+    }
+
+    // A bucket that does not exist: made with its settings and every declared key.
+    void typed_new_bucket() {
+        TypedChange t{"bucket", b_.name, "create", {}};
+        if (b_.max_size)
+            t.fields.push_back({"max size", "", size_text(b_.max_size)});
+        if (b_.max_objects)
+            t.fields.push_back({"max objects", "", size_text(b_.max_objects)});
+        if (b_.website)
+            t.fields.push_back({"website", "", on_off(true)});
+        result_.typed.push_back(t);
+        for (const auto& [name, k] : b_.keys)
+            typed_new_key(name);
+    }
+
+    void typed_new_key(const std::string& name) {
+        result_.typed.push_back(
+            {"key", key_name(name), "create", {{"permissions", "", perms_text(b_.keys.at(name))}}});
+    }
+
     BucketRecord load_record() {
         auto st = hooks_.load_state();
         auto it = st.buckets.find(b_.name);
@@ -63,9 +142,11 @@ class BucketConverger {
     // when it is missing.
     std::optional<BucketView> ensure_bucket(BucketRecord& rec) {
         auto view = be_.find_bucket(b_.name);
+        result_.observed = observed_of(view);
         if (!view) {
             if (opts_.dry_run) {
                 change(fmt::format("would create the bucket and {} key(s)", b_.keys.size()));
+                typed_new_bucket();
                 return std::nullopt;
             }
             if (!rec.id.empty())
@@ -98,9 +179,16 @@ class BucketConverger {
 
     void grant(const BucketView& view, const std::string& name, const NewKey& key) {
         const auto& k = b_.keys.at(name);
-        if (be_.set_permissions(view, key.id, {k.read, k.write, k.owner}, opts_.dry_run))
-            change(fmt::format("{}gave key {} {}", opts_.dry_run ? "would have " : "", name,
-                               perms_text(k)));
+        if (!be_.set_permissions(view, key.id, {k.read, k.write, k.owner}, opts_.dry_run))
+            return;
+        change(fmt::format("{}gave key {} {}", opts_.dry_run ? "would have " : "", name,
+                           perms_text(k)));
+        Permissions had;
+        for (const auto& access : view.keys)
+            if (access.id == key.id)
+                had = access.permissions;
+        result_.typed.push_back(
+            {"key", key_name(name), "update", {{"permissions", perms_text(had), perms_text(k)}}});
     }
 
     void deliver(const std::string& name, const NewKey& key) {
@@ -162,6 +250,7 @@ class BucketConverger {
         }
         if (opts_.dry_run) {
             change("would create key " + name);
+            typed_new_key(name);
             return std::nullopt;
         }
         auto key = be_.create_key(b_.name, rec, garage_key_name(b_.name, name));
@@ -215,6 +304,72 @@ std::string key_env_file(const model::Storage& s, const std::string& bucket,
 
 namespace {
 
+std::string capacity_text(const std::optional<std::uint64_t>& c) {
+    return c ? std::to_string(*c) : std::string("gateway");
+}
+
+std::string tags_text(const std::vector<std::string>& tags) {
+    return fmt::format("{}", fmt::join(tags, ","));
+}
+
+// The applied role that is the declared node's: by node id, else (id unknown) by its tag.
+const NodeRole* applied_role(const LayoutView& v, const NodeRole& wanted) {
+    for (const auto& r : v.current) {
+        bool tagged = std::find(r.tags.begin(), r.tags.end(), wanted.machine) != r.tags.end();
+        if (wanted.id.empty() ? tagged : r.id == wanted.id)
+            return &r;
+    }
+    return nullptr;
+}
+
+TypedChange node_change(const NodeRole* from, const NodeRole& to, const std::string& name) {
+    TypedChange c{"node", name, !from ? "create" : to.machine.empty() ? "destroy" : "update", {}};
+    auto field = [&](const NodeRole* r, auto&& text) { return r ? text(*r) : std::string(); };
+    const NodeRole* wanted = to.machine.empty() ? nullptr : &to;
+    add_field(c, "zone", field(from, [](const NodeRole& r) { return r.zone; }),
+              field(wanted, [](const NodeRole& r) { return r.zone; }));
+    add_field(c, "capacity",
+              field(from, [](const NodeRole& r) { return capacity_text(r.capacity); }),
+              field(wanted, [](const NodeRole& r) { return capacity_text(r.capacity); }));
+    add_field(c, "tags", field(from, [](const NodeRole& r) { return tags_text(r.tags); }),
+              field(wanted, [](const NodeRole& r) { return tags_text(r.tags); }));
+    return c;
+}
+
+} // namespace
+
+std::vector<TypedChange> layout_changes(const LayoutView& v) {
+    std::vector<TypedChange> out;
+    std::set<std::string> matched;
+    for (const auto& w : v.wanted) {
+        const auto* from = applied_role(v, w);
+        if (from)
+            matched.insert(from->id);
+        auto c = node_change(from, w, w.machine);
+        if (auto it = v.unknown.find(w.machine); it != v.unknown.end())
+            c.fields.push_back({"node id", "", "not known yet: " + it->second});
+        if (!c.fields.empty())
+            out.push_back(std::move(c));
+    }
+    for (const auto& r : v.current)
+        if (!matched.count(r.id))
+            out.push_back(
+                node_change(&r, NodeRole{}, r.tags.empty() ? r.id.substr(0, 16) : r.tags.front()));
+    return out;
+}
+
+namespace {
+
+nlohmann::json observed_of(const LayoutView& v) {
+    nlohmann::json roles = nlohmann::json::array();
+    for (const auto& r : v.current)
+        roles.push_back({{"id", r.id},
+                         {"zone", r.zone},
+                         {"capacity", capacity_text(r.capacity)},
+                         {"tags", r.tags}});
+    return {{"version", v.version}, {"roles", roles}};
+}
+
 // Converges the storages and their buckets one after the other into one report.
 class DeploymentConverger {
   public:
@@ -262,6 +417,11 @@ class DeploymentConverger {
                 });
             for (const auto& c : sr.changes)
                 hooks_.info("storage " + sname, c);
+            if (opts_.cluster && opts_.read_layout)
+                if (auto layout = be->read_layout(hooks_.node_id_of)) {
+                    sr.typed = layout_changes(*layout);
+                    sr.observed = observed_of(*layout);
+                }
         } catch (const std::exception& e) {
             sr.ok = false;
             sr.error = describe(e);

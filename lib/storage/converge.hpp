@@ -7,6 +7,7 @@
 // after a crash) reuses them instead of creating more.
 #include "host/secrets.hpp"
 #include "model/deployment.hpp"
+#include "storage/backend.hpp"
 #include "storage/storage_state.hpp"
 
 #include <functional>
@@ -23,6 +24,9 @@ struct ConvergeOptions {
     std::set<std::string> storages; // which storage.<name> to converge (empty: all)
     std::set<std::string> buckets;  // which buckets.<name> (empty: all of those storages)
     bool cluster = true;            // Garage nodes, layout and health too
+    // For plans (with dry_run): also compare the Garage layout node by node, reading the
+    // node ids the deployment does not give from the machines (node_id_of).
+    bool read_layout = false;
 };
 
 struct ConvergeHooks {
@@ -35,12 +39,32 @@ struct ConvergeHooks {
     std::function<void(const std::string& subject, const std::string& message)> warn;
 };
 
+// One field of a change: old → new ("" when absent).
+struct FieldDiff {
+    std::string field;
+    std::string from;
+    std::string to;
+    bool operator==(const FieldDiff&) const = default;
+};
+
+// A change as plans show it: what it is to, what happens, and its fields.
+struct TypedChange {
+    std::string kind;   // "node", "bucket", "key"
+    std::string name;   // the node's machine, the bucket, "<bucket>/<key>"
+    std::string action; // "create", "update", "destroy"
+    std::vector<FieldDiff> fields;
+};
+
 struct ItemResult {
     std::string name;
     std::string storage;
     bool ok = true;
     std::string error;
     std::vector<std::string> changes;
+    std::vector<TypedChange> typed; // the changes, typed (buckets, keys; nodes: read_layout)
+    // What the backend answered about the item, without secrets (null: not read):
+    // a bucket's id, quotas, website flag and key permissions; a cluster's layout.
+    nlohmann::json observed;
 };
 
 struct KeyDelivery {
@@ -59,6 +83,11 @@ struct ConvergeReport {
 
 ConvergeReport converge(const model::Deployment& d, const ConvergeOptions& opts,
                         const ConvergeHooks& hooks);
+
+// The Garage layout changes node by node (kind "node", named by machine): declared nodes
+// to add or change (zone, capacity, tags old → new) and applied roles no declared node
+// has ("destroy": a deploy removes them).
+std::vector<TypedChange> layout_changes(const LayoutView& v);
 
 // The .env file a key is delivered as (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 // S3_ENDPOINT, S3_REGION, S3_BUCKET).
