@@ -260,7 +260,8 @@ class Bench:
         log(f"\n== {key}: {title}")
         for rnd in range(rounds):
             order = tools if rnd % 2 == 0 else list(reversed(tools))
-            hosts = self.hosts(len(order), prefix=f"{key}r{rnd}t")
+            tag = "".join(ch for ch in key if ch.isalnum())  # "c small 20ms" -> "csmall20ms"
+            hosts = self.hosts(len(order), prefix=f"{tag}r{rnd}t")
             try:
                 names = hosts.names
                 ports = None
