@@ -12,7 +12,6 @@
 
 #include <atomic>
 #include <future>
-#include <sstream>
 
 using namespace fedi;
 using namespace fedi::nix;
@@ -25,14 +24,6 @@ PathInfo info(const std::string& path, std::vector<std::string> refs) {
     p.path = path;
     p.references = std::move(refs);
     return p;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string l; std::getline(in, l);)
-        out.push_back(l);
-    return out;
 }
 
 std::string name_of(const PathInfo* p) {
@@ -95,7 +86,7 @@ TEST_CASE("nix serve lanes: a push over three lanes into one store") {
     TempDir dir;
     std::string store = dir / "target";
     auto root = nix_build(dir, "closure", test_closure_expr, {"--arg", "extra", "true"});
-    auto paths = lines_of(run_ok({"nix-store", "-qR", root}).out);
+    auto paths = query_closure({root});
     ChildProcess first({"nix-store", "--serve", "--write", "--store", store});
     PushOptions options;
     options.serve.remote_name = "test-target";
@@ -118,7 +109,7 @@ TEST_CASE("nix serve lanes: a push over three lanes into one store") {
     CHECK(opened == 2);
     CHECK(stats.paths_sent == paths.size());
     for (const auto& p : paths) {
-        INFO(p);
-        CHECK(run_process({"nix-store", "--store", store, "--verify-path", p}).ok());
+        INFO(p.path);
+        CHECK(run_process({"nix-store", "--store", store, "--verify-path", p.path}).ok());
     }
 }
