@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """A TCP proxy on loopback that delays every byte by a fixed time in each direction.
 
-    latency_proxy.py --target PORT [--delay-ms 20] [--lifetime SECONDS]
+    latency_proxy.py --target PORT [--delay-ms 20] [--rate-mbit N] [--lifetime SECONDS]
 
 Listens on 127.0.0.1 on a free port and prints that port on stdout (one line), then
 forwards each connection to 127.0.0.1:PORT. Each chunk read is written out DELAY after
 it arrived, so the round trip grows by 2 x DELAY while throughput is not capped (data
 keeps flowing during the delay, as on a long link). Buffering is bounded (back-pressure
 stops reading from a side whose queue is full).
+
+With --rate-mbit N, each direction of each connection is also a link of N megabits per
+second: a chunk leaves only once the chunks before it have been "on the wire" for their
+size at that rate, and the proxy reads no faster than that, so the sender feels the
+limit through TCP back-pressure (the queue of a slow link, not a buffer that grows).
 
 It exits after --lifetime seconds, or as soon as its stdin reaches end of file: the
 parent keeps the write end of a pipe, so the proxy dies with it (so stdin must not be
@@ -22,20 +27,33 @@ import sys
 
 CHUNK = 64 * 1024
 QUEUE_CHUNKS = 512  # at most 32 MiB in flight per direction
+RATED_CHUNK = 16 * 1024  # finer steps when the rate is limited
+# How far behind the clock the link may be and still count as busy: waking up late from
+# a sleep must not cost throughput (a token bucket this deep).
+RATE_SLACK = 0.02
 
 
-async def pump(reader, writer, delay):
-    """Copy reader to writer, each chunk delivered `delay` seconds after it was read."""
+async def pump(reader, writer, delay, rate_bps=None):
+    """Copy reader to writer, each chunk delivered `delay` seconds after it was read
+    (after it was sent at rate_bps bits per second, when given)."""
     loop = asyncio.get_running_loop()
     queue = asyncio.Queue(QUEUE_CHUNKS)
+    chunk = RATED_CHUNK if rate_bps else CHUNK
 
     async def read_side():
+        sent = loop.time()  # when the link finishes sending what was read so far
         try:
             while True:
-                data = await reader.read(CHUNK)
-                await queue.put((loop.time() + delay, data))
+                data = await reader.read(chunk)
+                sent = max(sent, loop.time() - (RATE_SLACK if rate_bps else 0))
+                if rate_bps:
+                    sent += len(data) * 8 / rate_bps
+                await queue.put((sent + delay, data))
                 if not data:
                     return
+                # A rate-limited link takes nothing more until this chunk is on the wire.
+                if sent > loop.time():
+                    await asyncio.sleep(sent - loop.time())
         except (ConnectionError, asyncio.CancelledError):
             await queue.put((loop.time() + delay, b""))
 
@@ -59,7 +77,7 @@ async def pump(reader, writer, delay):
         reading.cancel()
 
 
-async def handle(client_reader, client_writer, target_port, delay):
+async def handle(client_reader, client_writer, target_port, delay, rate_bps):
     try:
         server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
     except OSError:
@@ -67,9 +85,11 @@ async def handle(client_reader, client_writer, target_port, delay):
         return
     try:
         await asyncio.gather(
-            pump(client_reader, server_writer, delay),
-            pump(server_reader, client_writer, delay),
+            pump(client_reader, server_writer, delay, rate_bps),
+            pump(server_reader, client_writer, delay, rate_bps),
         )
+    except asyncio.CancelledError:
+        pass  # the proxy is exiting
     finally:
         for w in (client_writer, server_writer):
             w.close()
@@ -96,12 +116,17 @@ async def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", type=int, required=True, help="port on 127.0.0.1 to forward to")
     parser.add_argument("--delay-ms", type=float, default=20.0, help="delay each way (default 20)")
+    parser.add_argument("--rate-mbit", type=float, default=None,
+                        help="limit each direction to this many megabits per second (default: none)")
     parser.add_argument("--lifetime", type=float, default=3600.0, help="seconds before it exits")
     args = parser.parse_args()
     delay = args.delay_ms / 1000.0
+    if args.rate_mbit is not None and args.rate_mbit <= 0:
+        parser.error("--rate-mbit must be positive")
+    rate_bps = args.rate_mbit * 1e6 if args.rate_mbit else None
 
     server = await asyncio.start_server(
-        lambda r, w: handle(r, w, args.target, delay), "127.0.0.1", 0)
+        lambda r, w: handle(r, w, args.target, delay, rate_bps), "127.0.0.1", 0)
     print(server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await asyncio.wait(

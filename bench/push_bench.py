@@ -5,7 +5,8 @@ Scenarios (see bench/README.md):
   a  one large closure to one host: fedi, nix copy (ssh://, ssh-ng://), nix-copy-closure,
      raw `nix-store --export | ssh host 'cat > /dev/null'`
   b  many small paths to one host: fedi, nix copy (ssh://, ssh-ng://)
-  c  b through a TCP proxy adding latency each way
+  c  b's small paths and a large closure (a's blobs, 64 MB) through a TCP proxy adding
+     latency each way (20 and 50 ms): fedi, nix copy ssh-ng:// (and ssh:// on request)
   d  a fleet of N hosts receiving the same closure: fedi, a sequential nix copy loop,
      nix copy in parallel (xargs -P10)
   e  fedi's peak RSS (taken from its run in a, and every other fedi run)
@@ -259,7 +260,8 @@ class Bench:
         log(f"\n== {key}: {title}")
         for rnd in range(rounds):
             order = tools if rnd % 2 == 0 else list(reversed(tools))
-            hosts = self.hosts(len(order), prefix=f"{key}r{rnd}t")
+            tag = "".join(ch for ch in key if ch.isalnum())  # "c small 20ms" -> "csmall20ms"
+            hosts = self.hosts(len(order), prefix=f"{tag}r{rnd}t")
             try:
                 names = hosts.names
                 ports = None
@@ -381,6 +383,33 @@ def median_of(runs, key="seconds"):
     return statistics.median(vals) if vals else None
 
 
+def latency_order(key):
+    """ "c small 20ms" -> ("small", 20.0): closures together, delays ascending."""
+    _, closure, delay = key.split()
+    return closure, float(delay.removesuffix("ms"))
+
+
+def latency_cases(args):
+    """(closure kind, delay in ms) for each case of c."""
+    delays = [float(x) for x in args.delay_ms.replace(" ", "").split(",") if x]
+    kinds = [x for x in args.latency_closures.replace(" ", "").split(",") if x]
+    bad = [k for k in kinds if k not in ("small", "large")]
+    if bad or not delays or any(d <= 0 for d in delays):
+        sys.exit(f"push_bench: --latency-closures takes small,large and --delay-ms positive "
+                 f"numbers (got {args.latency_closures!r}, {args.delay_ms!r})")
+    return [(k, d) for k in kinds for d in delays]
+
+
+def blobs_closure(bench, size_mb, paths):
+    each = size_mb * 1_000_000 // paths
+    expr = f'import {lib.nix_path(HERE / "blobs.nix")} {{ name = "large"; paths = {paths}; bytesEach = {each}; }}'
+    closure = with_expr(bench.build(expr), expr)
+    # Warm the page cache so that the first tool does not pay for the disk.
+    subprocess.run(f'nix-store --export $(nix-store -qR {closure["path"]}) > /dev/null',
+                   shell=True, check=True, env=bench.env)
+    return closure
+
+
 def fmt_ratio(x):
     return f"{x:.2f}x" if x is not None else "n/a"
 
@@ -436,7 +465,7 @@ def report(results, args):
         if rss:
             verdicts.append(f"(e) fedi peak RSS pushing {s['closure']['narBytes'] / 1e6:.0f} MB: "
                             f"{max(rss) / 1024:.1f} MiB (other scenarios' fedi runs are listed above)")
-    for key in ("b", "c"):
+    for key in ["b", *sorted((k for k in sc if k.startswith("c ")), key=latency_order)]:
         if key in sc:
             one_host_table(key, "nix copy ssh://")
             runs = sc[key]["runs"]
@@ -447,7 +476,8 @@ def report(results, args):
                                 f"(target: several times, read as >= 3x: {'met' if ratio >= 3 else 'NOT met'})")
             ng = median_of(runs.get("nix copy ssh-ng://", []))
             if f and ng:
-                verdicts.append(f"({key}) nix copy ssh-ng:// takes {ng / f:.2f}x fedi's time")
+                goal = f" ({'faster' if ng > f else 'NOT faster'} than ssh-ng)" if key != "b" else ""
+                verdicts.append(f"({key}) nix copy ssh-ng:// takes {ng / f:.2f}x fedi's time{goal}")
     if "d" in sc:
         s = sc["d"]
         c = s["closure"]
@@ -492,7 +522,13 @@ def main():
     p.add_argument("--large-paths", type=int, default=8, help="(a) blob paths in it (default 8)")
     p.add_argument("--small-paths", type=int, default=3000, help="(b, c) payload paths (default 3000)")
     p.add_argument("--small-size", type=int, default=4096, help="(b, c) bytes per small path")
-    p.add_argument("--delay-ms", type=float, default=20.0, help="(c) latency added each way (default 20)")
+    p.add_argument("--delay-ms", default="20,50",
+                   help="(c) latencies added each way, one case each (default 20,50)")
+    p.add_argument("--latency-closures", default="small,large",
+                   help="(c) closures pushed through the latency: small (b's paths), large (blobs)")
+    p.add_argument("--latency-size-mb", type=int, default=64, help="(c) large closure size in MB (default 64)")
+    p.add_argument("--latency-ssh-copy", action="store_true",
+                   help="(c) also run nix copy --to ssh:// (minutes per case: one round trip per path)")
     p.add_argument("--fleet", default="1,10,30", help="(d) fleet sizes (default 1,10,30)")
     p.add_argument("--fleet-size-mb", type=int, default=64, help="(d) closure size in MB (default 64)")
     p.add_argument("--rounds", type=int, default=2, help="rounds per tool in a and b (median; default 2)")
@@ -515,28 +551,29 @@ def main():
     start = time.time()
     try:
         ng = [] if args.no_ssh_ng else ["nix copy ssh-ng://"]
+        cases = latency_cases(args) if "c" in only else []
         if "a" in only or "e" in only:
-            each = args.size_mb * 1_000_000 // args.large_paths
-            expr = f'import {lib.nix_path(HERE / "blobs.nix")} {{ name = "large"; paths = {args.large_paths}; bytesEach = {each}; }}'
-            closure = with_expr(bench.build(expr), expr)
-            # Warm the page cache so that the first tool does not pay for the disk.
-            subprocess.run(f'nix-store --export $(nix-store -qR {closure["path"]}) > /dev/null',
-                           shell=True, check=True, env=bench.env)
+            closure = blobs_closure(bench, args.size_mb, args.large_paths)
             bench.one_host_scenario("a", "one large closure to one host", closure,
                                     ["raw ssh cat", "fedi", "nix copy ssh://", *ng, "nix-copy-closure"],
                                     rounds=args.rounds)
-        if only & {"b", "c"}:
+        closures = {}
+        if "b" in only or any(kind == "small" for kind, _ in cases):
             expr = (f'(import {lib.nix_path(HERE / "small-paths.nix")} '
                     f'{{ count = {args.small_paths}; size = {args.small_size}; }}).out')
-            closure = with_expr(bench.build(expr), expr)
+            closures["small"] = with_expr(bench.build(expr), expr)
             if "b" in only:
-                bench.one_host_scenario("b", "many small paths to one host", closure,
+                bench.one_host_scenario("b", "many small paths to one host", closures["small"],
                                         ["fedi", "nix copy ssh://", *ng, "export | import, no ssh"],
                                         rounds=args.rounds)
-            if "c" in only:
-                bench.one_host_scenario("c", f"many small paths, {args.delay_ms:g} ms added each way",
-                                        closure, ["fedi", "nix copy ssh://", *ng], delay_ms=args.delay_ms,
-                                        rounds=args.rounds_latency)
+        if any(kind == "large" for kind, _ in cases):
+            closures["large"] = blobs_closure(bench, args.latency_size_mb, args.large_paths)
+        plain = ["nix copy ssh://"] if args.latency_ssh_copy else []
+        for kind, delay in cases:
+            what = "many small paths" if kind == "small" else "one large closure"
+            bench.one_host_scenario(f"c {kind} {delay:g}ms", f"{what}, {delay:g} ms added each way",
+                                    closures[kind], ["fedi", *ng, *plain], delay_ms=delay,
+                                    rounds=args.rounds_latency)
         if "d" in only:
             sizes = sorted(int(x) for x in args.fleet.split(","))
             each = args.fleet_size_mb * 1_000_000 // 4

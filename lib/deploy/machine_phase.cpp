@@ -83,8 +83,15 @@ void deploy_machine(const MachineRun& run, const model::Machine& m, MachineRepor
     // consistent by its own locks: it takes no machine lock, so machine names that share
     // a host (fleets of test machines) push at once.
     auto& connector = run.session.connector();
-    auto host =
-        goal == Goal::Push ? connector.connect(m) : connector.connect_to_change(m, report.system);
+    if (goal == Goal::Push) {
+        // Nor does it read the machine's status: its profile and activations do not matter
+        // to adding paths (a round trip less for a distant machine).
+        auto host = connector.connect(m);
+        push_step(run, *host, report, show);
+        report.outcome = Outcome::Pushed;
+        return;
+    }
+    auto host = connector.connect_to_change(m, report.system);
     // A machine already running this system needs no push (0 bytes sent), only its
     // secrets; unless the last deploy of it failed, which is retried until it passes.
     auto status = settled_status(*host, events, m.name);
@@ -100,10 +107,6 @@ void deploy_machine(const MachineRun& run, const model::Machine& m, MachineRepor
                                         "again",
                                         pending->phase, pending->error));
     push_step(run, *host, report, show);
-    if (goal == Goal::Push) {
-        report.outcome = Outcome::Pushed;
-        return;
-    }
     auto pending_owner = secrets_step(run, *host, report, show);
     activate_step(run, *host, m, report, show);
     settle_secret_owners(run, *host, report, pending_owner);

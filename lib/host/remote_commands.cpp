@@ -1,5 +1,6 @@
 #include "host/remote_commands.hpp"
 
+#include "core/error.hpp"
 #include "core/process.hpp"
 #include "host/paths.hpp"
 #include "host/remote_scripts.hpp"
@@ -47,6 +48,25 @@ std::string system_status_command() {
                        "echo \"link=$(readlink {0} 2>/dev/null)\"; "
                        "echo \"current=$(readlink -f {1} 2>/dev/null)\"",
                        kSystemProfile, kCurrentSystem);
+}
+
+namespace {
+constexpr std::string_view kPendingMarker = "--- activations waiting for confirmation";
+} // namespace
+
+std::string machine_status_command(const std::string& pending_script) {
+    // A subshell, so that the script's own `exit` ends only its part.
+    return fmt::format("{}; echo '{}'; (\n{}\n)", system_status_command(), kPendingMarker,
+                       pending_script);
+}
+
+MachineStatusOutput split_machine_status(const std::string& out) {
+    std::string marker = fmt::format("{}\n", kPendingMarker);
+    auto at = out.find("\n" + marker);
+    if (at == std::string::npos)
+        throw Error(fmt::format("the machine's status lacks the line \"{}\"; it printed: {}",
+                                kPendingMarker, out.substr(0, 500)));
+    return {out.substr(0, at + 1), out.substr(at + 1 + marker.size())};
 }
 
 std::string disk_usage_command() {

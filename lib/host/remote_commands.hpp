@@ -35,6 +35,16 @@ std::string abort_command(const std::string& id);
 
 // Prints "profile=...", "link=...", "current=..." lines (parse_system_status).
 std::string system_status_command();
+// system_status_command, a marker line, then what `pending_script` prints (the script of
+// pending_confirmations_command()): one command, so one channel and its round trips
+// instead of two. Its exit status is the script's.
+std::string machine_status_command(const std::string& pending_script);
+struct MachineStatusOutput {
+    std::string status;  // for parse_system_status
+    std::string pending; // for parse_pending_confirmations
+};
+// Splits the output of machine_status_command; throws when the marker is missing.
+MachineStatusOutput split_machine_status(const std::string& out);
 // Prints how full /var/lib and /run are ("/var/lib 100% in use, /run 3% in use").
 std::string disk_usage_command();
 

@@ -68,6 +68,8 @@ class SshHost : public Host {
         nix::PushOptions options;
         options.serve.remote_name = label_;
         options.serve.remote_stderr = [&channel] { return channel->stderr_text(); };
+        options.serve.end_input = [&channel] { channel->close_input(); };
+        options.lanes.open = [this] { return open_lane(); };
         try {
             auto stats = nix::push_closure(
                 *channel, *channel, closure,
@@ -94,17 +96,16 @@ class SshHost : public Host {
     }
 
     SystemStatus system_status() override {
-        auto r = session_->run(system_status_command());
+        // The pending confirmations are read from the activations' own state files, never
+        // from their logs.
+        auto r = session_->run(machine_status_command(pending_confirmations_command()));
         if (r.exit_status != 0)
-            throw Error(fmt::format("cannot read the machine's system profile: {}", r.err));
-        SystemStatus s = parse_system_status(r.out);
-        // Read from the activation's own state file, never from its log.
-        auto waiting = session_->run(pending_confirmations_command());
-        if (waiting.exit_status != 0)
-            throw Error(fmt::format("cannot list the activations waiting for confirmation in {}: "
-                                    "{}",
-                                    kRuntimeActivationDir, waiting.err));
-        for (const auto& p : parse_pending_confirmations(waiting.out))
+            throw Error(fmt::format("cannot read the machine's system profile and the "
+                                    "activations waiting for confirmation in {}: {}",
+                                    kRuntimeActivationDir, r.err));
+        auto out = split_machine_status(r.out);
+        SystemStatus s = parse_system_status(out.status);
+        for (const auto& p : parse_pending_confirmations(out.pending))
             s.reverts_in = s.reverts_in ? std::min(*s.reverts_in, p.seconds_left) : p.seconds_left;
         return s;
     }
@@ -183,6 +184,31 @@ class SshHost : public Host {
     }
 
   private:
+    // Another connection running nix-store --serve --write, for a push over several.
+    struct Lane : nix::ServeLane {
+        std::unique_ptr<ssh::Session> session;
+        std::unique_ptr<ssh::Channel> channel; // closes before its session
+        Duplex& io() override { return *channel; }
+        std::string remote_stderr() override { return channel->stderr_text(); }
+        void finish() override {
+            channel->close_input();
+            if (int status = channel->wait_exit_status(); status != 0)
+                throw Error(fmt::format("nix-store --serve on the machine exited with status "
+                                        "{}: {}",
+                                        status, channel->stderr_text()));
+        }
+    };
+
+    std::unique_ptr<nix::ServeLane> open_lane() const {
+        auto options = options_;
+        // An extra lane that is slow to come is not worth waiting for long.
+        options.connect_timeout = std::min(options.connect_timeout, std::chrono::seconds(5));
+        auto lane = std::make_unique<Lane>();
+        lane->session = ssh::Session::connect(options);
+        lane->channel = lane->session->exec("nix-store --serve --write");
+        return lane;
+    }
+
     static PushProgress to_progress(const nix::PushStats& s) {
         return {s.paths_total, s.paths_sent, s.bytes_sent, s.nar_bytes};
     }

@@ -3,12 +3,14 @@
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "nix/nar.hpp"
+#include "nix/serve_lanes.hpp"
 #include "nix/wire.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <deque>
+#include <future>
 
 #include <fmt/format.h>
 
@@ -164,12 +166,27 @@ std::uint64_t ServeClient::read_reply(const char* what) {
 }
 
 void ServeClient::handshake() {
-    if (handshaken_)
+    start_handshake();
+    finish_handshake();
+}
+
+void ServeClient::start_handshake() {
+    if (hello_sent_)
         return;
     guarded("the handshake", [&] {
         write_u64(*to_, serve_magic_client);
+        // Our version too: the server reads it only after answering, but it is all we
+        // have to say.
         write_u64(*to_, serve_client_version);
         to_->flush();
+    });
+    hello_sent_ = true;
+}
+
+void ServeClient::finish_handshake() {
+    if (handshaken_)
+        return;
+    guarded("the handshake", [&] {
         auto magic = read_u64(*from_);
         if (magic != serve_magic_server)
             throw Error(fmt::format("the remote answered {} instead of the magic number {:#x}: "
@@ -200,18 +217,22 @@ void write_query_valid_paths(Sink& to, const std::set<std::string>& paths) {
 } // namespace
 
 std::set<std::string> ServeClient::query_valid_paths(const std::set<std::string>& paths) {
-    handshake();
-    return guarded("the query for valid paths", [&] {
-        // The first time, an empty query goes ahead of the real one, in the same write:
-        // its answer comes back one round trip later, which sizes the pipeline of
-        // add_paths (the real query's answer also waits for the target's database).
-        bool probe = !round_trip_;
+    start_handshake();
+    // The first time, an empty query goes ahead of the real one, in the same write: its
+    // answer comes back one round trip later, which sizes the pipeline of add_paths (the
+    // real query's answer also waits for the target's database).
+    bool probe = !round_trip_;
+    // Until the server has answered our hello, a failure is the handshake's.
+    guarded(handshaken_ ? "the query for valid paths" : "the handshake", [&] {
         if (probe)
             write_query_valid_paths(*to_, {});
         write_query_valid_paths(*to_, paths);
         to_->flush();
+    });
+    auto start = std::chrono::steady_clock::now();
+    finish_handshake(); // its answer comes first
+    return guarded("the query for valid paths", [&] {
         if (probe) {
-            auto start = std::chrono::steady_clock::now();
             auto empty = read_strings(*from_);
             round_trip_ = std::chrono::steady_clock::now() - start;
             if (!empty.empty())
@@ -227,10 +248,13 @@ std::set<std::string> ServeClient::query_valid_paths(const std::set<std::string>
 }
 
 PushStats ServeClient::add_paths(const std::vector<PathInfo>& paths, const PushProgress& progress,
-                                 TransferMethod method) {
+                                 TransferMethod method, const std::function<void()>& end_input) {
     handshake();
-    if (paths.empty())
+    if (paths.empty()) {
+        if (end_input)
+            guarded("closing the input", end_input);
         return {};
+    }
     if (method == TransferMethod::Auto) {
         bool db_complete = std::all_of(paths.begin(), paths.end(), [](const PathInfo& p) {
             return p.nar_size > 0 && !p.nar_hash.empty();
@@ -238,11 +262,43 @@ PushStats ServeClient::add_paths(const std::vector<PathInfo>& paths, const PushP
         method = (version_ & 0xff) >= 5 && db_complete ? TransferMethod::AddToStoreNar
                                                        : TransferMethod::ImportPaths;
     }
-    if (method == TransferMethod::AddToStoreNar && (version_ & 0xff) < 5)
+    if (method == TransferMethod::ImportPaths) {
+        auto stats = transfer("the transfer (ImportPaths)", progress,
+                              [&] { return send_import_paths(paths, end_input); });
+        stats.paths_total = paths.size();
+        return stats;
+    }
+    // Every path in order, for one lane.
+    struct AllPaths : PathFeed {
+        const std::vector<PathInfo>& paths;
+        std::size_t next_index = 0;
+        explicit AllPaths(const std::vector<PathInfo>& p) : paths(p) {}
+        const PathInfo* next() override {
+            return next_index < paths.size() ? &paths[next_index++] : nullptr;
+        }
+        bool done() override { return next_index == paths.size(); }
+        void wait() override {}
+        void acked(const PathInfo&) override {}
+    } all(paths);
+    auto stats = add_paths_from(all, progress, end_input);
+    stats.paths_total = paths.size();
+    return stats;
+}
+
+PushStats ServeClient::add_paths_from(PathFeed& feed, const PushProgress& progress,
+                                      const std::function<void()>& end_input) {
+    handshake();
+    if ((version_ & 0xff) < 5)
         throw Error(
             fmt::format("nix-store --serve on {} speaks protocol {}, AddToStoreNar needs 2.5",
                         options_.remote_name, version_string(version_)));
+    return transfer("the transfer (AddToStoreNar)", progress,
+                    [&] { return send_add_to_store_nar(feed, end_input); });
+}
 
+// Runs `send` (one transfer command) guarded, with progress for its bytes.
+template <typename F>
+PushStats ServeClient::transfer(const char* doing, const PushProgress& progress, F&& send) {
     auto start = to_->bytes_written();
     paths_sent_now_ = 0;
     progress_ = progress;
@@ -258,11 +314,8 @@ PushStats ServeClient::add_paths(const std::vector<PathInfo>& paths, const PushP
         }
     } reset{*this};
 
-    PushStats stats =
-        method == TransferMethod::AddToStoreNar
-            ? guarded("the transfer (AddToStoreNar)", [&] { return send_add_to_store_nar(paths); })
-            : guarded("the transfer (ImportPaths)", [&] { return send_import_paths(paths); });
-    stats.paths_total = paths.size();
+    PushStats stats = guarded(doing, send);
+    stats.paths_total = stats.paths_sent;
     stats.bytes_sent = to_->bytes_written() - start;
     if (progress)
         progress(stats.bytes_sent, stats.paths_sent);
@@ -310,50 +363,64 @@ std::uint64_t ServeClient::unacked_bytes_limit() const {
                     static_cast<std::uint64_t>(seconds * unacked_bytes_per_second_of_round_trip));
 }
 
-PushStats ServeClient::send_add_to_store_nar(const std::vector<PathInfo>& paths) {
+void ServeClient::write_add_to_store_nar(const PathInfo& info, PushStats& stats) {
+    write_u64(*to_, static_cast<std::uint64_t>(ServeCommand::AddToStoreNar));
+    write_string(*to_, info.path);
+    write_string(*to_, info.deriver);
+    write_string(*to_, info.nar_hash);
+    write_strings(*to_, info.references);
+    write_u64(*to_, 0); // registration time: 0 means "now" to the target
+    write_u64(*to_, info.nar_size);
+    write_bool(*to_, false);                         // ultimate: the target did not build it
+    write_strings(*to_, std::vector<std::string>{}); // signatures: root needs none
+    write_string(*to_, ""); // content address: none (as nix-store --import)
+    stats.nar_bytes += send_nar(info, *to_);
+    ++stats.paths_sent;
+    ++paths_sent_now_;
+}
+
+PushStats ServeClient::send_add_to_store_nar(PathFeed& feed,
+                                             const std::function<void()>& end_input) {
     PushStats stats;
     const std::uint64_t byte_limit = unacked_bytes_limit();
-    // Where each unacknowledged path starts in the stream, oldest first.
-    std::deque<std::uint64_t> unacked_starts;
-    auto read_oldest_reply = [&] {
-        read_reply("AddToStoreNar");
-        unacked_starts.pop_front();
+    // Each unacknowledged path and where it starts in the stream, oldest first.
+    std::deque<std::pair<const PathInfo*, std::uint64_t>> unacked;
+    auto read_replies_while = [&](auto more) {
+        to_->flush();
+        while (!unacked.empty() && more()) {
+            read_reply("AddToStoreNar");
+            feed.acked(*unacked.front().first);
+            unacked.pop_front();
+        }
     };
-    for (const auto& info : paths) {
-        if (!unacked_starts.empty() &&
-            to_->bytes_written() - unacked_starts.front() >= byte_limit) {
-            to_->flush();
-            while (!unacked_starts.empty() &&
-                   to_->bytes_written() - unacked_starts.front() >= byte_limit)
-                read_oldest_reply();
+    auto beyond_limit = [&] { return to_->bytes_written() - unacked.front().second >= byte_limit; };
+    for (;;) {
+        const PathInfo* info = feed.next();
+        if (!info) {
+            if (feed.done())
+                break;
+            // Nothing is ready for us: what we sent must be acknowledged (other lanes may
+            // wait for it) before we wait for theirs.
+            read_replies_while([] { return true; });
+            feed.wait();
+            continue;
         }
-        unacked_starts.push_back(to_->bytes_written());
-        write_u64(*to_, static_cast<std::uint64_t>(ServeCommand::AddToStoreNar));
-        write_string(*to_, info.path);
-        write_string(*to_, info.deriver);
-        write_string(*to_, info.nar_hash);
-        write_strings(*to_, info.references);
-        write_u64(*to_, 0); // registration time: 0 means "now" to the target
-        write_u64(*to_, info.nar_size);
-        write_bool(*to_, false);                         // ultimate: the target did not build it
-        write_strings(*to_, std::vector<std::string>{}); // signatures: root needs none
-        write_string(*to_, ""); // content address: none (as nix-store --import)
-        stats.nar_bytes += send_nar(info, *to_);
-        ++stats.paths_sent;
-        ++paths_sent_now_;
-        if (unacked_starts.size() == max_unacked) {
-            to_->flush();
-            while (unacked_starts.size() > max_unacked / 2)
-                read_oldest_reply();
-        }
+        if (!unacked.empty() && beyond_limit())
+            read_replies_while(beyond_limit);
+        unacked.emplace_back(info, to_->bytes_written());
+        write_add_to_store_nar(*info, stats);
+        if (unacked.size() == max_unacked)
+            read_replies_while([&] { return unacked.size() > max_unacked / 2; });
     }
     to_->flush();
-    while (!unacked_starts.empty())
-        read_oldest_reply();
+    if (end_input)
+        end_input();
+    read_replies_while([] { return true; });
     return stats;
 }
 
-PushStats ServeClient::send_import_paths(const std::vector<PathInfo>& paths) {
+PushStats ServeClient::send_import_paths(const std::vector<PathInfo>& paths,
+                                         const std::function<void()>& end_input) {
     PushStats stats;
     write_u64(*to_, static_cast<std::uint64_t>(ServeCommand::ImportPaths));
     for (const auto& info : paths) {
@@ -369,18 +436,46 @@ PushStats ServeClient::send_import_paths(const std::vector<PathInfo>& paths) {
     }
     write_u64(*to_, 0); // end of the export stream
     to_->flush();
+    if (end_input)
+        end_input();
     read_reply("ImportPaths");
     return stats;
 }
 
+namespace {
+
+// How many lanes besides `client`'s are worth opening to send `missing` (0: none).
+std::size_t extra_lanes(const ServeClient& client, const std::vector<PathInfo>& missing,
+                        const PushOptions& options) {
+    const auto& lanes = options.lanes;
+    if (!lanes.open || lanes.max_extra == 0 || options.method == TransferMethod::ImportPaths ||
+        (client.version() & 0xff) < 5 || !client.round_trip() ||
+        *client.round_trip() < lanes.min_round_trip)
+        return 0;
+    std::uint64_t bytes = 0;
+    for (const auto& p : missing) {
+        if (p.nar_size == 0 || p.nar_hash.empty())
+            return 0; // ImportPaths, on one lane
+        bytes += p.nar_size;
+    }
+    return bytes >= lanes.min_bytes ? lanes.max_extra : 0;
+}
+
+} // namespace
+
 PushStats push_closure(Source& from_remote, Sink& to_remote, LocalClosure& closure,
                        const PushProgress& progress, const PushOptions& options) {
     ServeClient client(from_remote, to_remote, options.serve);
-    // The target's nix-store starts while the local closure query may still run.
-    client.handshake();
+    // The target's nix-store starts while the local closure query may still run; its
+    // answer is read with the query's.
+    client.start_handshake();
     const auto& paths = closure.paths();
+    // Every path's facts are read while the target answers the query: a push usually
+    // sends most of its closure (one that finds everything there wasted a local query).
+    auto prefetch = std::async(std::launch::async, [&] { closure.infos(paths); });
     std::set<std::string> all(paths.begin(), paths.end());
     auto valid = client.query_valid_paths(all);
+    prefetch.wait(); // a failure shows again below, if those facts are needed
     std::vector<std::string> missing_paths;
     for (const auto& p : paths)
         if (!valid.count(p))
@@ -393,10 +488,14 @@ PushStats push_closure(Source& from_remote, Sink& to_remote, LocalClosure& closu
         total_progress = [&](std::uint64_t bytes, std::size_t paths_sent) {
             progress(offset + bytes, paths_sent);
         };
-    PushStats stats = client.add_paths(missing, total_progress, options.method);
+    std::size_t extra = extra_lanes(client, missing, options);
+    PushStats stats = extra > 0 ? add_paths_over_lanes(client, std::move(missing), total_progress,
+                                                       options.serve, options.lanes, extra)
+                                : client.add_paths(missing, total_progress, options.method,
+                                                   options.serve.end_input);
     stats.paths_total = paths.size();
-    stats.bytes_sent = client.bytes_sent();
-    if (missing.empty() && progress)
+    stats.bytes_sent += offset;
+    if (stats.paths_sent == 0 && progress)
         progress(stats.bytes_sent, 0);
     return stats;
 }

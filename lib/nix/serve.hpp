@@ -7,6 +7,7 @@
 #include "nix/store.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -64,12 +65,31 @@ struct PushStats {
 // the end, with the bytes and the paths sent so far.
 using PushProgress = std::function<void(std::uint64_t bytes_sent, std::size_t paths_sent)>;
 
+// Hands out the paths of one transfer, which several ServeClients (lanes: connections to
+// the same target) may share; see serve_lanes.hpp.
+class PathFeed {
+  public:
+    virtual ~PathFeed() = default;
+    // The next path to send, or null: none is ready now (then wait()), or none is left
+    // (then done() is true).
+    virtual const PathInfo* next() = 0;
+    virtual bool done() = 0;
+    // Blocks until next() may have a path; called with everything sent acknowledged.
+    virtual void wait() = 0;
+    // The target registered `info` (a path next() returned).
+    virtual void acked(const PathInfo& info) = 0;
+};
+
 struct ServeOptions {
     // Named in error messages ("nix-store --serve on web: ...").
     std::string remote_name = "the remote";
     // Returns what the remote process wrote on stderr so far (e.g. waits for the SSH
     // channel or child process to end, then returns its stderr); appended to errors.
     std::function<std::string()> remote_stderr;
+    // Ends the remote's input (EOF). When set, push_closure calls it as soon as its last
+    // command is written, so the remote exits while the last replies come back rather
+    // than a round trip after them.
+    std::function<void()> end_input;
 };
 
 class ServeClient {
@@ -81,6 +101,9 @@ class ServeClient {
 
     // Exchanges magic numbers and versions; the other calls do it first if needed.
     void handshake();
+    // Sends our half of the handshake without waiting for the answer: the first query
+    // travels right behind it and both answers come back together (one round trip).
+    void start_handshake();
     std::uint64_t remote_version() const { return remote_version_; }
     std::uint64_t version() const { return version_; } // the negotiated (lower) one
 
@@ -91,22 +114,35 @@ class ServeClient {
 
     // Sends `paths` (references before referrers, all missing on the target) in one
     // stream and waits until the target has registered them all. Progress and the
-    // returned bytes_sent count the bytes of this call.
+    // returned bytes_sent count the bytes of this call. With `end_input`, called once
+    // everything is written: nothing more will be sent.
     PushStats add_paths(const std::vector<PathInfo>& paths, const PushProgress& progress = {},
-                        TransferMethod method = TransferMethod::Auto);
+                        TransferMethod method = TransferMethod::Auto,
+                        const std::function<void()>& end_input = {});
+    // The same with AddToStoreNar for the paths `feed` hands out, until it has none left
+    // (every path needs its narHash and narSize).
+    PushStats add_paths_from(PathFeed& feed, const PushProgress& progress = {},
+                             const std::function<void()>& end_input = {});
 
     // Bytes written to the target so far.
     std::uint64_t bytes_sent() const;
 
-    // One round trip to the target, measured by the first query_valid_paths.
+    // One round trip to the target, measured by the first query_valid_paths (or known
+    // from another connection to it).
     std::optional<std::chrono::steady_clock::duration> round_trip() const { return round_trip_; }
+    void set_round_trip(std::chrono::steady_clock::duration rtt) { round_trip_ = rtt; }
 
   private:
     class RemoteSource;
     class RemoteSink;
     template <typename F> auto guarded(const char* doing, F&& f) -> decltype(f());
-    PushStats send_add_to_store_nar(const std::vector<PathInfo>& paths);
-    PushStats send_import_paths(const std::vector<PathInfo>& paths);
+    template <typename F>
+    PushStats transfer(const char* doing, const PushProgress& progress, F&& send);
+    PushStats send_add_to_store_nar(PathFeed& feed, const std::function<void()>& end_input);
+    void write_add_to_store_nar(const PathInfo& info, PushStats& stats);
+    PushStats send_import_paths(const std::vector<PathInfo>& paths,
+                                const std::function<void()>& end_input);
+    void finish_handshake();
     std::uint64_t read_reply(const char* what);
     std::uint64_t unacked_bytes_limit() const;
 
@@ -114,8 +150,9 @@ class ServeClient {
     std::unique_ptr<RemoteSink> raw_to_;
     std::unique_ptr<BufferedSink> to_;
     ServeOptions options_;
-    bool handshaken_ = false;
-    bool broken_ = false; // a command failed midway: the stream is out of step
+    bool hello_sent_ = false;
+    bool handshaken_ = false; // the answer to our hello was read
+    bool broken_ = false;     // a command failed midway: the stream is out of step
     std::uint64_t remote_version_ = 0;
     std::uint64_t version_ = 0;
     std::size_t paths_sent_now_ = 0; // during add_paths, for progress
@@ -123,9 +160,34 @@ class ServeClient {
     std::optional<std::chrono::steady_clock::duration> round_trip_;
 };
 
+// One more connection to the target: the streams of a `nix-store --serve --write`.
+class ServeLane {
+  public:
+    virtual ~ServeLane() = default;
+    virtual Duplex& io() = 0;
+    virtual std::string remote_stderr() = 0;
+    // After the last reply: ends the remote's input and checks that it exited well.
+    virtual void finish() = 0;
+};
+
+// More connections to the target for one push. One SSH channel carries at most the
+// server's window per round trip (OpenSSH: 2 MiB, so 20 MB/s at 100 ms): a large closure
+// over a long link goes faster over several.
+struct LaneOptions {
+    // Opens a lane (called on a thread of its own); throws when it cannot, and then the
+    // other lanes carry its share.
+    std::function<std::unique_ptr<ServeLane>()> open;
+    std::size_t max_extra = 2; // lanes besides the first
+    // Smaller transfers, or nearer targets, use the first lane alone: opening another
+    // costs a connection (several round trips) and the target's CPU.
+    std::uint64_t min_bytes = std::uint64_t{32} << 20;
+    std::chrono::milliseconds min_round_trip{5};
+};
+
 struct PushOptions {
     ServeOptions serve;
     TransferMethod method = TransferMethod::Auto;
+    LaneOptions lanes; // none unless lanes.open is set
 };
 
 // Pushes the closure of `roots` (local store paths) to the target: queries the local

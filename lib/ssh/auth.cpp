@@ -95,20 +95,10 @@ class Authenticator {
     }
 
     void run() {
-        if (!publickey_offered())
+        // Keys first: asking which methods the server accepts costs a round trip that a
+        // key accepted at once does not need, so it is asked only to explain a failure.
+        if (try_keys() || !publickey_offered())
             return;
-        if (c_.opts.identity_file) {
-            if (try_file(*c_.opts.identity_file, true))
-                return;
-        } else {
-            if (c_.opts.agent_socket && try_agent(*c_.opts.agent_socket))
-                return;
-            for (const auto& f : c_.opts.default_identity_files)
-                if (try_file(f, false))
-                    return;
-            if (!c_.opts.agent_socket)
-                tried_.push_back("no ssh-agent (SSH_AUTH_SOCK is not set)");
-        }
         std::string list;
         for (const auto& t : tried_)
             list += "\n  - " + t;
@@ -124,12 +114,26 @@ class Authenticator {
     }
 
   private:
+    bool try_keys() {
+        if (c_.opts.identity_file)
+            return try_file(*c_.opts.identity_file, true);
+        if (c_.opts.agent_socket && try_agent(*c_.opts.agent_socket))
+            return true;
+        for (const auto& f : c_.opts.default_identity_files)
+            if (try_file(f, false))
+                return true;
+        if (!c_.opts.agent_socket)
+            tried_.push_back("no ssh-agent (SSH_AUTH_SOCK is not set)");
+        return false;
+    }
+
     void wait(const char* doing) {
         if (!c_.wait(deadline_))
             c_.idle_failure(doing);
     }
 
-    // Returns false when already authenticated (server accepted "none").
+    // Returns false when authenticated after all (the server accepted "none"); throws
+    // when the server takes no public keys.
     bool publickey_offered() {
         char* methods;
         while (!(methods = libssh2_userauth_list(c_.session, user_.c_str(), user_.size()))) {

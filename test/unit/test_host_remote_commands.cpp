@@ -159,6 +159,25 @@ TEST_CASE("remote scripts: pending-confirmations.sh lists the waiting activation
     CHECK(pending[0].seconds_left <= 100);
 }
 
+TEST_CASE("remote commands: the machine's status and its waiting activations in one command") {
+    Scratch dir;
+    ScriptPaths paths;
+    paths.runtime_dir = dir.path.string();
+    std::ofstream(dir.path / "A.waiting") << std::time(nullptr) + 100 << "\n";
+    const auto script = remote_script(RemoteScript::PendingConfirmations, paths);
+    auto out = split_machine_status(run_sh(machine_status_command(script)));
+    // The same lines as each command on its own (the script's `exit 0` ends only its part).
+    CHECK(out.status == run_sh(system_status_command()));
+    CHECK(out.pending == run_sh(script));
+    auto pending = parse_pending_confirmations(out.pending);
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0].id == "A");
+    // The exit status is the script's.
+    CHECK(fedi::run_process({"sh", "-c", machine_status_command("exit 3")}).exit_code == 3);
+    CHECK_THROWS_WITH(split_machine_status("profile=\nlink=\ncurrent=\n"),
+                      Catch::Contains("lacks the line"));
+}
+
 TEST_CASE("remote scripts: prune-list.sh lists generations and activations") {
     Scratch dir;
     auto profiles = dir.path / "profiles", act = dir.path / "act", run = dir.path / "run";
