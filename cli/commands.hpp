@@ -2,6 +2,7 @@
 // Each cli/<verb>.cpp registers one subcommand: its callback fills a typed options
 // struct and makes one library call. main.cpp lists them and owns error handling.
 #include "deploy/deploy.hpp"
+#include "plan/plan.hpp"
 #include "ui/output.hpp"
 
 #include <CLI/CLI.hpp>
@@ -47,5 +48,9 @@ void print_json(const std::string& text);
 
 // Prints a deploy or rollback report (table or JSON) and returns the exit code.
 int print_deploy_report(const GlobalOptions& g, const deploy::DeployReport& report);
+
+// Prints a plan (table or JSON) and returns its exit code: 1 when it is incomplete, 2
+// when changes are pending and `detailed_exitcode`, else 0.
+int print_plan(const GlobalOptions& g, const plan::Plan& p, bool detailed_exitcode);
 
 } // namespace fedi::cli

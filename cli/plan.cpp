@@ -1,8 +1,12 @@
 #include "commands.hpp"
 #include "options.hpp"
+#include "plan/apply.hpp"
 #include "plan/plan_json.hpp"
 #include "plan/planner.hpp"
+#include "plan/render.hpp"
 #include "session_options.hpp"
+
+#include <iostream>
 
 namespace fedi::cli {
 
@@ -11,6 +15,8 @@ namespace {
 struct PlanCommand {
     plan::PlanOptions plan;
     std::string goal = "switch";
+    std::string out;
+    bool detailed_exitcode = false;
 };
 
 int run(const GlobalOptions& g, PlanCommand& c) {
@@ -20,21 +26,50 @@ int run(const GlobalOptions& g, PlanCommand& c) {
     ui::Reporter reporter(g.output());
     auto session = session::open_session(so, reporter);
     auto p = plan::make_plan(*session, c.plan);
-    print_json(plan::to_json(p).dump(2));
-    return p.ok() ? 0 : 1;
+    reporter.end_status();
+    if (!c.out.empty()) {
+        plan::write_plan_file(c.out, p);
+        reporter.info("plan", "saved to " + c.out + "; apply it with: fedi deploy --plan " + c.out);
+    }
+    return print_plan(g, p, c.detailed_exitcode);
 }
 
 } // namespace
 
+int print_plan(const GlobalOptions& g, const plan::Plan& p, bool detailed_exitcode) {
+    if (g.json)
+        print_json(plan::to_json(p).dump(2));
+    else
+        std::cout << plan::render_plan(p, ui::use_color(g.output().color, 1)) << std::flush;
+    if (!p.ok())
+        return 1;
+    return detailed_exitcode && p.changes() ? 2 : 0;
+}
+
 void register_plan(CLI::App& app, GlobalOptions& g, Action& action) {
     auto c = std::make_shared<PlanCommand>();
     auto* cmd = app.add_subcommand("plan", "Show what `fedi deploy` would change; change nothing");
+    cmd->footer(
+        "Asks the machines, providers, storage and directories what a deploy would change\n"
+        "and prints it per machine (+ create, ~ update, - destroy, ± replace), or with\n"
+        "--json the document described by doc/plan.schema.json. Progress goes to stderr.\n"
+        "--out FILE saves the plan (evaluated systems and the observed state, never a\n"
+        "secret value); `fedi deploy --plan FILE` applies it only if nothing moved since.\n"
+        "Exit codes: 0 nothing would change (or changes pending, without\n"
+        "--detailed-exitcode), 1 the plan could not be made completely, 2 with\n"
+        "--detailed-exitcode: changes are pending. 2 is also the exit code of a usage or\n"
+        "deployment-file error (as with Terraform): tell them apart by the message on stderr.");
     one_value_each(
         cmd->add_option("--on", c->plan.on,
                         "Select machines by NAME, GLOB or @TAG (repeatable; default: all)"))
         ->option_text("NAME|GLOB|@TAG");
     cmd->add_option("--goal", c->goal, "build, push, switch (default), boot, test or dry-activate")
         ->check(one_of({"build", "push", "switch", "boot", "test", "dry-activate"}));
+    cmd->add_option("--out", c->out, "Also save the plan to FILE for `fedi deploy --plan FILE`")
+        ->option_text("FILE")
+        ->check(names_a_file());
+    cmd->add_flag("--detailed-exitcode", c->detailed_exitcode,
+                  "Exit 2 when changes are pending (0: none, 1: error), for CI drift checks");
     cmd->callback([&g, &action, c] { action = [&g, c] { return run(g, *c); }; });
 }
 

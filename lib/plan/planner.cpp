@@ -10,6 +10,8 @@
 #include "session/for_each_machine.hpp"
 #include "state/state.hpp"
 
+#include <atomic>
+#include <fmt/format.h>
 #include <memory>
 #include <mutex>
 
@@ -110,17 +112,26 @@ void plan_machines(const Inputs& in, Plan& p) {
                 return mp;
         throw Error("plan: no machine " + name);
     };
+    auto& events = in.session.events();
+    std::atomic<std::size_t> done{0};
+    auto progress = [&] {
+        events.status("plan", fmt::format("planning: {}/{} machines", ++done, names.size()));
+    };
+    events.info("plan", fmt::format("asking {} machines what would change", names.size()));
     session::MachineWork work;
     work.run = [&](const std::string& name) {
         plan_machine(in, plan_of(name));
+        progress();
         return true;
     };
     work.on_error = [&](const std::string& name, const std::string& error) {
         std::lock_guard lock(mutex);
         plan_of(name).errors.push_back(error);
+        progress();
     };
     work.on_skipped = [](const std::string&, const std::string&) {};
     session::for_each_machine(session::independent_jobs(names), in.session.limits().machines, work);
+    events.remove_status("plan");
 }
 
 void observe_machines(Plan& p) {
