@@ -4,7 +4,6 @@
 #include "deploy/lock_scopes.hpp"
 #include "options.hpp"
 #include "plan/apply.hpp"
-#include "plan/planner.hpp"
 #include "session_options.hpp"
 
 namespace fedi::cli {
@@ -21,21 +20,10 @@ struct DeployCommand {
     std::string plan_file; // --plan: apply this saved plan
 };
 
-// --dry-run: the plan `fedi plan` prints, on a session that only reads the state.
-int run_dry(const GlobalOptions& g, DeployCommand& c) {
-    auto so = session_options(g);
-    so.state_mode = session::StateMode::ReadOnly;
-    ui::Reporter reporter(g.output());
-    auto session = session::open_session(so, reporter);
-    auto p = plan::make_plan(*session, {c.deploy.on, c.deploy.goal});
-    reporter.end_status();
-    return print_plan(g, p, false);
-}
-
 int run(const GlobalOptions& g, DeployCommand& c) {
     c.deploy.goal = *model::parse_goal(c.goal);
-    if (c.dry_run)
-        return run_dry(g, c);
+    if (c.dry_run) // the plan `fedi plan` prints
+        return run_plan(g, {c.deploy.on, c.deploy.goal, c.parallel, "", false});
     std::optional<plan::Plan> saved;
     if (!c.plan_file.empty()) { // the plan's selection and goal, locked as a deploy of them
         saved = plan::read_plan_file(c.plan_file);

@@ -13,28 +13,9 @@ namespace fedi::cli {
 namespace {
 
 struct PlanCommand {
-    plan::PlanOptions plan;
+    PlanRun run;
     std::string goal = "switch";
-    std::string out;
-    bool detailed_exitcode = false;
 };
-
-int run(const GlobalOptions& g, PlanCommand& c) {
-    c.plan.goal = *model::parse_goal(c.goal);
-    auto so = session_options(g);
-    so.state_mode = session::StateMode::ReadOnly;
-    ui::Reporter reporter(g.output());
-    auto session = session::open_session(so, reporter);
-    auto p = plan::make_plan(*session, c.plan);
-    reporter.end_status();
-    if (!c.out.empty()) {
-        plan::write_plan_file(c.out, p);
-        reporter.info("plan", "saved to " + c.out + "; apply it with: fedi deploy --plan " + c.out);
-    }
-    return print_plan(g, p, c.detailed_exitcode);
-}
-
-} // namespace
 
 int print_plan(const GlobalOptions& g, const plan::Plan& p, bool detailed_exitcode) {
     if (g.json)
@@ -44,6 +25,24 @@ int print_plan(const GlobalOptions& g, const plan::Plan& p, bool detailed_exitco
     if (!p.ok())
         return 1;
     return detailed_exitcode && p.changes() ? 2 : 0;
+}
+
+} // namespace
+
+int run_plan(const GlobalOptions& g, const PlanRun& run) {
+    auto so = session_options(g);
+    so.state_mode = session::StateMode::ReadOnly;
+    so.limits = session::Limits::from_options(run.parallel, 0);
+    ui::Reporter reporter(g.output());
+    auto session = session::open_session(so, reporter);
+    auto p = plan::make_plan(*session, {run.on, run.goal});
+    reporter.end_status();
+    if (!run.out.empty()) {
+        plan::write_plan_file(run.out, p);
+        reporter.info("plan",
+                      "saved to " + run.out + "; apply it with: fedi deploy --plan " + run.out);
+    }
+    return print_plan(g, p, run.detailed_exitcode);
 }
 
 void register_plan(CLI::App& app, GlobalOptions& g, Action& action) {
@@ -60,17 +59,24 @@ void register_plan(CLI::App& app, GlobalOptions& g, Action& action) {
         "--detailed-exitcode: changes are pending. 2 is also the exit code of a usage or\n"
         "deployment-file error (as with Terraform): tell them apart by the message on stderr.");
     one_value_each(
-        cmd->add_option("--on", c->plan.on,
+        cmd->add_option("--on", c->run.on,
                         "Select machines by NAME, GLOB or @TAG (repeatable; default: all)"))
         ->option_text("NAME|GLOB|@TAG");
     cmd->add_option("--goal", c->goal, "build, push, switch (default), boot, test or dry-activate")
         ->check(one_of({"build", "push", "switch", "boot", "test", "dry-activate"}));
-    cmd->add_option("--out", c->out, "Also save the plan to FILE for `fedi deploy --plan FILE`")
+    cmd->add_option("--parallel", c->run.parallel, "Machines asked at once (default 16)")
+        ->check(at_least(1));
+    cmd->add_option("--out", c->run.out, "Also save the plan to FILE for `fedi deploy --plan FILE`")
         ->option_text("FILE")
         ->check(names_a_file());
-    cmd->add_flag("--detailed-exitcode", c->detailed_exitcode,
+    cmd->add_flag("--detailed-exitcode", c->run.detailed_exitcode,
                   "Exit 2 when changes are pending (0: none, 1: error), for CI drift checks");
-    cmd->callback([&g, &action, c] { action = [&g, c] { return run(g, *c); }; });
+    cmd->callback([&g, &action, c] {
+        action = [&g, c] {
+            c->run.goal = *model::parse_goal(c->goal);
+            return run_plan(g, c->run);
+        };
+    });
 }
 
 } // namespace fedi::cli

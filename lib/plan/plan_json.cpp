@@ -110,114 +110,124 @@ namespace {
 
 // Reading back: each function mirrors its *_json writer above.
 
+std::string text(const json& j, const char* key) {
+    return j.at(key).get<std::string>();
+}
+
+std::vector<std::string> texts(const json& j, const char* key) {
+    return j.at(key).get<std::vector<std::string>>();
+}
+
 Action action_of(const json& j) {
     static const Action all[] = {Action::None, Action::Create, Action::Update, Action::Replace,
                                  Action::Destroy};
-    auto text = j.get<std::string>();
+    auto name = j.get<std::string>();
     for (auto a : all)
-        if (to_string(a) == text)
+        if (to_string(a) == name)
             return a;
-    throw Error("unknown action '" + text + "'");
+    throw Error("unknown action '" + name + "'");
 }
 
 Activation activation_of(const json& j) {
     static const Activation all[] = {Activation::None, Activation::Activate,
                                      Activation::BootLoader};
-    auto text = j.get<std::string>();
+    auto name = j.get<std::string>();
     for (auto a : all)
-        if (to_string(a) == text)
+        if (to_string(a) == name)
             return a;
-    throw Error("unknown activation '" + text + "'");
+    throw Error("unknown activation '" + name + "'");
 }
 
 std::vector<FieldChange> changes_of(const json& j) {
     std::vector<FieldChange> out;
     for (const auto& c : j)
-        out.push_back({c.at("what"), c.at("from"), c.at("to")});
+        out.push_back({text(c, "what"), text(c, "from"), text(c, "to")});
     return out;
 }
 
 ProvisionPlan provision_of(const json& j) {
     ProvisionPlan p;
     p.action = action_of(j.at("action"));
-    p.provider = j.at("provider");
-    p.type = j.at("type");
-    p.id = j.at("id");
+    p.provider = text(j, "provider");
+    p.type = text(j, "type");
+    p.id = text(j, "id");
     p.changes = changes_of(j.at("changes"));
     p.fixed = changes_of(j.at("fixed"));
-    p.why = j.at("why");
+    p.why = text(j, "why");
     return p;
 }
 
 SystemPlan system_of(const json& j) {
     SystemPlan s;
-    s.system = j.at("system");
-    s.current = j.at("current");
-    s.profile = j.at("profile");
+    s.system = text(j, "system");
+    s.current = text(j, "current");
+    s.profile = text(j, "profile");
     if (!j.at("generation").is_null())
         s.generation = j.at("generation").get<int>();
-    s.observed = j.at("observed");
+    s.observed = j.at("observed").get<bool>();
     s.activation = activation_of(j.at("activation"));
     for (const auto& pc : j.at("packages"))
-        s.packages.push_back({pc.at("name"), pc.at("from"), pc.at("to"), pc.at("sizeDelta")});
-    s.paths_total = j.at("pathsTotal");
-    s.paths_to_send = j.at("pathsToSend");
-    s.bytes_to_send = j.at("bytesToSend");
+        s.packages.push_back({text(pc, "name"), texts(pc, "from"), texts(pc, "to"),
+                              pc.at("sizeDelta").get<std::int64_t>()});
+    s.paths_total = j.at("pathsTotal").get<std::size_t>();
+    s.paths_to_send = j.at("pathsToSend").get<std::size_t>();
+    s.bytes_to_send = j.at("bytesToSend").get<std::uint64_t>();
     return s;
 }
 
 std::vector<SecretPlan> secrets_of(const json& j) {
     std::vector<SecretPlan> out;
     for (const auto& s : j)
-        out.push_back({s.at("name"), action_of(s.at("action")), s.at("origin"), s.at("reasons")});
+        out.push_back(
+            {text(s, "name"), action_of(s.at("action")), text(s, "origin"), texts(s, "reasons")});
     return out;
 }
 
 std::vector<AccountPlan> accounts_of(const json& j) {
     std::vector<AccountPlan> out;
     for (const auto& a : j)
-        out.push_back({a.at("kind"), a.at("name"), a.at("machine"), action_of(a.at("action")),
-                       a.at("reasons")});
+        out.push_back({text(a, "kind"), text(a, "name"), text(a, "machine"),
+                       action_of(a.at("action")), texts(a, "reasons")});
     return out;
 }
 
 StoragePlan storage_of(const json& j) {
     StoragePlan s;
     for (const auto& i : j.at("items"))
-        s.items.push_back({i.at("storage"), i.at("kind"), i.at("name"), action_of(i.at("action")),
-                           changes_of(i.at("changes"))});
-    s.undeclared = j.at("undeclared");
+        s.items.push_back({text(i, "storage"), text(i, "kind"), text(i, "name"),
+                           action_of(i.at("action")), changes_of(i.at("changes"))});
+    s.undeclared = texts(j, "undeclared");
     return s;
 }
 
 MachinePlan machine_of(const json& j) {
     MachinePlan m;
-    m.name = j.at("name");
+    m.name = text(j, "name");
     m.provision = provision_of(j.at("provision"));
     m.system = system_of(j.at("system"));
     m.secrets = secrets_of(j.at("secrets"));
     m.accounts = accounts_of(j.at("accounts"));
-    m.errors = j.at("errors");
+    m.errors = texts(j, "errors");
     return m;
 }
 
 Plan plan_of(const json& j) {
     Plan p;
-    p.schema_version = j.at("schemaVersion");
-    p.deployment = j.at("deployment");
-    auto goal = model::parse_goal(j.at("goal"));
+    p.schema_version = j.at("schemaVersion").get<int>();
+    p.deployment = text(j, "deployment");
+    auto goal = model::parse_goal(text(j, "goal"));
     if (!goal)
         throw Error("unknown goal " + j.at("goal").dump());
     p.goal = *goal;
-    p.on = j.at("on");
-    p.created = j.at("created");
+    p.on = texts(j, "on");
+    p.created = text(j, "created");
     for (const auto& m : j.at("machines"))
         p.machines.push_back(machine_of(m));
-    p.destroyed = j.at("destroyed");
+    p.destroyed = texts(j, "destroyed");
     p.storage = storage_of(j.at("storage"));
     p.directory = accounts_of(j.at("directory"));
-    p.errors = j.at("errors");
-    p.observed = j.at("observed");
+    p.errors = texts(j, "errors");
+    p.observed = j.at("observed").get<std::map<std::string, std::string>>();
     return p;
 }
 
