@@ -3,6 +3,8 @@
 
 #include "core/error.hpp"
 
+#include <fmt/format.h>
+
 namespace fedi::plan {
 
 using nlohmann::json;
@@ -118,24 +120,26 @@ std::vector<std::string> texts(const json& j, const char* key) {
     return j.at(key).get<std::vector<std::string>>();
 }
 
+// The value of E named by `j` (to_string(value) == its text); `what` names E in errors.
+template <typename E, std::size_t N>
+E named(const json& j, const E (&values)[N], const char* what) {
+    auto name = j.get<std::string>();
+    for (auto v : values)
+        if (to_string(v) == name)
+            return v;
+    throw Error(fmt::format("unknown {} '{}'", what, name));
+}
+
 Action action_of(const json& j) {
     static const Action all[] = {Action::None, Action::Create, Action::Update, Action::Replace,
                                  Action::Destroy};
-    auto name = j.get<std::string>();
-    for (auto a : all)
-        if (to_string(a) == name)
-            return a;
-    throw Error("unknown action '" + name + "'");
+    return named(j, all, "action");
 }
 
 Activation activation_of(const json& j) {
     static const Activation all[] = {Activation::None, Activation::Activate,
                                      Activation::BootLoader};
-    auto name = j.get<std::string>();
-    for (auto a : all)
-        if (to_string(a) == name)
-            return a;
-    throw Error("unknown activation '" + name + "'");
+    return named(j, all, "activation");
 }
 
 std::vector<FieldChange> changes_of(const json& j) {
