@@ -117,7 +117,8 @@ void plan_machines(const Inputs& in, Plan& p) {
     auto progress = [&] {
         events.status("plan", fmt::format("planning: {}/{} machines", ++done, names.size()));
     };
-    events.info("plan", fmt::format("asking {} machines what would change", names.size()));
+    events.info("plan", fmt::format("asking {} machine{} what would change", names.size(),
+                                    names.size() == 1 ? "" : "s"));
     session::MachineWork work;
     work.run = [&](const std::string& name) {
         plan_machine(in, plan_of(name));
@@ -197,8 +198,10 @@ Plan make_plan(session::Session& s, const PlanOptions& opts) {
     p.destroyed = provision.destroyed;
     add_observed(p, provision.observed);
     auto selected = plan_selected(s, opts, provision, p);
-    if (opts.goal == model::Goal::Build)
+    if (opts.goal == model::Goal::Build) { // no machine is asked: the systems are the plan
+        observe_machines(p);
         return p;
+    }
     std::set<std::string> machines(selected.begin(), selected.end());
     StorageParts storage;
     DeclaredSecrets declared;

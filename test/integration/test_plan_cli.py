@@ -85,7 +85,7 @@ class PlanCliTest(unittest.TestCase):
         self.assert_valid(doc)
         wanted = json.loads(self.fedi("--json", "eval").stdout)
         systems = {m["name"]: m["system"]["system"] for m in doc["machines"]}
-        self.assertEqual(systems, {n: m["system"] for n, m in wanted["machines"].items()})
+        self.assertEqual(systems, {n: m["system"]["outPath"] for n, m in wanted["machines"].items()})
         for name, system in systems.items():
             self.assertEqual(doc["observed"][f"machine.{name}.system"], system)
         self.assertEqual(doc["goal"], "build")
@@ -178,6 +178,27 @@ class PlanCliTest(unittest.TestCase):
             self.assertNotIn(value, r.stdout + r.stderr)
         with open(out) as f:
             self.assertNotIn(value, f.read())
+
+    def test_saved_build_plan_applies_and_is_refused_once_the_deployment_changed(self):
+        # Goal build asks no machine, so this runs the whole saved-plan path on its own.
+        self.write("v1")
+        out = os.path.join(self.dir, "saved.json")
+        r = self.fedi("plan", "--goal", "build", "--on", self.first(), "--out", out)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(out) as f:
+            planned = json.load(f)["machines"][0]["system"]["system"]
+        r = self.fedi("--json", "deploy", "--plan", out)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        report = json.loads(r.stdout)
+        self.assertEqual(report["goal"], "build")
+        self.assertEqual([(m["name"], m["system"]) for m in report["machines"]],
+                         [(self.first(), planned)])
+        self.write("v2")
+        r = self.fedi("deploy", "--plan", out)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(f"{self.first()}: system {planned} → /nix/store/", r.stderr)
+        self.assertIn("(the deployment changed)", r.stderr)
+        self.assertIn("no longer holds", r.stderr)
 
     # --- need the machine parts (system, secrets, provisioning, storage) merged ---
 
