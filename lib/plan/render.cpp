@@ -49,7 +49,10 @@ class Writer {
     }
     // A detail of the item above it.
     void detail(const std::string& text) { out_ += "      " + text + "\n"; }
-    void error(const std::string& indent, const std::string& text) {
+    void error(const std::string& indent, std::string text) {
+        const std::string prefix = "error: "; // Nix's messages say it already
+        if (text.rfind(prefix, 0) == 0)
+            text.erase(0, prefix.size());
         out_ += indent + paint("31", "error:") + " " + text + "\n";
     }
     void text(const std::string& text) { out_ += text; }

@@ -71,3 +71,12 @@ TEST_CASE("plan render: one machine sending, as the issue's example") {
     p.machines[0].provision.action = plan::Action::Create;
     CHECK(plan::summary_line(p) == "3 machines change, 1 VM created, 412.0 MiB to send");
 }
+
+TEST_CASE("plan render: an error that says so already is not said twice") {
+    plan::Plan p;
+    p.machines = {test::unchanged_machine("web")};
+    p.machines[0].errors = {"error: builder for '/nix/store/x.drv' failed with exit code 1"};
+    CHECK(plan::render_plan(p, false) ==
+          "machine web\n  error: builder for '/nix/store/x.drv' failed with exit code 1\n\n"
+          "No changes. 1 error: the plan is incomplete\n");
+}
