@@ -90,6 +90,13 @@ class PlanCliTest(unittest.TestCase):
             self.assertEqual(doc["observed"][f"machine.{name}.system"], system)
         self.assertEqual(doc["goal"], "build")
         self.assertEqual(doc["deployment"], os.path.join(self.dir, "deployment.nix"))
+        # The table: colour only when asked (stdout is no terminal here).
+        plain = self.fedi("plan", "--goal", "build")
+        self.assertEqual(plain.returncode, 0, plain.stderr)
+        self.assertNotIn("\x1b[", plain.stdout)
+        self.assertIn("No changes.", plain.stdout)
+        coloured = self.fedi("--color", "always", "plan", "--goal", "build")
+        self.assertIn("\x1b[1mNo changes.\x1b[0m", coloured.stdout)
 
     def test_json_validates_against_the_schema(self):
         self.write()
