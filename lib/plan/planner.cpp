@@ -10,6 +10,7 @@
 #include "session/for_each_machine.hpp"
 #include "state/state.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <fmt/format.h>
 #include <memory>
@@ -83,11 +84,20 @@ struct Inputs {
     ClosureSet& closures;
 };
 
+// Whether the machine can only be asked once the deploy has provisioned it: it is to be
+// made (again), or it is stopped and the deploy would start it.
+bool not_running_yet(const ProvisionPlan& p) {
+    if (p.action == Action::Create || p.action == Action::Replace)
+        return true;
+    return std::any_of(p.changes.begin(), p.changes.end(),
+                       [](const FieldChange& c) { return c.from == "stopped"; });
+}
+
 // One machine's system and secrets: one connection, one probe.
 void plan_machine(const Inputs& in, MachinePlan& mp) {
     const auto& m = in.session.deployment().machines.at(mp.name);
     auto& closure = in.closures.of(m.system.out_path);
-    if (mp.provision.action == Action::Create || mp.provision.action == Action::Replace) {
+    if (not_running_yet(mp.provision)) { // planned as new: everything is sent
         mp.system = plan_system(m.system.out_path, in.goal, std::nullopt, closure);
         return;
     }
