@@ -2,12 +2,14 @@
 // Each cli/<verb>.cpp registers one subcommand: its callback fills a typed options
 // struct and makes one library call. main.cpp lists them and owns error handling.
 #include "deploy/deploy.hpp"
+#include "model/goal.hpp"
 #include "ui/output.hpp"
 
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace fedi::cli {
 
@@ -48,5 +50,18 @@ void print_json(const std::string& text);
 
 // Prints a deploy or rollback report (table or JSON) and returns the exit code.
 int print_deploy_report(const GlobalOptions& g, const deploy::DeployReport& report);
+
+// `fedi plan` and `fedi deploy --dry-run`: the plan made on a session that only reads the
+// state (`parallel` machines at once, 0: default), saved to `out` unless empty, printed
+// (table or JSON). Returns the exit code: 1 when the plan is incomplete, 2 when changes
+// are pending and `detailed_exitcode`, else 0.
+struct PlanRun {
+    std::vector<std::string> on;
+    model::Goal goal = model::Goal::Switch;
+    int parallel = 0;
+    std::string out;
+    bool detailed_exitcode = false;
+};
+int run_plan(const GlobalOptions& g, const PlanRun& run);
 
 } // namespace fedi::cli

@@ -4,6 +4,7 @@
 #include "deploy/fleet_cache.hpp"
 #include "deploy/lock_scopes.hpp"
 #include "options.hpp"
+#include "plan/apply.hpp"
 #include "session_options.hpp"
 
 namespace fedi::cli {
@@ -14,14 +15,24 @@ namespace {
 struct DeployCommand {
     deploy::DeployOptions deploy;
     std::string goal = "switch";
-    int parallel = 0;   // machines at once (0: default)
-    int max_pushes = 0; // closures streamed at once (0: default)
+    int parallel = 0;      // machines at once (0: default)
+    int max_pushes = 0;    // closures streamed at once (0: default)
+    bool dry_run = false;  // print the plan instead (`fedi plan`)
+    std::string plan_file; // --plan: apply this saved plan
     std::string transfer = "auto";
 };
 
 int run(const GlobalOptions& g, DeployCommand& c) {
     c.deploy.goal = *model::parse_goal(c.goal);
     c.deploy.transfer = *deploy::parse_transfer(c.transfer);
+    if (c.dry_run) // the plan `fedi plan` prints
+        return run_plan(g, {c.deploy.on, c.deploy.goal, c.parallel, "", false});
+    std::optional<plan::Plan> saved;
+    if (!c.plan_file.empty()) { // the plan's selection and goal, locked as a deploy of them
+        saved = plan::read_plan_file(c.plan_file);
+        c.deploy.on = saved->on;
+        c.deploy.goal = saved->goal;
+    }
     auto so = session_options(g);
     so.state_mode = deploy::state_mode(c.deploy);
     so.lock_scopes = [&c](const session::Project& p) {
@@ -31,6 +42,8 @@ int run(const GlobalOptions& g, DeployCommand& c) {
     ui::Reporter reporter(g.output());
     auto session = session::open_session(so, reporter);
     c.deploy.open_cache = deploy::deployment_cache(session->deployment());
+    if (saved)
+        return print_deploy_report(g, plan::apply_plan(*session, *saved, c.plan_file, c.deploy));
     return print_deploy_report(g, deploy::run_deploy(*session, c.deploy));
 }
 
@@ -47,13 +60,16 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
                 "created; each machine's secrets are written before it activates; accounts\n"
                 "are made once their machine runs.\n"
                 "Converges: machines that already run their system are left alone.\n"
-                "Each machine's closure is sent in one stream, only the paths it lacks.");
-    one_value_each(
-        cmd->add_option("--on", opts->on,
-                        "Select machines by NAME, GLOB or @TAG (repeatable; default: all)"))
-        ->option_text("NAME|GLOB|@TAG");
-    cmd->add_option("--goal", c->goal, "build, push, switch (default), boot, test or dry-activate")
-        ->check(one_of({"build", "push", "switch", "boot", "test", "dry-activate"}));
+                "Each machine's closure is sent in one stream, only the paths it lacks.\n"
+                "--dry-run prints the plan `fedi plan` prints; --plan FILE applies a plan saved\n"
+                "with `fedi plan --out FILE` after checking that nothing moved since.");
+    auto* on = one_value_each(cmd->add_option(
+        "--on", opts->on, "Select machines by NAME, GLOB or @TAG (repeatable; default: all)"));
+    on->option_text("NAME|GLOB|@TAG");
+    auto* goal = cmd->add_option("--goal", c->goal,
+                                 "build, push, switch (default), boot, test or "
+                                 "dry-activate")
+                     ->check(one_of({"build", "push", "switch", "boot", "test", "dry-activate"}));
     cmd->add_option("--parallel", c->parallel, "Machines deployed at once (default 16)")
         ->check(at_least(1));
     cmd->add_option("--max-pushes", c->max_pushes,
@@ -82,7 +98,16 @@ void register_deploy(CLI::App& app, GlobalOptions& g, Action& action) {
     cmd->add_flag("--substitute-on-target", opts->substitute_on_target,
                   "Each machine first fetches what its own substituters (e.g. cache.nixos.org) "
                   "have (per machine: substituteOnTarget)");
-    cmd->add_flag("--dry-run", opts->dry_run, "Evaluate and show the plan; change nothing");
+    auto* dry_run = cmd->add_flag("--dry-run", c->dry_run,
+                                  "Show the plan (as `fedi plan` does); change nothing");
+    cmd->add_option("--plan", c->plan_file,
+                    "Apply the plan saved by `fedi plan --out FILE`: its machines and goal, "
+                    "refused if the deployment or the machines changed since")
+        ->option_text("FILE")
+        ->check(names_a_file())
+        ->excludes(on)
+        ->excludes(goal)
+        ->excludes(dry_run);
     cmd->callback([&g, &action, c] { action = [&g, c] { return run(g, *c); }; });
 }
 

@@ -24,15 +24,13 @@ std::set<std::string> storages_for(Goal goal, const model::Deployment& d,
 } // namespace
 
 session::StateMode state_mode(const DeployOptions& opts) {
-    return !opts.dry_run && goal_needs_machine(opts.goal) ? session::StateMode::Locked
-                                                          : session::StateMode::ReadOnly;
+    return goal_needs_machine(opts.goal) ? session::StateMode::Locked
+                                         : session::StateMode::ReadOnly;
 }
 
 DeployReport run_deploy(session::Session& s, const DeployOptions& opts) {
     provision_phase(s, opts);
     auto selected = select_machines(s.deployment(), opts.on);
-    if (opts.dry_run)
-        return plan_phase(s, selected, opts.goal);
     check_transfer(opts.transfer, static_cast<bool>(opts.open_cache));
     auto built = build_phase(s, selected, opts.goal);
     if (opts.goal == Goal::Build)
@@ -44,25 +42,7 @@ DeployReport run_deploy(session::Session& s, const DeployOptions& opts) {
 void provision_phase(session::Session& s, const DeployOptions& opts) {
     if (!goal_needs_machine(opts.goal)) // machines to deploy to must exist first
         return;
-    provision_for_deploy(s, opts.on, opts.dry_run);
-}
-
-DeployReport plan_phase(session::Session& s, const std::vector<std::string>& selected, Goal goal) {
-    DeployReport report;
-    report.goal = goal;
-    const auto& d = s.deployment();
-    auto storages = storages_needed(d, {selected.begin(), selected.end()});
-    if (!storages.empty())
-        report.storage = run_storage_phase(
-            s, storages, true, [](const std::string&) { return std::optional<std::string>(); });
-    for (const auto& name : selected) {
-        MachineReport r;
-        r.name = name;
-        r.outcome = Outcome::Planned;
-        r.system = d.machines.at(name).system.out_path;
-        report.machines.push_back(r);
-    }
-    return report;
+    provision_for_deploy(s, opts.on, false);
 }
 
 DeployReport deploy_built(session::Session& s, const DeployOptions& opts, const BuiltSystems& built,

@@ -35,7 +35,6 @@ using CacheOpener = std::function<std::unique_ptr<cache::BinaryCache>(session::S
 struct DeployOptions {
     std::vector<std::string> on; // --on patterns
     Goal goal = Goal::Switch;
-    bool dry_run = false;     // plan only
     bool rollback = true;     // a failed activation puts the previous generation back
     int confirm_seconds = 30; // switch/test: revert unless confirmed within this (0: off)
     // Generations and activation logs kept on each machine deployed (0: all).
@@ -49,8 +48,8 @@ struct DeployOptions {
     CacheOpener open_cache;
 };
 
-// A deploy that changes machines holds the state's lock from before it evaluates; a dry
-// run or a build only reads the state.
+// A deploy that changes machines holds the state's lock from before it evaluates; a build
+// only reads the state (`fedi deploy --dry-run` is a plan: lib/plan).
 session::StateMode state_mode(const DeployOptions& opts);
 
 // Where a machine's deploy stopped.
@@ -58,7 +57,6 @@ enum class Phase { None, Build, Connect, Push, Secrets, Activate, Storage, Rollb
 std::string to_string(Phase p); // "" for None; the names state and reports use
 
 enum class Outcome {
-    Planned,      // --dry-run
     Built,        // goal build
     Pushed,       // goal push
     Activated,    // switch/boot/test done

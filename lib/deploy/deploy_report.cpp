@@ -14,15 +14,11 @@ constexpr EnumName<Phase> kPhaseNames[] = {
     {Phase::Push, "push"},       {Phase::Secrets, "secrets"},  {Phase::Activate, "activate"},
     {Phase::Storage, "storage"}, {Phase::Rollback, "rollback"}};
 
-constexpr EnumName<Outcome> kOutcomeNames[] = {{Outcome::Planned, "planned"},
-                                               {Outcome::Built, "built"},
-                                               {Outcome::Pushed, "pushed"},
-                                               {Outcome::Activated, "deployed"},
-                                               {Outcome::DryActivated, "dry-activated"},
-                                               {Outcome::Unchanged, "unchanged"},
-                                               {Outcome::Failed, "failed"},
-                                               {Outcome::Skipped, "skipped"},
-                                               {Outcome::RolledBack, "rolled back"}};
+constexpr EnumName<Outcome> kOutcomeNames[] = {
+    {Outcome::Built, "built"},         {Outcome::Pushed, "pushed"},
+    {Outcome::Activated, "deployed"},  {Outcome::DryActivated, "dry-activated"},
+    {Outcome::Unchanged, "unchanged"}, {Outcome::Failed, "failed"},
+    {Outcome::Skipped, "skipped"},     {Outcome::RolledBack, "rolled back"}};
 
 constexpr EnumName<Transfer> kTransferNames[] = {
     {Transfer::Push, "push"}, {Transfer::Cache, "cache"}, {Transfer::Auto, "auto"}};

@@ -20,9 +20,6 @@ namespace fedi::deploy {
 // project is evaluated again with their outputs. Throws when one could not be made.
 void provision_phase(session::Session& s, const DeployOptions& opts);
 
-// --dry-run: what the storage would change and which machines would deploy.
-DeployReport plan_phase(session::Session& s, const std::vector<std::string>& selected, Goal goal);
-
 // build: what the build phase hands on.
 struct BuiltSystems {
     std::vector<std::string> machines; // the selected machines, sorted by name

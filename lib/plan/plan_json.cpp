@@ -1,6 +1,10 @@
 // The plan's JSON document: field names are a contract (doc/plan.schema.json).
 #include "plan/plan_json.hpp"
 
+#include "core/error.hpp"
+
+#include <fmt/format.h>
+
 namespace fedi::plan {
 
 using nlohmann::json;
@@ -102,6 +106,143 @@ json to_json(const Plan& p) {
             {"directory", accounts_json(p.directory)},
             {"errors", p.errors},
             {"observed", p.observed}};
+}
+
+namespace {
+
+// Reading back: each function mirrors its *_json writer above.
+
+std::string text(const json& j, const char* key) {
+    return j.at(key).get<std::string>();
+}
+
+std::vector<std::string> texts(const json& j, const char* key) {
+    return j.at(key).get<std::vector<std::string>>();
+}
+
+// The value of E named by `j` (to_string(value) == its text); `what` names E in errors.
+template <typename E, std::size_t N>
+E named(const json& j, const E (&values)[N], const char* what) {
+    auto name = j.get<std::string>();
+    for (auto v : values)
+        if (to_string(v) == name)
+            return v;
+    throw Error(fmt::format("unknown {} '{}'", what, name));
+}
+
+Action action_of(const json& j) {
+    static const Action all[] = {Action::None, Action::Create, Action::Update, Action::Replace,
+                                 Action::Destroy};
+    return named(j, all, "action");
+}
+
+Activation activation_of(const json& j) {
+    static const Activation all[] = {Activation::None, Activation::Activate,
+                                     Activation::BootLoader};
+    return named(j, all, "activation");
+}
+
+std::vector<FieldChange> changes_of(const json& j) {
+    std::vector<FieldChange> out;
+    for (const auto& c : j)
+        out.push_back({text(c, "what"), text(c, "from"), text(c, "to")});
+    return out;
+}
+
+ProvisionPlan provision_of(const json& j) {
+    ProvisionPlan p;
+    p.action = action_of(j.at("action"));
+    p.provider = text(j, "provider");
+    p.type = text(j, "type");
+    p.id = text(j, "id");
+    p.changes = changes_of(j.at("changes"));
+    p.fixed = changes_of(j.at("fixed"));
+    p.why = text(j, "why");
+    return p;
+}
+
+SystemPlan system_of(const json& j) {
+    SystemPlan s;
+    s.system = text(j, "system");
+    s.current = text(j, "current");
+    s.profile = text(j, "profile");
+    if (!j.at("generation").is_null())
+        s.generation = j.at("generation").get<int>();
+    s.observed = j.at("observed").get<bool>();
+    s.activation = activation_of(j.at("activation"));
+    for (const auto& pc : j.at("packages"))
+        s.packages.push_back({text(pc, "name"), texts(pc, "from"), texts(pc, "to"),
+                              pc.at("sizeDelta").get<std::int64_t>()});
+    s.paths_total = j.at("pathsTotal").get<std::size_t>();
+    s.paths_to_send = j.at("pathsToSend").get<std::size_t>();
+    s.bytes_to_send = j.at("bytesToSend").get<std::uint64_t>();
+    return s;
+}
+
+std::vector<SecretPlan> secrets_of(const json& j) {
+    std::vector<SecretPlan> out;
+    for (const auto& s : j)
+        out.push_back(
+            {text(s, "name"), action_of(s.at("action")), text(s, "origin"), texts(s, "reasons")});
+    return out;
+}
+
+std::vector<AccountPlan> accounts_of(const json& j) {
+    std::vector<AccountPlan> out;
+    for (const auto& a : j)
+        out.push_back({text(a, "kind"), text(a, "name"), text(a, "machine"),
+                       action_of(a.at("action")), texts(a, "reasons")});
+    return out;
+}
+
+StoragePlan storage_of(const json& j) {
+    StoragePlan s;
+    for (const auto& i : j.at("items"))
+        s.items.push_back({text(i, "storage"), text(i, "kind"), text(i, "name"),
+                           action_of(i.at("action")), changes_of(i.at("changes"))});
+    s.undeclared = texts(j, "undeclared");
+    return s;
+}
+
+MachinePlan machine_of(const json& j) {
+    MachinePlan m;
+    m.name = text(j, "name");
+    m.provision = provision_of(j.at("provision"));
+    m.system = system_of(j.at("system"));
+    m.secrets = secrets_of(j.at("secrets"));
+    m.accounts = accounts_of(j.at("accounts"));
+    m.errors = texts(j, "errors");
+    return m;
+}
+
+Plan plan_of(const json& j) {
+    Plan p;
+    p.schema_version = j.at("schemaVersion").get<int>();
+    p.deployment = text(j, "deployment");
+    auto goal = model::parse_goal(text(j, "goal"));
+    if (!goal)
+        throw Error("unknown goal " + j.at("goal").dump());
+    p.goal = *goal;
+    p.on = texts(j, "on");
+    p.created = text(j, "created");
+    for (const auto& m : j.at("machines"))
+        p.machines.push_back(machine_of(m));
+    p.destroyed = texts(j, "destroyed");
+    p.storage = storage_of(j.at("storage"));
+    p.directory = accounts_of(j.at("directory"));
+    p.errors = texts(j, "errors");
+    p.observed = j.at("observed").get<std::map<std::string, std::string>>();
+    return p;
+}
+
+} // namespace
+
+Plan from_json(const json& j) {
+    try {
+        return plan_of(j);
+    } catch (const json::exception& e) {
+        throw Error(std::string("not a plan document: ") + e.what());
+    }
 }
 
 } // namespace fedi::plan

@@ -9,4 +9,8 @@ namespace fedi::plan {
 
 nlohmann::json to_json(const Plan& p);
 
+// A saved plan read back (`fedi deploy --plan`). Fields derived from others ("changes",
+// "ok") are not read. Throws fedi::Error naming the field that is missing or wrong.
+Plan from_json(const nlohmann::json& j);
+
 } // namespace fedi::plan

@@ -10,6 +10,9 @@
 #include "session/for_each_machine.hpp"
 #include "state/state.hpp"
 
+#include <algorithm>
+#include <atomic>
+#include <fmt/format.h>
 #include <memory>
 #include <mutex>
 
@@ -81,16 +84,25 @@ struct Inputs {
     ClosureSet& closures;
 };
 
+// Whether the machine can only be asked once the deploy has provisioned it: it is to be
+// made (again), or it is stopped and the deploy would start it.
+bool not_running_yet(const ProvisionPlan& p) {
+    if (p.action == Action::Create || p.action == Action::Replace)
+        return true;
+    return std::any_of(p.changes.begin(), p.changes.end(),
+                       [](const FieldChange& c) { return c.from == "stopped"; });
+}
+
 // One machine's system and secrets: one connection, one probe.
 void plan_machine(const Inputs& in, MachinePlan& mp) {
     const auto& m = in.session.deployment().machines.at(mp.name);
     auto& closure = in.closures.of(m.system.out_path);
-    if (mp.provision.action == Action::Create || mp.provision.action == Action::Replace) {
+    if (not_running_yet(mp.provision)) { // planned as new: everything is sent
         mp.system = plan_system(m.system.out_path, in.goal, std::nullopt, closure);
         return;
     }
     auto host = in.session.connector().connect(m);
-    auto facts = probe_machine(*host, closure.paths());
+    auto facts = probe_machine(*host, m.system.out_path, closure.paths());
     mp.system = plan_system(m.system.out_path, in.goal, facts, closure);
     if (model::goal_delivers_secrets(in.goal)) {
         auto secrets = secrets_of(mp.name, in.declared, in.storage);
@@ -110,17 +122,27 @@ void plan_machines(const Inputs& in, Plan& p) {
                 return mp;
         throw Error("plan: no machine " + name);
     };
+    auto& events = in.session.events();
+    std::atomic<std::size_t> done{0};
+    auto progress = [&] {
+        events.status("plan", fmt::format("planning: {}/{} machines", ++done, names.size()));
+    };
+    events.info("plan", fmt::format("asking {} machine{} what would change", names.size(),
+                                    names.size() == 1 ? "" : "s"));
     session::MachineWork work;
     work.run = [&](const std::string& name) {
         plan_machine(in, plan_of(name));
+        progress();
         return true;
     };
     work.on_error = [&](const std::string& name, const std::string& error) {
         std::lock_guard lock(mutex);
         plan_of(name).errors.push_back(error);
+        progress();
     };
     work.on_skipped = [](const std::string&, const std::string&) {};
     session::for_each_machine(session::independent_jobs(names), in.session.limits().machines, work);
+    events.remove_status("plan");
 }
 
 void observe_machines(Plan& p) {
@@ -186,8 +208,10 @@ Plan make_plan(session::Session& s, const PlanOptions& opts) {
     p.destroyed = provision.destroyed;
     add_observed(p, provision.observed);
     auto selected = plan_selected(s, opts, provision, p);
-    if (opts.goal == model::Goal::Build)
+    if (opts.goal == model::Goal::Build) { // no machine is asked: the systems are the plan
+        observe_machines(p);
         return p;
+    }
     std::set<std::string> machines(selected.begin(), selected.end());
     StorageParts storage;
     DeclaredSecrets declared;

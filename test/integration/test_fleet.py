@@ -178,7 +178,10 @@ class FleetTest(unittest.TestCase):
         self.write()
         r, doc, res = self.deploy("--dry-run")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual({m["result"] for m in doc["machines"]}, {"planned"})
+        # The plan (`fedi plan`'s document): every machine would get its system.
+        self.assertEqual(doc["schemaVersion"], 1)
+        self.assertEqual(set(res), set(NAMES))
+        self.assertTrue(all(m["system"]["system"].startswith("/nix/store/") for m in res.values()))
         for n in NAMES:
             self.assertEqual(self.log(n), "")
         self.assertFalse(os.path.exists(os.path.join(self.dir, ".fedi", "state.json")))

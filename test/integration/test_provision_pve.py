@@ -260,8 +260,8 @@ class FaultsAndRefusals(ProvisionTestBase):
         before = len(self.pve.requests())
         r = self.fedi(d, "--json", "deploy", "--dry-run")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("would create a new machine", r.stderr)
-        self.assertEqual(json.loads(r.stdout)["machines"][0]["result"], "planned")
+        # The plan (`fedi plan`'s document): the machine would be created.
+        self.assertEqual(json.loads(r.stdout)["machines"][0]["provision"]["action"], "create")
         self.assertEqual(mutating(self.pve.requests(before)), [])
         self.assertEqual(self.pve.vms_named("dry-h"), [])
 

@@ -247,28 +247,6 @@ TEST_CASE("deploy: storage that fails blocks only the machines that receive its 
     CHECK(machine(r, "other").outcome == Outcome::Activated);
 }
 
-TEST_CASE("deploy --dry-run plans and changes nothing") {
-    Fleet f;
-    auto web = f.add("web");
-    auto db = f.add("db");
-    f.opts.dry_run = true;
-    state::State before;
-    before.machines["web"].generations.push_back(
-        {"/nix/store/old", "2026-01-01T00:00:00Z", "switch", 1});
-    auto& s = f.start(before);
-    auto r = deploy::run_deploy(s, f.opts);
-    CHECK(r.ok());
-    REQUIRE(r.machines.size() == 2);
-    for (const auto& m : r.machines) {
-        CHECK(m.outcome == Outcome::Planned);
-        CHECK(m.system == system_of(m.name));
-    }
-    CHECK_FALSE(r.storage);
-    CHECK(web->connections == 0);
-    CHECK(db->connections == 0);
-    CHECK(state::to_json(f.state()) == state::to_json(before));
-}
-
 TEST_CASE("deploy: never more pushes or machines at once than the limits") {
     Fleet f;
     f.limits.pushes = 2;
