@@ -106,3 +106,15 @@ def rgw_storage(directory, rgw):
     return {"type": "rgw", "s3Endpoint": rgw["endpoint"], "region": rgw.get("region", "us-east-1"),
             "accessKeyFile": str(access), "secretKeyFile": str(secret),
             "allowInsecureHttp": True}  # the local RGW listens on plain http
+
+
+def rgw_cache(directory, rgw, bucket, secret_key, public_key, url=None, compression="xz"):
+    """The top-level deployment attributes (storage, buckets, cache) of a binary cache in
+    `bucket` of the RGW lib.start_rgw started; url: what machines fetch from (default the
+    bucket's own http URL)."""
+    return {"storage": {"ceph": rgw_storage(directory, rgw)},
+            "buckets": {bucket: {"storage": "ceph"}},
+            "cache": {"storage": "ceph", "bucket": bucket,
+                      "url": url or f"{rgw['endpoint']}/{bucket}",
+                      "secretKeyFile": str(secret_key), "publicKey": public_key,
+                      "compression": compression}}

@@ -66,10 +66,6 @@ def closed_port():
         return s.getsockname()[1]
 
 
-def narinfo_name(path):
-    return os.path.basename(path).split("-", 1)[0] + ".narinfo"
-
-
 def read_narinfo(path):
     return dict(line.split(": ", 1) for line in pathlib.Path(path).read_text().splitlines())
 
@@ -88,19 +84,13 @@ class CacheFetchTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.env = lib.isolated_env(self.dir)
         self.nonce = f"{self._testMethodName}-{time.time_ns()}"
-        lib.reset_hosts(self.hosts)
-        # Every host starts with none of the test systems' paths (nothing roots them).
-        for h in self.hosts.hosts:
-            self.hosts.exec(h["name"], "sh", "-c",
-                            "rm -rf /root/.config/nix; nix-store --gc >/dev/null 2>&1")
+        # Every host starts with none of the test systems' paths.
+        lib.forget_closures(self.hosts)
         self.cache_dir = self.dir / "cache"
         self.cache_dir.mkdir()
         keys = self.dir / "keys"
         keys.mkdir()
-        subprocess.run(["nix-store", "--generate-binary-cache-key", "fedi-test-cache-1",
-                        keys / "secret", keys / "public"], check=True, env=self.env)
-        self.secret_key = keys / "secret"
-        self.public_key = (keys / "public").read_text().strip()
+        self.secret_key, self.public_key = lib.cache_keys(keys)
         self.server = CacheServer(self.cache_dir)
         self.addCleanup(self.server.stop)
 
@@ -122,9 +112,7 @@ class CacheFetchTest(unittest.TestCase):
     def built(self, name):
         """The machine's system, built here, and its closure (sorted)."""
         path = lib.nix_build(str(self.system(name)), env=self.env)
-        closure = subprocess.run(["nix-store", "-qR", path], check=True, capture_output=True,
-                                 text=True, env=self.env).stdout.split()
-        return path, sorted(closure)
+        return path, lib.closure(path, env=self.env)
 
     def fill_cache(self, paths):
         """Puts `paths` (with their closure) in the cache as fedi would: signed."""
@@ -192,7 +180,7 @@ class CacheFetchTest(unittest.TestCase):
         cache = doc["upload"]["cache"]
         self.assertEqual(cache["url"], self.server.url)
         self.assertEqual(cache["pathsUploaded"], len(union))
-        self.assertEqual(self.cache_narinfos(), {narinfo_name(p) for p in union})
+        self.assertEqual(self.cache_narinfos(), {lib.narinfo_name(p) for p in union})
         self.assertEqual(cache["bytesUploaded"], self.cache_bytes())
         fetched = sum(m["fetched"]["cache"]["narBytes"] for m in res.values())
         self.assertLess(cache["bytesUploaded"], fetched / 4)  # shared paths sent once
@@ -201,7 +189,7 @@ class CacheFetchTest(unittest.TestCase):
         # …and every machine fetched each NAR of its closure from the cache itself.
         gets = self.server.nar_gets()
         for p in union:
-            nar = "/" + read_narinfo(self.cache_dir / narinfo_name(p))["URL"]
+            nar = "/" + read_narinfo(self.cache_dir / lib.narinfo_name(p))["URL"]
             wanted = sum(1 for _, c in closures.values() if p in c)
             self.assertEqual(gets.get(nar, 0), wanted, p)
 
@@ -235,7 +223,7 @@ class CacheFetchTest(unittest.TestCase):
         system, closure = self.built(name)
         self.fill_cache([system])
         victim = next(p for p in closure if "payload" in p)
-        tamper(self.cache_dir / narinfo_name(victim))
+        tamper(self.cache_dir / lib.narinfo_name(victim))
         r, doc, res = self.deploy("--transfer", "cache")
         self.assertEqual(r.returncode, 1, r.stderr)
         m = res[name]
