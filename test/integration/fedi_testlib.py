@@ -335,6 +335,15 @@ class TestHosts:
             check=False, timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL,
         )
 
+    def valid_paths(self, name, paths):
+        """Those of `paths` valid in the host's Nix store (in their order)."""
+        r = self.exec(name, "sh", "-c", "xargs nix-store --check-validity --print-invalid",
+                      input="\n".join(paths) + "\n")
+        if r.returncode != 0:
+            raise RuntimeError(f"nix-store --check-validity on {name} failed: {r.stderr}")
+        invalid = set(r.stdout.split())
+        return [p for p in paths if p not in invalid]
+
     def ssh_options(self, name, kind="ed25519"):
         """OpenSSH client options that reach host name, checking its recorded key."""
         h = self[name]

@@ -10,10 +10,8 @@ machines cannot reach is a warning, and the push takes over.
 
 import json
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 import urllib.request
@@ -35,21 +33,13 @@ def closed_port():
 class CacheDeployRgw(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.rgw_dir, cls.rgw = lib.start_rgw(cls)
+        slib.start_rgw_cache(cls)
         cls.hosts = lib.TestHosts(COUNT, prefix="cdr")
         cls.addClassCleanup(cls.hosts.stop)
-        cls.keys = tempfile.mkdtemp(prefix="fedi-cache-keys-")
-        cls.addClassCleanup(shutil.rmtree, cls.keys, True)
-        cls.secret_key, cls.public_key = lib.cache_keys(cls.keys)
 
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="fedi-cache-deploy-rgw-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        os.makedirs(os.path.join(self.dir, "home"))
-        self.env = lib.isolated_env(os.path.join(self.dir, "home"))
+        slib.new_cache_bucket(self, "fedi-cache-deploy-rgw-")
         self.nonce = f"{self._testMethodName}-{time.time_ns()}"
-        self.bucket = f"nix-cache-{time.time_ns() % 10**9}"
-        self.url = f"{self.rgw['endpoint']}/{self.bucket}"
         lib.forget_closures(self.hosts)
 
     def system(self, name):
@@ -94,13 +84,6 @@ class CacheDeployRgw(unittest.TestCase):
                                  capture_output=True, text=True, env=self.env).stdout.split()
         return sum(int(s) for s in out)
 
-    def valid_on(self, host, paths):
-        r = self.hosts.exec(host, "sh", "-c", "xargs nix-store --check-validity --print-invalid",
-                            input="\n".join(paths) + "\n")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        invalid = set(r.stdout.split())
-        return [p for p in paths if p not in invalid]
-
     def assert_fetched_everything(self, closures, res):
         for n, (system, closure) in closures.items():
             m = res[n]
@@ -110,7 +93,7 @@ class CacheDeployRgw(unittest.TestCase):
             self.assertLess(m["bytesSent"], PAYLOAD_SIZE, n)
             self.assertEqual(m["fetched"]["cache"]["paths"], len(closure), n)
             self.assertEqual(m["fetched"]["cache"]["narBytes"], self.nar_sizes(closure), n)
-            self.assertEqual(self.valid_on(n, closure), closure)
+            self.assertEqual(self.hosts.valid_paths(n, closure), closure)
             self.assertEqual(self.hosts.exec(n, "readlink", "-e", "/run/current-system")
                              .stdout.strip(), system)
 
@@ -153,7 +136,7 @@ class CacheDeployRgw(unittest.TestCase):
             self.assertEqual(m["result"], "deployed", m)
             self.assertNotIn("fetched", m)
             self.assertEqual(m["pathsSent"], len(closure), n)
-            self.assertEqual(self.valid_on(n, closure), closure)
+            self.assertEqual(self.hosts.valid_paths(n, closure), closure)
             self.assertIn(f"the binary cache {url} did not provide {len(closure)} paths "
                           f"(cannot reach it", r.stderr)
         self.assertEqual(doc["upload"]["bytes"], doc["upload"]["cache"]["bytesUploaded"] +

@@ -130,13 +130,6 @@ class CacheFetchTest(unittest.TestCase):
                            timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
 
-    def valid_on(self, host, paths):
-        r = self.hosts.exec(host, "sh", "-c", "xargs nix-store --check-validity --print-invalid",
-                            input="\n".join(paths) + "\n")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        invalid = set(r.stdout.split())
-        return [p for p in paths if p not in invalid]
-
     # ---- running the deploy
 
     def deploy(self, *args, url=None):
@@ -173,7 +166,7 @@ class CacheFetchTest(unittest.TestCase):
             self.assertEqual(m["pathsSent"], 0, n)
             self.assertEqual(m["fetched"]["cache"]["paths"], len(closure), n)
             self.assertGreater(m["fetched"]["cache"]["narBytes"], PAYLOAD_FILES * PAYLOAD_SIZE)
-            self.assertEqual(self.valid_on(n, closure), closure)
+            self.assertEqual(self.hosts.valid_paths(n, closure), closure)
             self.assertEqual(self.hosts.exec(n, "readlink", "-e", "/run/current-system")
                              .stdout.strip(), system)
         # The deployer uploaded each path once: the union of the closures, not their sum.
@@ -213,7 +206,7 @@ class CacheFetchTest(unittest.TestCase):
         cache = doc["upload"]["cache"]
         self.assertEqual(cache["pathsUploaded"] + cache["pathsPresent"], len(rest))
         self.assertEqual(sum(self.server.nar_gets().values()), len(rest))
-        self.assertEqual(self.valid_on(name, closure), closure)
+        self.assertEqual(self.hosts.valid_paths(name, closure), closure)
 
     def tamper_first_deploy(self, tamper):
         """A cache that holds the machine's closure, one file of it changed by `tamper`
@@ -231,7 +224,7 @@ class CacheFetchTest(unittest.TestCase):
         self.assertEqual(m["failedPhase"], "push")
         # Nothing was pushed in its place, and the machine does not have it.
         self.assertEqual(m["pathsSent"], 0)
-        self.assertEqual(self.valid_on(name, [victim]), [])
+        self.assertEqual(self.hosts.valid_paths(name, [victim]), [])
         self.assertEqual(self.hosts.exec(name, "sh", "-c", "cat /var/lib/fedi-test/activations.log "
                                          "2>/dev/null || true").stdout, "")
         self.assertEqual(doc["upload"]["cache"]["pathsUploaded"], 0)  # all there already
@@ -274,7 +267,7 @@ class CacheFetchTest(unittest.TestCase):
         self.assertEqual(m["pathsSent"], len(closure))
         self.assertIn(f"the binary cache {url} did not provide {len(closure)} paths (cannot "
                       f"reach it: unable to download '{url}/nix-cache-info'", r.stderr)
-        self.assertEqual(self.valid_on(name, closure), closure)
+        self.assertEqual(self.hosts.valid_paths(name, closure), closure)
 
     def test_transfer_push_never_touches_the_cache(self):
         self.write(5)
@@ -312,7 +305,7 @@ class CacheFetchTest(unittest.TestCase):
         self.assertEqual(m["fetched"]["substituters"]["paths"], len(half))
         self.assertEqual(m["pathsSent"], len(closure) - len(half))
         self.assertIsNone(doc["upload"]["cache"])
-        self.assertEqual(self.valid_on(name, closure), closure)
+        self.assertEqual(self.hosts.valid_paths(name, closure), closure)
 
 
 class BinaryCacheModule(unittest.TestCase):

@@ -11,9 +11,7 @@ and removes the rest.
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 import urllib.error
@@ -38,21 +36,13 @@ class CacheRgw(unittest.TestCase):
     def setUpClass(cls):
         if not CHECK or not os.access(CHECK, os.X_OK):
             raise RuntimeError("FEDI_S3_CHECK must name the fedi-s3-check binary (CTest sets it)")
-        cls.rgw_dir, cls.rgw = lib.start_rgw(cls)
-        cls.keys = tempfile.mkdtemp(prefix="fedi-cache-keys-")
-        cls.addClassCleanup(shutil.rmtree, cls.keys, True)
-        cls.secret_key, cls.public_key = lib.cache_keys(cls.keys)
+        slib.start_rgw_cache(cls)
         tag = str(time.time_ns())
         cls.sys1 = lib.nix_build(lib.system_expr("cache-web", message=tag))
         cls.sys2 = lib.nix_build(lib.system_expr("cache-web", message=tag, version="2"))
 
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="fedi-cache-rgw-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        os.makedirs(os.path.join(self.dir, "home"))
-        self.env = lib.isolated_env(os.path.join(self.dir, "home"))
-        self.bucket = f"nix-cache-{time.time_ns() % 10**9}"
-        self.url = f"{self.rgw['endpoint']}/{self.bucket}"
+        slib.new_cache_bucket(self, "fedi-cache-rgw-")
         self.stores = 0
 
     def write(self, compression="xz", public_key=None):
