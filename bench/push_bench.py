@@ -409,7 +409,7 @@ def latency_cases(args):
 
 def blobs_closure(bench, size_mb, paths):
     each = size_mb * 1_000_000 // paths
-    expr = f'import {lib.nix_path(HERE / "blobs.nix")} {{ name = "large"; paths = {paths}; bytesEach = {each}; }}'
+    expr = f'import {lib.nix_path(HERE / "blobs.nix")} {{ name = "large"; paths = {paths}; bytesEach = {each}; switchable = true; }}'
     closure = with_expr(bench.build(expr), expr)
     # Warm the page cache so that the first tool does not pay for the disk.
     subprocess.run(f'nix-store --export $(nix-store -qR {closure["path"]}) > /dev/null',
@@ -584,7 +584,7 @@ def main():
         if "d" in only:
             sizes = sorted(int(x) for x in args.fleet.split(","))
             each = args.fleet_size_mb * 1_000_000 // 4
-            expr = f'import {lib.nix_path(HERE / "blobs.nix")} {{ name = "fleet"; paths = 4; bytesEach = {each}; }}'
+            expr = f'import {lib.nix_path(HERE / "blobs.nix")} {{ name = "fleet"; paths = 4; bytesEach = {each}; switchable = true; }}'
             closure = with_expr(bench.build(expr), expr)
             bench.fleet_scenario(closure, sizes)
     finally:
