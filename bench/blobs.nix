@@ -3,13 +3,16 @@
 #
 #   import ./blobs.nix { name = "large"; paths = 8; bytesEach = 64000000; }
 #
-# The root is a small directory linking `paths` blob files of `bytesEach` bytes each.
+# The root is a small directory linking `paths` blob files of `bytesEach` bytes each;
+# with switchable = true it also has a no-op bin/switch-to-configuration, so that fedi
+# takes it for a system (it checks that before it sends anything, even for --goal push).
 # The content is AES-128-CTR keystream keyed by seed and index: deterministic (the same
 # arguments give the same store paths, built once per machine) and incompressible.
 { name
 , paths
 , bytesEach
 , seed ? "fedi-bench-1"
+, switchable ? false
 , system ? builtins.currentSystem or "x86_64-linux"
 }:
 let
@@ -33,4 +36,9 @@ build "fedi-bench-${name}" ''
   mkdir -p $out
   i=0
   for b in $blobs; do ln -s $b $out/blob-$i; i=$((i + 1)); done
-'' { blobs = builtins.genList blob paths; }
+  if [ -n "$switchable" ]; then
+    mkdir $out/bin
+    printf '#!/bin/sh\nexit 0\n' > $out/bin/switch-to-configuration
+    chmod +x $out/bin/switch-to-configuration
+  fi
+'' { blobs = builtins.genList blob paths; switchable = if switchable then "1" else ""; }

@@ -37,6 +37,10 @@ import fedi_testlib as lib  # noqa: E402
 
 NIX = ["nix", "--extra-experimental-features", "nix-command"]
 TIME = "/usr/bin/time"
+# `sh -c NIX_COPY_LOOP sh PATH HOST...`: nix copy to each host in turn.
+NIX_COPY_LOOP = ('p=$1; shift; for h in "$@"; do '
+                 'nix --extra-experimental-features nix-command copy '
+                 '--no-check-sigs --to "ssh://$h" "$p" || exit 1; done')
 
 
 def log(msg):
@@ -148,8 +152,9 @@ class Bench:
         cfg.write_text("".join(blocks))
         return cfg
 
-    def deployment(self, hosts, names, system_expr, ports=None):
-        """A directory with a deployment.nix pushing system_expr to the named hosts."""
+    def deployment(self, hosts, names, system_expr, ports=None, extra=None):
+        """A directory with a deployment.nix pushing system_expr to the named hosts (extra:
+        further top-level attributes, render_deployment's)."""
         self.serial += 1
         d = self.work / f"deploy{self.serial}"
         machines = {}
@@ -158,7 +163,7 @@ class Bench:
             if ports and n in ports:
                 m["ssh"]["port"] = ports[n]
             machines[n] = m
-        lib.write_file(d / "deployment.nix", lib.render_deployment(machines))
+        lib.write_file(d / "deployment.nix", lib.render_deployment(machines, extra))
         return d
 
     def wipe(self, hosts, names, closure):
@@ -202,10 +207,12 @@ class Bench:
         env["NIX_SSHOPTS"] = f"-F {cfg}"
         return env
 
-    def run_fedi(self, deploy_dir, expect_paths=None):
+    def run_fedi(self, deploy_dir, expect_paths=None, extra_args=()):
         secs, rss, r = self.timed("fedi deploy", [self.fedi, "--json", "deploy", "--goal", "push",
-                                                  *self.args.fedi_args.split()], cwd=deploy_dir)
-        machines = json.loads(r.stdout)["machines"]
+                                                  *self.args.fedi_args.split(), *extra_args],
+                                  cwd=deploy_dir)
+        doc = json.loads(r.stdout)
+        machines = doc["machines"]
         bad = [m for m in machines if m["result"] != "pushed"]
         if bad:
             raise RuntimeError(f"fedi did not push to {bad}")
@@ -216,7 +223,9 @@ class Bench:
                                        f"expected {expect_paths}")
         return {"seconds": secs, "rssKiB": rss, "cpuSeconds": self.last_cpu,
                 "pushSeconds": max(m["seconds"] for m in machines),
-                "bytesSent": sum(m["bytesSent"] for m in machines)}
+                "bytesSent": sum(m["bytesSent"] for m in machines), "upload": doc.get("upload"),
+                "fetchedFromCache": sum(m.get("fetched", {}).get("cache", {}).get("paths", 0)
+                                        for m in machines)}
 
     def run_tool(self, tool, hosts, name, closure, cfg, deploy_dir=None):
         """One tool pushing closure (info dict) to one host; returns a result dict."""
@@ -328,10 +337,8 @@ class Bench:
                             res = self.run_fedi(self.deployment(hosts, names, closure_expr(closure)),
                                                 expect_paths=closure["paths"])
                         elif tool == "nix copy sequential":
-                            script = ('p=$1; shift; for h in "$@"; do '
-                                      'nix --extra-experimental-features nix-command copy '
-                                      '--no-check-sigs --to "ssh://$h" "$p" || exit 1; done')
-                            secs, rss, _ = self.timed(tool, ["sh", "-c", script, "sh", path, *names], env=env)
+                            secs, rss, _ = self.timed(tool, ["sh", "-c", NIX_COPY_LOOP, "sh", path, *names],
+                                                      env=env)
                             res = {"seconds": secs, "cpuSeconds": self.last_cpu}
                         else:
                             script = ('p=$1; shift; printf "%s\\n" "$@" | xargs -P10 -I{} '
@@ -402,7 +409,7 @@ def latency_cases(args):
 
 def blobs_closure(bench, size_mb, paths):
     each = size_mb * 1_000_000 // paths
-    expr = f'import {lib.nix_path(HERE / "blobs.nix")} {{ name = "large"; paths = {paths}; bytesEach = {each}; }}'
+    expr = f'import {lib.nix_path(HERE / "blobs.nix")} {{ name = "large"; paths = {paths}; bytesEach = {each}; switchable = true; }}'
     closure = with_expr(bench.build(expr), expr)
     # Warm the page cache so that the first tool does not pay for the disk.
     subprocess.run(f'nix-store --export $(nix-store -qR {closure["path"]}) > /dev/null',
@@ -577,7 +584,7 @@ def main():
         if "d" in only:
             sizes = sorted(int(x) for x in args.fleet.split(","))
             each = args.fleet_size_mb * 1_000_000 // 4
-            expr = f'import {lib.nix_path(HERE / "blobs.nix")} {{ name = "fleet"; paths = 4; bytesEach = {each}; }}'
+            expr = f'import {lib.nix_path(HERE / "blobs.nix")} {{ name = "fleet"; paths = 4; bytesEach = {each}; switchable = true; }}'
             closure = with_expr(bench.build(expr), expr)
             bench.fleet_scenario(closure, sizes)
     finally:

@@ -89,6 +89,34 @@ def nix_build(expr, env=None, timeout=300):
     return proc.stdout.strip().splitlines()[-1]
 
 
+def closure(path, env=None):
+    """The closure of a store path on this machine, sorted."""
+    return sorted(subprocess.run(["nix-store", "-qR", path], check=True, capture_output=True,
+                                 text=True, env=env).stdout.split())
+
+
+def cache_keys(directory, name="fedi-test-cache-1"):
+    """A binary cache key pair made by Nix in `directory`: (secret key file, public key)."""
+    secret = pathlib.Path(directory) / "cache.sec"
+    public = pathlib.Path(directory) / "cache.pub"
+    subprocess.run(["nix-store", "--generate-binary-cache-key", name, secret, public],
+                   check=True)
+    return secret, public.read_text().strip()
+
+
+def narinfo_name(path):
+    """The name of a store path's narinfo in a binary cache: "<hash part>.narinfo"."""
+    return os.path.basename(path).split("-", 1)[0] + ".narinfo"
+
+
+def forget_closures(hosts):
+    """reset_hosts(), then each host's store collected: the test systems' paths are
+    gone (nothing roots them)."""
+    reset_hosts(hosts)
+    for h in hosts.hosts:
+        hosts.exec(h["name"], "sh", "-c", "rm -rf /root/.config/nix; nix-store --gc >/dev/null 2>&1")
+
+
 # ---- Nix rendering ----
 
 
@@ -306,6 +334,15 @@ class TestHosts:
             "exec", "--dir", self.dir, name, "--", *cmd,
             check=False, timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL,
         )
+
+    def valid_paths(self, name, paths):
+        """Those of `paths` valid in the host's Nix store (in their order)."""
+        r = self.exec(name, "sh", "-c", "xargs nix-store --check-validity --print-invalid",
+                      input="\n".join(paths) + "\n")
+        if r.returncode != 0:
+            raise RuntimeError(f"nix-store --check-validity on {name} failed: {r.stderr}")
+        invalid = set(r.stdout.split())
+        return [p for p in paths if p not in invalid]
 
     def ssh_options(self, name, kind="ed25519"):
         """OpenSSH client options that reach host name, checking its recorded key."""

@@ -10,9 +10,11 @@ each of them by the test, holding one of the test server's node ids.
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 
@@ -106,3 +108,36 @@ def rgw_storage(directory, rgw):
     return {"type": "rgw", "s3Endpoint": rgw["endpoint"], "region": rgw.get("region", "us-east-1"),
             "accessKeyFile": str(access), "secretKeyFile": str(secret),
             "allowInsecureHttp": True}  # the local RGW listens on plain http
+
+
+def rgw_cache(directory, rgw, bucket, secret_key, public_key, url=None, compression="xz"):
+    """The top-level deployment attributes (storage, buckets, cache) of a binary cache in
+    `bucket` of the RGW lib.start_rgw started; url: what machines fetch from (default the
+    bucket's own http URL)."""
+    return {"storage": {"ceph": rgw_storage(directory, rgw)},
+            "buckets": {bucket: {"storage": "ceph"}},
+            "cache": {"storage": "ceph", "bucket": bucket,
+                      "url": url or f"{rgw['endpoint']}/{bucket}",
+                      "secretKeyFile": str(secret_key), "publicKey": public_key,
+                      "compression": compression}}
+
+
+def start_rgw_cache(cls):
+    """For a test class: a real RGW (cls.rgw) and a binary cache key pair made by Nix
+    (cls.secret_key, cls.public_key)."""
+    cls.rgw_dir, cls.rgw = lib.start_rgw(cls)
+    keys = tempfile.mkdtemp(prefix="fedi-cache-keys-")
+    cls.addClassCleanup(shutil.rmtree, keys, True)
+    cls.secret_key, cls.public_key = lib.cache_keys(keys)
+
+
+def new_cache_bucket(test, prefix):
+    """For a test of a class start_rgw_cache() set up: a private directory and environment
+    (test.dir, test.env, removed after the test), a fresh bucket name and its http URL
+    (test.bucket, test.url)."""
+    test.dir = tempfile.mkdtemp(prefix=prefix)
+    test.addCleanup(shutil.rmtree, test.dir, True)
+    os.makedirs(os.path.join(test.dir, "home"))
+    test.env = lib.isolated_env(os.path.join(test.dir, "home"))
+    test.bucket = f"nix-cache-{time.time_ns() % 10**9}"
+    test.url = f"{test.rgw['endpoint']}/{test.bucket}"

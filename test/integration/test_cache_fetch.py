@@ -66,10 +66,6 @@ def closed_port():
         return s.getsockname()[1]
 
 
-def narinfo_name(path):
-    return os.path.basename(path).split("-", 1)[0] + ".narinfo"
-
-
 def read_narinfo(path):
     return dict(line.split(": ", 1) for line in pathlib.Path(path).read_text().splitlines())
 
@@ -88,19 +84,13 @@ class CacheFetchTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.env = lib.isolated_env(self.dir)
         self.nonce = f"{self._testMethodName}-{time.time_ns()}"
-        lib.reset_hosts(self.hosts)
-        # Every host starts with none of the test systems' paths (nothing roots them).
-        for h in self.hosts.hosts:
-            self.hosts.exec(h["name"], "sh", "-c",
-                            "rm -rf /root/.config/nix; nix-store --gc >/dev/null 2>&1")
+        # Every host starts with none of the test systems' paths.
+        lib.forget_closures(self.hosts)
         self.cache_dir = self.dir / "cache"
         self.cache_dir.mkdir()
         keys = self.dir / "keys"
         keys.mkdir()
-        subprocess.run(["nix-store", "--generate-binary-cache-key", "fedi-test-cache-1",
-                        keys / "secret", keys / "public"], check=True, env=self.env)
-        self.secret_key = keys / "secret"
-        self.public_key = (keys / "public").read_text().strip()
+        self.secret_key, self.public_key = lib.cache_keys(keys)
         self.server = CacheServer(self.cache_dir)
         self.addCleanup(self.server.stop)
 
@@ -122,9 +112,7 @@ class CacheFetchTest(unittest.TestCase):
     def built(self, name):
         """The machine's system, built here, and its closure (sorted)."""
         path = lib.nix_build(str(self.system(name)), env=self.env)
-        closure = subprocess.run(["nix-store", "-qR", path], check=True, capture_output=True,
-                                 text=True, env=self.env).stdout.split()
-        return path, sorted(closure)
+        return path, lib.closure(path, env=self.env)
 
     def fill_cache(self, paths):
         """Puts `paths` (with their closure) in the cache as fedi would: signed."""
@@ -141,13 +129,6 @@ class CacheFetchTest(unittest.TestCase):
                             "nix-store", "--import"], input=export, capture_output=True,
                            timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
-
-    def valid_on(self, host, paths):
-        r = self.hosts.exec(host, "sh", "-c", "xargs nix-store --check-validity --print-invalid",
-                            input="\n".join(paths) + "\n")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        invalid = set(r.stdout.split())
-        return [p for p in paths if p not in invalid]
 
     # ---- running the deploy
 
@@ -185,14 +166,14 @@ class CacheFetchTest(unittest.TestCase):
             self.assertEqual(m["pathsSent"], 0, n)
             self.assertEqual(m["fetched"]["cache"]["paths"], len(closure), n)
             self.assertGreater(m["fetched"]["cache"]["narBytes"], PAYLOAD_FILES * PAYLOAD_SIZE)
-            self.assertEqual(self.valid_on(n, closure), closure)
+            self.assertEqual(self.hosts.valid_paths(n, closure), closure)
             self.assertEqual(self.hosts.exec(n, "readlink", "-e", "/run/current-system")
                              .stdout.strip(), system)
         # The deployer uploaded each path once: the union of the closures, not their sum.
         cache = doc["upload"]["cache"]
         self.assertEqual(cache["url"], self.server.url)
         self.assertEqual(cache["pathsUploaded"], len(union))
-        self.assertEqual(self.cache_narinfos(), {narinfo_name(p) for p in union})
+        self.assertEqual(self.cache_narinfos(), {lib.narinfo_name(p) for p in union})
         self.assertEqual(cache["bytesUploaded"], self.cache_bytes())
         fetched = sum(m["fetched"]["cache"]["narBytes"] for m in res.values())
         self.assertLess(cache["bytesUploaded"], fetched / 4)  # shared paths sent once
@@ -201,7 +182,7 @@ class CacheFetchTest(unittest.TestCase):
         # …and every machine fetched each NAR of its closure from the cache itself.
         gets = self.server.nar_gets()
         for p in union:
-            nar = "/" + read_narinfo(self.cache_dir / narinfo_name(p))["URL"]
+            nar = "/" + read_narinfo(self.cache_dir / lib.narinfo_name(p))["URL"]
             wanted = sum(1 for _, c in closures.values() if p in c)
             self.assertEqual(gets.get(nar, 0), wanted, p)
 
@@ -225,7 +206,7 @@ class CacheFetchTest(unittest.TestCase):
         cache = doc["upload"]["cache"]
         self.assertEqual(cache["pathsUploaded"] + cache["pathsPresent"], len(rest))
         self.assertEqual(sum(self.server.nar_gets().values()), len(rest))
-        self.assertEqual(self.valid_on(name, closure), closure)
+        self.assertEqual(self.hosts.valid_paths(name, closure), closure)
 
     def tamper_first_deploy(self, tamper):
         """A cache that holds the machine's closure, one file of it changed by `tamper`
@@ -235,7 +216,7 @@ class CacheFetchTest(unittest.TestCase):
         system, closure = self.built(name)
         self.fill_cache([system])
         victim = next(p for p in closure if "payload" in p)
-        tamper(self.cache_dir / narinfo_name(victim))
+        tamper(self.cache_dir / lib.narinfo_name(victim))
         r, doc, res = self.deploy("--transfer", "cache")
         self.assertEqual(r.returncode, 1, r.stderr)
         m = res[name]
@@ -243,7 +224,7 @@ class CacheFetchTest(unittest.TestCase):
         self.assertEqual(m["failedPhase"], "push")
         # Nothing was pushed in its place, and the machine does not have it.
         self.assertEqual(m["pathsSent"], 0)
-        self.assertEqual(self.valid_on(name, [victim]), [])
+        self.assertEqual(self.hosts.valid_paths(name, [victim]), [])
         self.assertEqual(self.hosts.exec(name, "sh", "-c", "cat /var/lib/fedi-test/activations.log "
                                          "2>/dev/null || true").stdout, "")
         self.assertEqual(doc["upload"]["cache"]["pathsUploaded"], 0)  # all there already
@@ -286,7 +267,7 @@ class CacheFetchTest(unittest.TestCase):
         self.assertEqual(m["pathsSent"], len(closure))
         self.assertIn(f"the binary cache {url} did not provide {len(closure)} paths (cannot "
                       f"reach it: unable to download '{url}/nix-cache-info'", r.stderr)
-        self.assertEqual(self.valid_on(name, closure), closure)
+        self.assertEqual(self.hosts.valid_paths(name, closure), closure)
 
     def test_transfer_push_never_touches_the_cache(self):
         self.write(5)
@@ -324,7 +305,7 @@ class CacheFetchTest(unittest.TestCase):
         self.assertEqual(m["fetched"]["substituters"]["paths"], len(half))
         self.assertEqual(m["pathsSent"], len(closure) - len(half))
         self.assertIsNone(doc["upload"]["cache"])
-        self.assertEqual(self.valid_on(name, closure), closure)
+        self.assertEqual(self.hosts.valid_paths(name, closure), closure)
 
 
 class BinaryCacheModule(unittest.TestCase):

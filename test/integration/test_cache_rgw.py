@@ -11,9 +11,7 @@ and removes the rest.
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 import urllib.error
@@ -38,38 +36,23 @@ class CacheRgw(unittest.TestCase):
     def setUpClass(cls):
         if not CHECK or not os.access(CHECK, os.X_OK):
             raise RuntimeError("FEDI_S3_CHECK must name the fedi-s3-check binary (CTest sets it)")
-        cls.rgw_dir, cls.rgw = lib.start_rgw(cls)
-        cls.keys = tempfile.mkdtemp(prefix="fedi-cache-keys-")
-        cls.addClassCleanup(shutil.rmtree, cls.keys, True)
-        cls.secret_key = os.path.join(cls.keys, "cache.sec")
-        subprocess.run(["nix-store", "--generate-binary-cache-key", "fedi-test-cache-1",
-                        cls.secret_key, os.path.join(cls.keys, "cache.pub")], check=True)
-        with open(os.path.join(cls.keys, "cache.pub")) as f:
-            cls.public_key = f.read().strip()
+        slib.start_rgw_cache(cls)
         tag = str(time.time_ns())
         cls.sys1 = lib.nix_build(lib.system_expr("cache-web", message=tag))
         cls.sys2 = lib.nix_build(lib.system_expr("cache-web", message=tag, version="2"))
 
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="fedi-cache-rgw-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        os.makedirs(os.path.join(self.dir, "home"))
-        self.env = lib.isolated_env(os.path.join(self.dir, "home"))
-        self.bucket = f"nix-cache-{time.time_ns() % 10**9}"
-        self.url = f"{self.rgw['endpoint']}/{self.bucket}"
+        slib.new_cache_bucket(self, "fedi-cache-rgw-")
         self.stores = 0
 
     def write(self, compression="xz", public_key=None):
         machines = {"web": {"ssh": {"host": "127.0.0.1"},
                             "system": lib.system_expr("cache-web")}}
-        storage = slib.rgw_storage(self.dir, self.rgw)
-        cache = {"storage": "ceph", "bucket": self.bucket, "url": self.url,
-                 "secretKeyFile": self.secret_key, "publicKey": public_key or self.public_key,
-                 "compression": compression}
+        cache = slib.rgw_cache(self.dir, self.rgw, self.bucket, self.secret_key,
+                               public_key or self.public_key, url=self.url,
+                               compression=compression)
         lib.write_file(os.path.join(self.dir, "deployment.nix"),
-                       lib.render_deployment(machines, {"storage": {"ceph": storage},
-                                                        "buckets": {self.bucket: {"storage": "ceph"}},
-                                                        "cache": cache}))
+                       lib.render_deployment(machines, cache))
 
     def fedi(self, *args):
         r = lib.run_fedi(["--json", "cache", *args], cwd=self.dir, env=self.env)
@@ -78,10 +61,6 @@ class CacheRgw(unittest.TestCase):
             secret = f.read().strip().split(":", 1)[1]
         self.assertNotIn(secret, r.stdout + r.stderr)
         return json.loads(r.stdout)
-
-    def closure(self, path):
-        return subprocess.run(["nix-store", "-qR", path], check=True, capture_output=True,
-                              text=True).stdout.split()
 
     def get(self, key):
         """An object of the cache as Nix's http substituter sees it (no credentials)."""
@@ -123,7 +102,7 @@ class CacheRgw(unittest.TestCase):
 
     def test_push_is_what_nix_reads_and_tampering_is_refused(self):
         self.write()
-        closure = self.closure(self.sys1)
+        closure = lib.closure(self.sys1)
         r = self.fedi("push", self.sys1)
         self.assertEqual((r["paths"], r["uploaded"], r["present"]), (len(closure), len(closure), 0))
         again = self.fedi("push", self.sys1)
@@ -174,7 +153,7 @@ class CacheRgw(unittest.TestCase):
         self.write(compression="none")
         big = lib.nix_build(lib.system_expr("cache-big", payloadFiles=1,
                                             payloadSize=20 * 1000 * 1000 + 17))
-        payload = next(p for p in self.closure(big) if "fedi-test-payload" in p)
+        payload = next(p for p in lib.closure(big) if "fedi-test-payload" in p)
         self.fedi("push", big)
         fields = narinfo_fields(self.get(os.path.basename(payload)[:32] + ".narinfo"))
         self.assertEqual(fields["Compression"], "none")
@@ -197,7 +176,7 @@ class CacheRgw(unittest.TestCase):
             {"system": self.sys2, "time": "2026-01-02T00:00:00Z", "goal": "switch", "number": 2},
         ]}}
         lib.write_file(state_file, json.dumps(state), 0o600)
-        only1 = sorted(set(self.closure(self.sys1)) - set(self.closure(self.sys2)))
+        only1 = sorted(set(lib.closure(self.sys1)) - set(lib.closure(self.sys2)))
         self.assertTrue(only1)
         before = self.fedi("info")
 
@@ -213,7 +192,7 @@ class CacheRgw(unittest.TestCase):
                          sorted(os.path.basename(p)[:32] + ".narinfo" for p in only1))
         for p in only1:
             self.assertFalse(self.exists(os.path.basename(p)[:32] + ".narinfo"), p)
-        for p in self.closure(self.sys2):
+        for p in lib.closure(self.sys2):
             fields = narinfo_fields(self.get(os.path.basename(p)[:32] + ".narinfo").decode())
             self.assertTrue(self.exists(fields["URL"]), p)
         after = self.fedi("info")

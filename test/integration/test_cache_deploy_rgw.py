@@ -1,0 +1,147 @@
+"""The fleet fan-out through `fedi deploy` itself: the deployment's binary cache in a
+public-read bucket of a real Ceph RGW (test/servers/rgw/rgw), fetched from by the real Nix
+of sshd test hosts (each with its own store).
+
+`fedi --json deploy --transfer cache` uploads each path of the machines' closures once
+(their union, not their sum) and every machine fetches its whole closure from the bucket's
+http URL; a second deploy to machines that lost their paths uploads nothing. A cache the
+machines cannot reach is a warning, and the push takes over.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import time
+import unittest
+import urllib.request
+
+import fedi_testlib as lib
+import storage_testlib as slib
+
+COUNT = 5
+PAYLOAD_FILES = 4
+PAYLOAD_SIZE = 64 * 1024
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class CacheDeployRgw(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        slib.start_rgw_cache(cls)
+        cls.hosts = lib.TestHosts(COUNT, prefix="cdr")
+        cls.addClassCleanup(cls.hosts.stop)
+
+    def setUp(self):
+        slib.new_cache_bucket(self, "fedi-cache-deploy-rgw-")
+        self.nonce = f"{self._testMethodName}-{time.time_ns()}"
+        lib.forget_closures(self.hosts)
+
+    def system(self, name):
+        # Shared by every machine: the package and the payload files; one path per machine.
+        return lib.system_expr(name, message=f"{name} {self.nonce}", packages=[f"tool-{self.nonce}"],
+                               payloadFiles=PAYLOAD_FILES, payloadSize=PAYLOAD_SIZE)
+
+    def write(self, count, url=None):
+        machines = {h["name"]: lib.machine(h, identity_file=self.hosts.identity_file(),
+                                           system=self.system(h["name"]))
+                    for h in self.hosts.hosts[:count]}
+        # Uncompressed, so that the bucket's NARs are the closures' NAR sizes exactly.
+        cache = slib.rgw_cache(self.dir, self.rgw, self.bucket, self.secret_key, self.public_key,
+                               url=url, compression="none")
+        lib.write_file(os.path.join(self.dir, "deployment.nix"),
+                       lib.render_deployment(machines, cache))
+        return {n: self.built(n) for n in machines}
+
+    def built(self, name):
+        path = lib.nix_build(str(self.system(name)), env=self.env)
+        return path, lib.closure(path, env=self.env)
+
+    def fedi(self, *args):
+        r = lib.run_fedi(["--json", *args], cwd=self.dir, env=self.env)
+        try:
+            doc = json.loads(r.stdout)
+        except ValueError:
+            self.fail(f"no JSON from fedi {args} (exit {r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r, doc
+
+    def deploy(self):
+        r, doc = self.fedi("deploy", "--transfer", "cache")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r, doc, {m["name"]: m for m in doc["machines"]}
+
+    def get(self, key):
+        with urllib.request.urlopen(f"{self.url}/{key}", timeout=30) as r:
+            return r.read()
+
+    def nar_sizes(self, paths):
+        out = subprocess.run(["nix-store", "-q", "--size", *paths], check=True,
+                                 capture_output=True, text=True, env=self.env).stdout.split()
+        return sum(int(s) for s in out)
+
+    def assert_fetched_everything(self, closures, res):
+        for n, (system, closure) in closures.items():
+            m = res[n]
+            self.assertEqual(m["result"], "deployed", m)
+            # Nothing pushed to the machine: what went over SSH is the transfer's own talk.
+            self.assertEqual(m["pathsSent"], 0, n)
+            self.assertLess(m["bytesSent"], PAYLOAD_SIZE, n)
+            self.assertEqual(m["fetched"]["cache"]["paths"], len(closure), n)
+            self.assertEqual(m["fetched"]["cache"]["narBytes"], self.nar_sizes(closure), n)
+            self.assertEqual(self.hosts.valid_paths(n, closure), closure)
+            self.assertEqual(self.hosts.exec(n, "readlink", "-e", "/run/current-system")
+                             .stdout.strip(), system)
+
+    def test_each_path_goes_up_once_and_a_second_deploy_uploads_nothing(self):
+        closures = self.write(COUNT)
+        union = sorted(set().union(*(set(c) for _, c in closures.values())))
+        asked = sum(len(c) for _, c in closures.values())  # each machine asks for its closure
+        self.assertLess(len(union), asked / 2)
+        r, doc, res = self.deploy()
+        self.assert_fetched_everything(closures, res)
+        cache = doc["upload"]["cache"]
+        self.assertEqual(cache["url"], self.url)
+        self.assertEqual((cache["pathsUploaded"], cache["pathsPresent"]),
+                         (len(union), asked - len(union)))
+        # What went up: each NAR of the union (uncompressed) and its narinfo, once.
+        narinfos = sum(len(self.get(lib.narinfo_name(p))) for p in union)
+        self.assertEqual(cache["bytesUploaded"], self.nar_sizes(union) + narinfos)
+        self.assertEqual(doc["upload"]["bytes"],
+                         cache["bytesUploaded"] + sum(m["bytesSent"] for m in res.values()))
+        _, info = self.fedi("cache", "info")
+        self.assertEqual((info["narinfos"], info["nars"]), (len(union), len(union)))
+        self.assertEqual(info["bytes"], cache["bytesUploaded"] + len(self.get("nix-cache-info")))
+
+        # The machines lose the paths; the deploy fetches them again, uploading nothing.
+        lib.forget_closures(self.hosts)
+        r, again, res = self.deploy()
+        self.assert_fetched_everything(closures, res)
+        cache = again["upload"]["cache"]
+        self.assertEqual((cache["pathsUploaded"], cache["pathsPresent"]), (0, asked))
+        self.assertEqual(cache["bytesUploaded"], 0)
+        self.assertEqual(again["upload"]["bytes"], sum(m["bytesSent"] for m in res.values()))
+        self.assertEqual(self.fedi("cache", "info")[1]["bytes"], info["bytes"])
+
+    def test_a_cache_the_machines_cannot_reach_falls_back_to_the_push(self):
+        url = f"http://127.0.0.1:{closed_port()}/{self.bucket}"
+        closures = self.write(2, url=url)
+        r, doc, res = self.deploy()
+        for n, (system, closure) in closures.items():
+            m = res[n]
+            self.assertEqual(m["result"], "deployed", m)
+            self.assertNotIn("fetched", m)
+            self.assertEqual(m["pathsSent"], len(closure), n)
+            self.assertEqual(self.hosts.valid_paths(n, closure), closure)
+            self.assertIn(f"the binary cache {url} did not provide {len(closure)} paths "
+                          f"(cannot reach it", r.stderr)
+        self.assertEqual(doc["upload"]["bytes"], doc["upload"]["cache"]["bytesUploaded"] +
+                         sum(m["bytesSent"] for m in res.values()))
+
+
+if __name__ == "__main__":
+    unittest.main()
