@@ -35,7 +35,7 @@
       # The NixOS modules that wire services to fedi's secrets, accounts and disks
       # (`imports = [ fedi.nixosModules.garage-node ];`).
       nixosModules = {
-        binary-cache = ./resources/binary-cache.nix;
+        binary-cache = ./resources/nixos/binary-cache.nix;
         data-disks = ./resources/data-disks.nix;
         garage-node = ./resources/nixos/garage-node.nix;
         mastodon-ldap = ./resources/nixos/mastodon-ldap.nix;

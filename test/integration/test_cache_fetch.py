@@ -309,10 +309,10 @@ class CacheFetchTest(unittest.TestCase):
 
 
 class BinaryCacheModule(unittest.TestCase):
-    """resources/binary-cache.nix, evaluated against a stand-in for nixpkgs' lib."""
+    """resources/nixos/binary-cache.nix, evaluated against a stand-in for nixpkgs' lib."""
 
     def evaluate(self, settings):
-        module = lib.nix_path(lib.SOURCE_DIR / "resources" / "binary-cache.nix")
+        module = lib.nix_path(lib.SOURCE_DIR / "resources" / "nixos" / "binary-cache.nix")
         expr = f"""
           let
             lib = {{ mkOption = o: o; mkIf = c: v: if c then v else {{ }};

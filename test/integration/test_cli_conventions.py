@@ -101,12 +101,12 @@ class CliConventionsTest(unittest.TestCase):
         r = self.fedi("zzzzzz")
         self.assertEqual(r.returncode, 2)
         self.assertNotIn("did you mean", r.stderr)
-        self.assertRegex(r.stderr, r"it has: deploy, eval, status")
+        self.assertRegex(r.stderr, r"it has: deploy, plan, eval, status")
 
     def test_missing_subcommand_lists_the_subcommands(self):
         r = self.fedi()
         self.assertEqual(r.returncode, 2)
-        self.assertIn("`fedi` needs a subcommand: deploy, eval, status", r.stderr)
+        self.assertIn("`fedi` needs a subcommand: deploy, plan, eval, status", r.stderr)
         r = self.fedi("bucket", "key")
         self.assertIn("`fedi bucket key` needs a subcommand: list, create, delete", r.stderr)
 

@@ -74,7 +74,7 @@ class PlanSecretsTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def plan(self):
-        r = self.fedi("plan")
+        r = self.fedi("--json", "plan")
         try:
             return json.loads(r.stdout)
         except ValueError:

@@ -97,7 +97,7 @@ TEST_CASE("cache fetch: what the machine's Nix says while it fetches") {
     }
 }
 
-TEST_CASE("--transfer: which deploys use the binary cache") {
+TEST_CASE("transfer choice: which deploys use the binary cache") {
     using deploy::Transfer;
     CHECK(deploy::parse_transfer("push") == Transfer::Push);
     CHECK(deploy::parse_transfer("cache") == Transfer::Cache);

@@ -4,7 +4,7 @@
 # command line of the `nix-store --realise` they run as root.
 #
 #   machines.web.system = (import <nixpkgs/nixos> { configuration = {
-#     imports = [ ./resources/binary-cache.nix ];
+#     imports = [ ./resources/nixos/binary-cache.nix ];
 #     fedi.binaryCache = { url = "https://cache.example.org"; publicKey = "fleet-1:…"; };
 #   }; }).config.system.build.toplevel;
 #
