@@ -239,9 +239,11 @@ std::string summary_line(const Plan& p) {
     if (bytes > 0)
         parts.push_back(ui::human_bytes(bytes) + " to send");
     auto line = parts.empty() ? std::string("No changes.") : join(parts, ", ");
-    if (errors > 0)
-        line += (parts.empty() ? " " : "; ") + count(errors, "error", "errors") +
-                ": the plan is incomplete";
+    if (errors > 0) {
+        line += parts.empty() ? " " : "; ";
+        line += count(errors, "error", "errors");
+        line += ": the plan is incomplete";
+    }
     return line;
 }
 
@@ -250,7 +252,11 @@ std::string render_plan(const Plan& p, bool color) {
     for (const auto& m : p.machines)
         machine_lines(w, m);
     fleet_lines(w, p);
-    w.text("\n" + w.paint("1", summary_line(p)) + "\n");
+    // Appended piece by piece: GCC 12's -Wrestrict misfires on "literal" + std::string&&.
+    std::string summary = "\n";
+    summary += w.paint("1", summary_line(p));
+    summary += "\n";
+    w.text(summary);
     return w.str();
 }
 
