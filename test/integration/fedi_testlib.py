@@ -13,6 +13,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -414,3 +415,37 @@ def start_rgw(test_class, prefix="fedi-rgw-", timeout=90):
     test_class.addClassCleanup(subprocess.run, [str(RGW_SCRIPT), "stop", "--dir", directory],
                                timeout=30, check=True)
     return directory, json.loads(out.stdout)
+
+
+SLAPD = SOURCE_DIR / "test" / "servers" / "ldap" / "slapd"
+STANDIN_BIN = "/var/lib/fedi-standins/bin"
+
+
+def start_slapd(test_class, prefix):
+    """Starts a real slapd (test/servers/ldap/slapd) for a test class, registers its stop
+    and the removal of its directory as class cleanups, and returns its info document."""
+    ldap_dir = tempfile.mkdtemp(prefix=prefix)
+    test_class.addClassCleanup(shutil.rmtree, ldap_dir, True)
+    r = subprocess.run([str(SLAPD), "start", "--dir", ldap_dir], capture_output=True,
+                       text=True, timeout=90)
+    test_class.addClassCleanup(subprocess.run, [str(SLAPD), "stop", "--dir", ldap_dir],
+                               timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError(f"slapd start failed: {r.stderr}")
+    return json.loads(r.stdout)
+
+
+def host_with_standins(test_class, prefix):
+    """One test host (stopped as a class cleanup) whose PATH has the stand-ins of the
+    services' admin commands (test/standins) first. Returns (hosts, host name)."""
+    sys.path.insert(0, str(SOURCE_DIR / "test" / "standins"))
+    import standins  # noqa: E402
+
+    hosts = TestHosts(1, prefix=prefix)
+    test_class.addClassCleanup(hosts.stop)
+    host = hosts.names[0]
+    root = hosts[host]["root"]
+    standins.install_standins(os.path.join(root, "var-lib", "fedi-standins", "bin"))
+    with open(os.path.join(root, "home", ".bashrc"), "a") as f:
+        f.write(f"export PATH={STANDIN_BIN}:$PATH\n")
+    return hosts, host

@@ -7,17 +7,14 @@ import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 import unittest
 
 import fedi_testlib as lib
 import leakcheck
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "standins"))
-import standins  # noqa: E402
 
-STANDIN_BIN = "/var/lib/fedi-standins/bin"
+STANDIN_BIN = lib.STANDIN_BIN
 # What peertube.service does at its start, from the environment file fedi delivers; its
 # log (with the initial password, as PeerTube logs it) goes where the journal would.
 PEERTUBE_START = (f"{STANDIN_BIN}/peertube-standin-start --environment-file "
@@ -27,13 +24,7 @@ PEERTUBE_START = (f"{STANDIN_BIN}/peertube-standin-start --environment-file "
 class AccountsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.hosts = lib.TestHosts(1, prefix="acct")
-        cls.addClassCleanup(cls.hosts.stop)
-        cls.host = cls.hosts.names[0]
-        root = cls.hosts[cls.host]["root"]
-        standins.install_standins(os.path.join(root, "var-lib", "fedi-standins", "bin"))
-        with open(os.path.join(root, "home", ".bashrc"), "a") as f:
-            f.write(f"export PATH={STANDIN_BIN}:$PATH\n")
+        cls.hosts, cls.host = lib.host_with_standins(cls, "acct")
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="fedi-accounts-")

@@ -13,7 +13,6 @@ import unittest
 import fedi_testlib as lib
 import leakcheck
 
-SLAPD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "servers", "ldap", "slapd")
 
 
 class IdentityTest(unittest.TestCase):
@@ -22,14 +21,7 @@ class IdentityTest(unittest.TestCase):
         for tool in ["ldapsearch", "ldapwhoami", "ldapmodify"]:
             if not shutil.which(tool):
                 raise RuntimeError(f"{tool} is missing: run scripts/setup (ldap-utils)")
-        cls.ldap_dir = tempfile.mkdtemp(prefix="fedi-identity-ldap-")
-        cls.addClassCleanup(shutil.rmtree, cls.ldap_dir, True)
-        r = subprocess.run([SLAPD, "start", "--dir", cls.ldap_dir], capture_output=True,
-                           text=True, timeout=90)
-        cls.addClassCleanup(subprocess.run, [SLAPD, "stop", "--dir", cls.ldap_dir], timeout=30)
-        if r.returncode != 0:
-            raise RuntimeError(f"slapd start failed: {r.stderr}")
-        cls.info = json.loads(r.stdout)
+        cls.info = lib.start_slapd(cls, "fedi-identity-ldap-")
         cls.hosts = lib.TestHosts(1, prefix="idt")
         cls.addClassCleanup(cls.hosts.stop)
         cls.host = cls.hosts.names[0]

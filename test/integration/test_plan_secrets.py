@@ -4,48 +4,27 @@ slapd (test/servers/ldap/slapd): what a deploy would add, change, re-own or remo
 secrets directory, the accounts and entries it would create or update, nothing once it
 ran, and no secret value anywhere in the plan's output.
 
-The secrets of a machine are compared with what the machine's probe reports (the
-plan-system part): while that part is not built, the tests that need it say so and skip.
+The secrets of a machine are compared with what the machine's probe reports.
 """
 import json
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import unittest
 
 import fedi_testlib as lib
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "standins"))
-import standins  # noqa: E402
-
 SECRETS_DIR = "/var/lib/fedi/secrets"
-STANDIN_BIN = "/var/lib/fedi-standins/bin"
-SLAPD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "servers", "ldap", "slapd")
-PROBE_MISSING = "probing machines for a plan is not supported yet"
+STANDIN_BIN = lib.STANDIN_BIN
 
 
 class PlanSecretsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.ldap_dir = tempfile.mkdtemp(prefix="fedi-plan-ldap-")
-        cls.addClassCleanup(shutil.rmtree, cls.ldap_dir, True)
-        r = subprocess.run([SLAPD, "start", "--dir", cls.ldap_dir], capture_output=True,
-                           text=True, timeout=90)
-        cls.addClassCleanup(subprocess.run, [SLAPD, "stop", "--dir", cls.ldap_dir], timeout=30)
-        if r.returncode != 0:
-            raise RuntimeError(f"slapd start failed: {r.stderr}")
-        cls.ldap_info = json.loads(r.stdout)
-        cls.hosts = lib.TestHosts(1, prefix="psec")
-        cls.addClassCleanup(cls.hosts.stop)
-        cls.host = cls.hosts.names[0]
-        root = cls.hosts[cls.host]["root"]
-        standins.install_standins(os.path.join(root, "var-lib", "fedi-standins", "bin"))
-        with open(os.path.join(root, "home", ".bashrc"), "a") as f:
-            f.write(f"export PATH={STANDIN_BIN}:$PATH\n")
+        cls.ldap_info = lib.start_slapd(cls, "fedi-plan-ldap-")
+        cls.hosts, cls.host = lib.host_with_standins(cls, "psec")
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="fedi-plan-secrets-")
@@ -85,11 +64,8 @@ class PlanSecretsTest(unittest.TestCase):
         return m
 
     def secrets_of(self, doc):
-        """The machine's secrets plan: {name: (action, reasons)}; skips when the machine
-        could not be probed because that part is not built on this branch."""
+        """The machine's secrets plan: {name: (action, reasons)}."""
         m = self.web(doc)
-        if any(PROBE_MISSING in e for e in m["errors"]):
-            self.skipTest("needs the machine probe (plan-system's part) merged")
         self.assertEqual(m["errors"], [])
         return {s["name"]: (s["action"], s["reasons"]) for s in m["secrets"]}
 
