@@ -86,6 +86,7 @@ class Bench:
         self.args = args
         self.fedi = str(pathlib.Path(args.fedi).resolve())
         self.work = pathlib.Path(tempfile.mkdtemp(prefix="fedi-bench-"))
+        self.hosts_root = pathlib.Path(tempfile.mkdtemp(prefix="fedi-bench-hosts-", dir=hosts_dir(args)))
         self.home = self.work / "home"
         self.home.mkdir()
         self.env = lib.nix_env()
@@ -93,6 +94,7 @@ class Bench:
         self.env["HOME"] = str(self.home)
         self.env.pop("SSH_AUTH_SOCK", None)
         self.results = {"machine": machine_description(), "scenarios": {}}
+        self.results["machine"]["hostsFilesystem"] = sh_out("stat", "-f", "-c", "%T", str(self.hosts_root))
         self.proxies = []
         self.hostsets = []
         self.serial = 0
@@ -105,6 +107,7 @@ class Bench:
             h.stop()
         if not self.args.keep:
             shutil.rmtree(self.work, ignore_errors=True)
+            shutil.rmtree(self.hosts_root, ignore_errors=True)
 
     # ---- building and describing closures ----
 
@@ -124,13 +127,16 @@ class Bench:
     # ---- hosts and SSH configuration ----
 
     def hosts(self, count, prefix):
-        h = lib.TestHosts(count, prefix=prefix)
+        h = lib.TestHosts(count, prefix=prefix,
+                          dir=tempfile.mkdtemp(prefix=f"{prefix}-", dir=self.hosts_root))
         self.hostsets.append(h)
         return h
 
     def release(self, hosts):
         hosts.stop()
         self.hostsets.remove(hosts)
+        if not self.args.keep:
+            shutil.rmtree(hosts.dir, ignore_errors=True)
 
     def ssh_config(self, hosts, ports=None):
         """An ssh_config naming each host by its test-host name (alias "<name>"), and the
@@ -363,6 +369,24 @@ class Bench:
         self.results["scenarios"]["d"] = scen
 
 
+def hosts_dir(args):
+    """Where the test hosts' stores go: --hosts-dir, else /dev/shm when it is a tmpfs with
+    room. On this project's bench machine the disk's ext4 spends most of a small-path
+    import looking past inodes deleted minutes ago (perf: recently_deleted, as every
+    earlier run and wipe deletes thousands), a cost of the aged bench disk that swamps
+    what the tools do; on tmpfs the hosts cost what a target's Nix costs."""
+    if args.hosts_dir:
+        return args.hosts_dir
+    shm = pathlib.Path("/dev/shm")
+    try:
+        st = os.statvfs(shm)
+        if os.path.ismount(shm) and st.f_bavail * st.f_frsize >= 8 << 30:
+            return str(shm)
+    except OSError:
+        pass
+    return None
+
+
 def closure_expr(closure):
     return closure["expr"]
 
@@ -427,6 +451,7 @@ def report(results, args):
     lines.append("Machine: {nproc} CPUs ({cpu}), {memory} RAM, Linux {kernel}".format(**m))
     lines.append(f"         {m['nix']}, {m['openssh']}")
     lines.append(f"         load average at start {m['load']}, at end {' '.join(loadavg())}")
+    lines.append(f"         test hosts' stores on {m['hostsFilesystem']} (--hosts-dir)")
     lines.append(f"Rounds per tool: {args.rounds} in a and b, {args.rounds_latency} in c; times are medians "
                  "of wall time (fedi: the whole `fedi deploy --goal push`, evaluation included).")
     verdicts = []
@@ -539,7 +564,9 @@ def main():
     p.add_argument("--fleet", default="1,10,30", help="(d) fleet sizes (default 1,10,30)")
     p.add_argument("--fleet-size-mb", type=int, default=64, help="(d) closure size in MB (default 64)")
     p.add_argument("--rounds", type=int, default=2, help="rounds per tool in a and b (median; default 2)")
-    p.add_argument("--rounds-latency", type=int, default=1, help="rounds per tool in c (default 1)")
+    p.add_argument("--rounds-latency", type=int, default=3, help="rounds per tool in c (default 3)")
+    p.add_argument("--hosts-dir", help="where the test hosts' stores go (default: /dev/shm when it "
+                                       "is a tmpfs with 8 GiB free, else the temporary directory)")
     p.add_argument("--no-ssh-ng", action="store_true", help="leave out nix copy --to ssh-ng://")
     p.add_argument("--fedi-args", default="", help="more arguments for `fedi deploy` (e.g. \"--max-pushes 8\")")
     p.add_argument("--timeout", type=int, default=900, help="seconds any one tool run may take")

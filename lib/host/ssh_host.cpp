@@ -67,6 +67,7 @@ class SshHost : public Host {
         PushProgress p;
         nix::PushOptions options;
         options.serve.remote_name = label_;
+        options.serve.network_round_trip = session_->round_trip();
         options.serve.remote_stderr = [&channel] { return channel->stderr_text(); };
         options.serve.end_input = [&channel] { channel->close_input(); };
         options.lanes.open = [this] { return open_lane(); };

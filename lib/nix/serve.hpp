@@ -90,6 +90,9 @@ struct ServeOptions {
     // command is written, so the remote exits while the last replies come back rather
     // than a round trip after them.
     std::function<void()> end_input;
+    // The network's round trip to the target, when the transport measured it (else the
+    // first query's, which also counts the remote's start-up, is used).
+    std::optional<std::chrono::steady_clock::duration> network_round_trip;
 };
 
 class ServeClient {

@@ -42,6 +42,8 @@ class BufferedSink : public Sink {
     void flush() override;
     // Bytes handed to the inner sink so far.
     std::uint64_t bytes_written() const { return written_; }
+    // Bytes taken from the caller so far: those handed on and those still buffered.
+    std::uint64_t bytes_taken() const { return written_ + used_; }
     // Called after each write to the inner sink with bytes_written().
     std::function<void(std::uint64_t)> on_write;
 

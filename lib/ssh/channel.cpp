@@ -384,6 +384,7 @@ std::unique_ptr<Channel> Session::exec(const std::string& command) {
     state->what = short_command(command);
     auto& s = *state;
     LIBSSH2_CHANNEL* ch;
+    auto asked = Clock::now();
     while (!(ch = libssh2_channel_open_ex(conn_->session, "session", 7, s.window(), kMaxPacket,
                                           nullptr, 0))) {
         int e = libssh2_session_last_errno(conn_->session);
@@ -395,6 +396,8 @@ std::unique_ptr<Channel> Session::exec(const std::string& command) {
         s.wait("opening a channel for");
     }
     conn_->send_pending = false;
+    auto took = Clock::now() - asked;
+    conn_->round_trip = std::min(conn_->round_trip.value_or(took), took);
     s.ch = ch;
     auto channel = std::unique_ptr<Channel>(new Channel(std::move(state)));
     int rc;

@@ -57,6 +57,10 @@ class Connection : fedi::NonCopyable {
     // sent, and libssh2 1.10 refuses a different packet until that one is finished.
     bool send_pending = false;
 
+    // The shortest channel open seen: one network round trip, the server answering
+    // at once (no process starts for it).
+    std::optional<Clock::duration> round_trip;
+
     ConnectOptions opts;
     std::string where; // "label (host:port)"
     int fd = -1;

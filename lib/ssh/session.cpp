@@ -78,6 +78,10 @@ std::unique_ptr<Session> Session::connect(const ConnectOptions& opts) {
 
 Session::~Session() = default;
 
+std::optional<std::chrono::steady_clock::duration> Session::round_trip() const {
+    return conn_->round_trip;
+}
+
 std::string Session::compression() const {
     const char* method = libssh2_session_methods(conn_->session, LIBSSH2_METHOD_COMP_CS);
     return method ? method : "none";

@@ -120,6 +120,9 @@ class Session {
     const std::string& where() const;
     // The compression negotiated for what we send ("none", "zlib@openssh.com", ...).
     std::string compression() const;
+    // The network's round trip, as the quickest channel opened so far took (none before
+    // the first).
+    std::optional<std::chrono::steady_clock::duration> round_trip() const;
 
     // Runs a command to completion, feeding stdin_data and capturing both outputs (the
     // callbacks also get each line as it arrives). A non-zero exit is not an error.

@@ -207,9 +207,12 @@ TEST_CASE("nix serve: thousands of pipelined AddToStoreNar commands do not deadl
     CHECK(client.query_valid_paths({infos[0].path}).size() == 1);
 }
 
-TEST_CASE("nix serve: AddToStoreNar waits for replies once 512 KiB are unacknowledged") {
-    // A scripted target that answers every command at once; we note how much had been
-    // sent each time the client reads, i.e. waits for the target.
+namespace {
+
+// Pushes 1000 paths of 4 KB to a scripted target that answers every command at once,
+// noting how much had been sent each time the client read (waited for the target):
+// never more than `bound` plus one command beyond what the replies so far acknowledged.
+void check_unacked_bound(const ServeOptions& options, std::size_t bound) {
     TempDir dir;
     auto blob = nix_build(dir, "blob", R"nix({}: derivation {
       name = "fedi-test-blob-4k";
@@ -234,23 +237,35 @@ TEST_CASE("nix serve: AddToStoreNar waits for replies once 512 KiB are unacknowl
     };
     StringSink to;
     Recording from(replies, to);
-    ServeClient client(from, to);
+    ServeClient client(from, to, options);
     std::vector<PathInfo> many(count, info);
     auto stats = client.add_paths(many, {}, TransferMethod::AddToStoreNar);
     CHECK(stats.paths_sent == count);
     // Bytes per command: its header and the NAR.
     std::size_t per_path = (to.data.size() - 16) / count;
     REQUIRE(per_path * count + 16 == to.data.size());
-    REQUIRE(per_path * count > 2 * 512 * 1024);
-    // Reads after the handshake (two 8-byte reads): each comes when at most 512 KiB
-    // plus one command had gone out beyond what the replies so far acknowledged.
+    REQUIRE(per_path * count > 2 * bound);
+    // Reads after the handshake (two 8-byte reads).
     std::vector<std::size_t> reads(from.sent_at_read.begin() + 2, from.sent_at_read.end());
     REQUIRE(reads.size() == count);
-    CHECK(reads.front() >= 16 + 512 * 1024);
+    CHECK(reads.front() >= 16 + bound);
     for (std::size_t k = 0; k < reads.size(); ++k) {
         INFO("reply " << k);
-        CHECK(reads[k] <= 16 + (k + 1) * per_path + 512 * 1024 + per_path);
+        CHECK(reads[k] <= 16 + (k + 1) * per_path + bound + per_path);
     }
+}
+
+} // namespace
+
+TEST_CASE("nix serve: AddToStoreNar waits for replies once 512 KiB are unacknowledged") {
+    check_unacked_bound({}, 512 * 1024);
+}
+
+TEST_CASE("nix serve: a longer network round trip allows more in flight") {
+    // 64 MB per second of round trip: what a target imports meanwhile.
+    ServeOptions options;
+    options.network_round_trip = std::chrono::milliseconds(20);
+    check_unacked_bound(options, 1280000);
 }
 
 TEST_CASE("nix serve: a read-only server's refusal reaches the caller with its stderr") {
