@@ -96,7 +96,9 @@ class ZstdEncoder : public Encoder {
     ZSTD_inBuffer in_{nullptr, 0, 0};
 };
 
-template <class E> std::unique_ptr<Encoder> make() { return std::make_unique<E>(); }
+template <class E> std::unique_ptr<Encoder> make() {
+    return std::make_unique<E>();
+}
 
 // What fedi writes: the narinfo's Compression, the NAR's file name suffix after ".nar",
 // and the encoder (none: the NAR goes as it is).

@@ -1,8 +1,8 @@
 #pragma once
 // A NAR on its way to the cache: hashed as it comes (its NarHash and NarSize), compressed
-// (xz through liblzma, zstd through libzstd, or not at all), and the compressed bytes hashed too (FileHash,
-// FileSize) and handed on in parts of about `part_size` bytes, so memory stays bounded
-// whatever the NAR's size.
+// (xz through liblzma, zstd through libzstd, or not at all), and the compressed bytes
+// hashed too (FileHash, FileSize) and handed on in parts of about `part_size` bytes, so
+// memory stays bounded whatever the NAR's size.
 #include "core/io.hpp"
 
 #include <cstdint>
