@@ -1,13 +1,13 @@
 """The binary cache on a real Ceph RGW (test/servers/rgw/rgw), read by real Nix.
 
-`fedi cache push` uploads closures (xz or zstd NARs) to a public-read bucket (fedi signs its own requests
-with the key it makes for the cache); `nix copy --from http://…` then fetches them into a
-fresh store, checking each narinfo's signature against the deployment's public key and
-each NAR against its hash, and refuses a tampered narinfo or NAR. The narinfo fields and
-the signature match what `nix copy --to file://` writes for the same path with the same
-compression, and each FileHash and FileSize are those of the NAR file in the bucket. A large NAR
-goes up as a multipart upload; `fedi cache gc` keeps every path of the kept generations
-and removes the rest.
+`fedi cache push` uploads closures (xz or zstd NARs) to a public-read bucket (fedi signs
+its own requests with the key it makes for the cache); `nix copy --from http://…` then
+fetches them into a fresh store, checking each narinfo's signature against the
+deployment's public key and each NAR against its hash, and refuses a tampered narinfo or
+NAR. The narinfo fields and the signature match what `nix copy --to file://` writes for
+the same path with the same compression; FileHash and FileSize are the NAR object's. A
+large NAR goes up as a multipart upload; `fedi cache gc` keeps every path of the kept
+generations and removes the rest.
 """
 
 import json
@@ -137,9 +137,9 @@ class CacheRgw(unittest.TestCase):
 
         # Real Nix writes the same narinfo fields and signature for the same path.
         reference = os.path.join(self.dir, "nix-file-cache")
-        subprocess.run([*NIX, "copy", "--to",
-                        f"file://{reference}?secret-key={self.secret_key}&compression={compression}",
-                        self.sys1], env=lib.nix_env(), check=True, capture_output=True)
+        params = f"secret-key={self.secret_key}&compression={compression}"
+        subprocess.run([*NIX, "copy", "--to", f"file://{reference}?{params}", self.sys1],
+                       env=lib.nix_env(), check=True, capture_output=True)
         name = os.path.basename(self.sys1)[:32] + ".narinfo"
         ours = narinfo_fields(self.get(name).decode())
         with open(os.path.join(reference, name)) as f:
