@@ -128,6 +128,8 @@ class CacheRgw(unittest.TestCase):
         self.assertEqual((info["narinfos"], info["nars"]), (len(closure), len(closure)))
         self.assertEqual((info["url"], info["publicKey"], info["compression"]),
                          (self.url, self.public_key, compression))
+        text = lib.run_fedi(["cache", "info"], cwd=self.dir, env=self.env).stdout
+        self.assertIn(f"\ncompression  {compression}\nnarinfos     {len(closure)}\n", text)
         self.assertIn(b"StoreDir: /nix/store", self.get("nix-cache-info"))
 
         copied, store = self.nix_copy_from_cache(self.sys1)
