@@ -18,7 +18,8 @@
           # test/integration/test_flake.py keeps this list and CMake's in step.
           nativeBuildInputs = [ pkgs.cmake pkgs.git pkgs.pkg-config pkgs.python3 ];
           buildInputs = [ pkgs.cli11 pkgs.nlohmann_json pkgs.libssh2 pkgs.curl pkgs.fmt
-                          pkgs.catch2 pkgs.openssl pkgs.openldap pkgs.postgresql pkgs.xz ];
+                          pkgs.catch2 pkgs.openssl pkgs.openldap pkgs.postgresql pkgs.xz
+                          pkgs.zstd ];
           # The integration tests start sshd test hosts in Linux namespaces as root;
           # the Nix sandbox cannot, so only the build is checked here.
           doCheck = false;

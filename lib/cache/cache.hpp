@@ -1,7 +1,7 @@
 #pragma once
 // The deployment's binary cache (deployment `cache`), in Nix's binary cache format on
 // its object storage: nix-cache-info, <hash>.narinfo (signed with the deployment's
-// ed25519 key) and nar/<nar hash>.nar[.xz]. fedi uploads the paths machines lack, once
+// ed25519 key) and nar/<nar hash>.nar[.xz|.zst]. fedi uploads the paths machines lack, once
 // each; the machines fetch them with their own Nix, which checks the signatures.
 #include "nix/store.hpp"
 #include "session/session.hpp"

@@ -126,10 +126,11 @@ std::string render_cache_result(CacheAction action, const json& r) {
     switch (action) {
     case CacheAction::Info:
         return fmt::format("url          {}\npublic key   {}\nbucket       {} (storage {})\n"
-                           "narinfos     {}\nNARs         {}\nsize         {}\n",
+                           "compression  {}\nnarinfos     {}\nNARs         {}\nsize         {}\n",
                            r["url"].get<std::string>(), r["publicKey"].get<std::string>(),
                            r["bucket"].get<std::string>(), r["storage"].get<std::string>(),
-                           r["narinfos"].get<std::size_t>(), r["nars"].get<std::size_t>(),
+                           r["compression"].get<std::string>(), r["narinfos"].get<std::size_t>(),
+                           r["nars"].get<std::size_t>(),
                            ui::human_bytes(r["bytes"].get<std::uint64_t>()));
     case CacheAction::Gc:
         return render_gc(r);

@@ -1,8 +1,8 @@
 #pragma once
 // A NAR on its way to the cache: hashed as it comes (its NarHash and NarSize), compressed
-// (xz through liblzma, or not at all), and the compressed bytes hashed too (FileHash,
-// FileSize) and handed on in parts of about `part_size` bytes, so memory stays bounded
-// whatever the NAR's size.
+// (xz through liblzma, zstd through libzstd, or not at all), and the compressed bytes
+// hashed too (FileHash, FileSize) and handed on in parts of about `part_size` bytes, so
+// memory stays bounded whatever the NAR's size.
 #include "core/io.hpp"
 
 #include <cstdint>
@@ -22,7 +22,7 @@ struct CompressedNar {
 class CompressingSink : public Sink {
   public:
     // `on_part` gets each full part (at least `part_size` bytes); finish() returns the
-    // rest. `compression`: "xz" or "none".
+    // rest. `compression`: "xz", "zstd" or "none" (anything else: a usage error).
     CompressingSink(const std::string& compression, std::size_t part_size,
                     std::function<void(std::string&&)> on_part);
     ~CompressingSink() override;
@@ -41,7 +41,7 @@ class CompressingSink : public Sink {
     std::function<void(std::string&&)> on_part_;
 };
 
-// ".xz" for xz, "" for none: the NAR's file name suffix after ".nar".
+// ".xz" for xz, ".zst" for zstd, "" for none: the NAR's file name suffix after ".nar".
 std::string compression_suffix(const std::string& compression);
 
 } // namespace fedi::cache

@@ -18,7 +18,7 @@ std::string hash_part(std::string_view store_path);
 struct NarInfo {
     std::string store_path;              // /nix/store/…
     std::string url;                     // of the NAR, relative to the cache
-    std::string compression;             // xz, none
+    std::string compression;             // xz, zstd, none
     std::string file_hash;               // "sha256:<nix32>" of the compressed NAR
     std::uint64_t file_size = 0;         // bytes of the compressed NAR
     std::string nar_hash;                // "sha256:<nix32>"

@@ -26,7 +26,7 @@ struct CacheTarget {
     bool public_read_policy = false;
 };
 
-// The cache's objects: "nix-cache-info", "<hash>.narinfo", "nar/<nar hash>.nar[.xz]".
+// The cache's objects: "nix-cache-info", "<hash>.narinfo", "nar/<nar hash>.nar[.xz|.zst]".
 // NARs are named by their NAR hash (known before compressing, so a large one streams
 // straight into a multipart upload); Nix reads the name from the narinfo's URL.
 inline constexpr const char* cache_info_key = "nix-cache-info";

@@ -69,9 +69,9 @@ std::optional<CacheSettings> parse_cache(AttrSet& top,
         c->fail("publicKey", "expected Nix's \"name:base64\" ed25519 public key, as "
                              "`nix-store --generate-binary-cache-key` writes it");
     cache.compression = c->optional_string("compression").value_or("xz");
-    if (cache.compression != "xz" && cache.compression != "none")
+    if (cache.compression != "xz" && cache.compression != "zstd" && cache.compression != "none")
         c->fail("compression",
-                fmt::format("\"{}\" is not supported (xz or none)", cache.compression));
+                fmt::format("\"{}\" is not supported (xz, zstd or none)", cache.compression));
     c->finish();
     check_references(*c, cache, storage, buckets);
     return cache;

@@ -21,7 +21,7 @@ struct CacheSettings {
     std::optional<std::string> secret_key_file;
     std::optional<std::string> secret_key_env;
     std::string public_key;
-    std::string compression = "xz"; // of the NARs: xz or none (zstd: not in this build)
+    std::string compression = "xz"; // of the NARs: xz, zstd or none
 };
 
 class AttrSet;

@@ -4,7 +4,9 @@ of sshd test hosts (each with its own store).
 
 `fedi --json deploy --transfer cache` uploads each path of the machines' closures once
 (their union, not their sum) and every machine fetches its whole closure from the bucket's
-http URL; a second deploy to machines that lost their paths uploads nothing. A cache the
+http URL, uncompressed NARs or zstd ones, which the machine's Nix decompresses and checks
+against the signed narinfo; a second deploy to machines that lost their paths uploads
+nothing. A cache the
 machines cannot reach is a warning, and the push takes over.
 """
 
@@ -47,13 +49,12 @@ class CacheDeployRgw(unittest.TestCase):
         return lib.system_expr(name, message=f"{name} {self.nonce}", packages=[f"tool-{self.nonce}"],
                                payloadFiles=PAYLOAD_FILES, payloadSize=PAYLOAD_SIZE)
 
-    def write(self, count, url=None):
+    def write(self, count, url=None, compression="none"):
         machines = {h["name"]: lib.machine(h, identity_file=self.hosts.identity_file(),
                                            system=self.system(h["name"]))
                     for h in self.hosts.hosts[:count]}
-        # Uncompressed, so that the bucket's NARs are the closures' NAR sizes exactly.
         cache = slib.rgw_cache(self.dir, self.rgw, self.bucket, self.secret_key, self.public_key,
-                               url=url, compression="none")
+                               url=url, compression=compression)
         lib.write_file(os.path.join(self.dir, "deployment.nix"),
                        lib.render_deployment(machines, cache))
         return {n: self.built(n) for n in machines}
@@ -98,7 +99,15 @@ class CacheDeployRgw(unittest.TestCase):
                              .stdout.strip(), system)
 
     def test_each_path_goes_up_once_and_a_second_deploy_uploads_nothing(self):
-        closures = self.write(COUNT)
+        for compression in ("none", "zstd"):
+            with self.subTest(compression=compression):
+                if compression != "none":
+                    slib.new_cache_bucket(self, "fedi-cache-deploy-rgw-")  # a cache of its own
+                    lib.forget_closures(self.hosts)
+                self.each_path_once_then_nothing(compression)
+
+    def each_path_once_then_nothing(self, compression):
+        closures = self.write(COUNT, compression=compression)
         union = sorted(set().union(*(set(c) for _, c in closures.values())))
         asked = sum(len(c) for _, c in closures.values())  # each machine asks for its closure
         self.assertLess(len(union), asked / 2)
@@ -108,13 +117,26 @@ class CacheDeployRgw(unittest.TestCase):
         self.assertEqual(cache["url"], self.url)
         self.assertEqual((cache["pathsUploaded"], cache["pathsPresent"]),
                          (len(union), asked - len(union)))
-        # What went up: each NAR of the union (uncompressed) and its narinfo, once.
-        narinfos = sum(len(self.get(lib.narinfo_name(p))) for p in union)
-        self.assertEqual(cache["bytesUploaded"], self.nar_sizes(union) + narinfos)
+        # What went up: each NAR of the union and its narinfo, once. Uncompressed, the NARs
+        # are the closures' NAR sizes exactly; zstd makes the test payloads much smaller.
+        texts = [self.get(lib.narinfo_name(p)).decode() for p in union]
+        narinfos = [dict(line.split(": ", 1) for line in t.splitlines() if ": " in line)
+                    for t in texts]
+        nars = sum(len(self.get(n["URL"])) for n in narinfos)
+        self.assertEqual(nars, sum(int(n["FileSize"]) for n in narinfos))
+        for n in narinfos:
+            self.assertEqual(n["Compression"], compression)
+            self.assertTrue(n["URL"].endswith(".nar.zst" if compression == "zstd" else ".nar"))
+        if compression == "none":
+            self.assertEqual(nars, self.nar_sizes(union))
+        else:
+            self.assertLess(nars, self.nar_sizes(union) / 4)
+        self.assertEqual(cache["bytesUploaded"], nars + sum(len(t) for t in texts))
         self.assertEqual(doc["upload"]["bytes"],
                          cache["bytesUploaded"] + sum(m["bytesSent"] for m in res.values()))
         _, info = self.fedi("cache", "info")
         self.assertEqual((info["narinfos"], info["nars"]), (len(union), len(union)))
+        self.assertEqual(info["compression"], compression)
         self.assertEqual(info["bytes"], cache["bytesUploaded"] + len(self.get("nix-cache-info")))
 
         # The machines lose the paths; the deploy fetches them again, uploading nothing.

@@ -1,12 +1,13 @@
 """The binary cache on a real Ceph RGW (test/servers/rgw/rgw), read by real Nix.
 
-`fedi cache push` uploads closures to a public-read bucket (fedi signs its own requests
-with the key it makes for the cache); `nix copy --from http://…` then fetches them into a
-fresh store, checking each narinfo's signature against the deployment's public key and
-each NAR against its hash, and refuses a tampered narinfo or NAR. The narinfo fields and
-the signature match what `nix copy --to file://` writes for the same path. A large NAR
-goes up as a multipart upload; `fedi cache gc` keeps every path of the kept generations
-and removes the rest.
+`fedi cache push` uploads closures (xz or zstd NARs) to a public-read bucket (fedi signs
+its own requests with the key it makes for the cache); `nix copy --from http://…` then
+fetches them into a fresh store, checking each narinfo's signature against the
+deployment's public key and each NAR against its hash, and refuses a tampered narinfo or
+NAR. The narinfo fields and the signature match what `nix copy --to file://` writes for
+the same path with the same compression; FileHash and FileSize are the NAR object's. A
+large NAR goes up as a multipart upload; `fedi cache gc` keeps every path of the kept
+generations and removes the rest.
 """
 
 import json
@@ -101,7 +102,23 @@ class CacheRgw(unittest.TestCase):
         return r.stdout
 
     def test_push_is_what_nix_reads_and_tampering_is_refused(self):
-        self.write()
+        for compression in ("xz", "zstd"):
+            with self.subTest(compression=compression):
+                if compression != "xz":
+                    slib.new_cache_bucket(self, "fedi-cache-rgw-")  # a cache of its own
+                self.push_read_and_tamper(compression)
+
+    def file_hash(self, key):
+        """sha256:<nix32> of an object, as Nix computes a narinfo's FileHash."""
+        local = os.path.join(self.dir, "file-hash")
+        with open(local, "wb") as f:
+            f.write(self.get(key))
+        out = subprocess.run(["nix-hash", "--type", "sha256", "--flat", "--base32", local],
+                             check=True, capture_output=True, text=True).stdout
+        return "sha256:" + out.strip()
+
+    def push_read_and_tamper(self, compression):
+        self.write(compression=compression)
         closure = lib.closure(self.sys1)
         r = self.fedi("push", self.sys1)
         self.assertEqual((r["paths"], r["uploaded"], r["present"]), (len(closure), len(closure), 0))
@@ -109,7 +126,10 @@ class CacheRgw(unittest.TestCase):
         self.assertEqual((again["uploaded"], again["present"]), (0, len(closure)))
         info = self.fedi("info")
         self.assertEqual((info["narinfos"], info["nars"]), (len(closure), len(closure)))
-        self.assertEqual((info["url"], info["publicKey"]), (self.url, self.public_key))
+        self.assertEqual((info["url"], info["publicKey"], info["compression"]),
+                         (self.url, self.public_key, compression))
+        text = lib.run_fedi(["cache", "info"], cwd=self.dir, env=self.env).stdout
+        self.assertIn(f"\ncompression  {compression}\nnarinfos     {len(closure)}\n", text)
         self.assertIn(b"StoreDir: /nix/store", self.get("nix-cache-info"))
 
         copied, store = self.nix_copy_from_cache(self.sys1)
@@ -119,9 +139,9 @@ class CacheRgw(unittest.TestCase):
 
         # Real Nix writes the same narinfo fields and signature for the same path.
         reference = os.path.join(self.dir, "nix-file-cache")
-        subprocess.run([*NIX, "copy", "--to",
-                        f"file://{reference}?secret-key={self.secret_key}&compression=xz",
-                        self.sys1], env=lib.nix_env(), check=True, capture_output=True)
+        params = f"secret-key={self.secret_key}&compression={compression}"
+        subprocess.run([*NIX, "copy", "--to", f"file://{reference}?{params}", self.sys1],
+                       env=lib.nix_env(), check=True, capture_output=True)
         name = os.path.basename(self.sys1)[:32] + ".narinfo"
         ours = narinfo_fields(self.get(name).decode())
         with open(os.path.join(reference, name)) as f:
@@ -129,6 +149,10 @@ class CacheRgw(unittest.TestCase):
         for field in ("StorePath", "NarHash", "NarSize", "References", "Deriver", "Sig",
                       "Compression"):
             self.assertEqual(ours[field], theirs[field], field)
+        # Nix names a NAR by its FileHash, fedi by its NarHash: the suffix is the same.
+        self.assertEqual(ours["URL"].rsplit(".nar", 1)[1], theirs["URL"].rsplit(".nar", 1)[1])
+        self.assertEqual(int(ours["FileSize"]), len(self.get(ours["URL"])))
+        self.assertEqual(ours["FileHash"], self.file_hash(ours["URL"]))
 
         # A narinfo whose references were changed no longer matches its signature.
         original = self.get(name)

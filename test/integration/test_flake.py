@@ -31,6 +31,7 @@ LIBRARIES = {  # CMake package or "pkg-config:<module>" -> nixpkgs attribute (bu
     "pkg-config:ldap": "openldap",
     "pkg-config:libpq": "postgresql",  # libpq.pc (nixpkgs also has a libpq of its own lately)
     "pkg-config:liblzma": "xz",  # liblzma.pc (the binary cache's xz NARs)
+    "pkg-config:libzstd": "zstd",  # libzstd.pc (the binary cache's zstd NARs)
 }
 TOOLS = {"Git": "git", "PkgConfig": "pkg-config", "Python3": "python3"}  # -> nativeBuildInputs
 PROVIDED_BY_STDENV = {"Threads"}  # the C library's threads

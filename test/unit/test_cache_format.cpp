@@ -2,6 +2,7 @@
 // base-32 and the ed25519 signature of `nix copy --to file://…?secret-key=…` (Nix 2.8)
 // for one path with references, made with a key from `nix-store
 // --generate-binary-cache-key cache-1`.
+#include "cache/compress.hpp"
 #include "cache/narinfo.hpp"
 #include "cache/signing.hpp"
 #include "core/error.hpp"
@@ -31,6 +32,20 @@ const std::string nix_narinfo =
     "Deriver: ixfs0xvsp9cmbzn02qybmqzb36wckxw6-nixos-system-m0-1.drv\n"
     "Sig: cache-1:KvVXwmGsGjsDOlVkFl7YQS9t0TvethGkP+Y183w6drfxYc/QJTulna9y8YnzafBo78u7fCeFpyk+"
     "i3UCHNBjCg==\n";
+
+// Written by `nix copy --to file://…?compression=zstd` (Nix 2.8) with the same key, for a
+// path `nix-store --add` made; its "CA: fixed:r:…" line left out (fedi writes none).
+const std::string nix_zstd_narinfo =
+    "StorePath: /nix/store/7sk4mqh96wkci379646sjd30rmf8sfng-d\n"
+    "URL: nar/0fkz84s0g9sb31s6aa90dl97iiqza1fsbqkv7fa6yiyfll4jyaq2.nar.zst\n"
+    "Compression: zstd\n"
+    "FileHash: sha256:0fkz84s0g9sb31s6aa90dl97iiqza1fsbqkv7fa6yiyfll4jyaq2\n"
+    "FileSize: 144\n"
+    "NarHash: sha256:17a2vi1mwv9y2z8ihj4n0wz6v4acmclnbadcnby264msniyvyb4q\n"
+    "NarSize: 296\n"
+    "References: \n"
+    "Sig: cache-1:eH8qLom8H9Cu6gkn2FyqRFsgXMv4d/AVwUyeJ5EQxxsuxX/RZK2MdO12mpH4BFIbZLnW08c87jAK8Luf"
+    "X9sjBQ==\n";
 
 std::string unhex(const std::string& hex) {
     std::string out;
@@ -63,6 +78,15 @@ TEST_CASE("a narinfo parses and renders back to the text Nix wrote") {
     CHECK(info.references[1] == "am5dkzpldsd5wdcah055b7izr2fs4sfd-hello-1.0");
     CHECK(cache::render(info) == nix_narinfo);
     CHECK(cache::hash_part(info.store_path) == "03y6nk6k7dnf9j08702v9fi4ipiq6zcw");
+}
+
+TEST_CASE("a zstd narinfo: Nix's names for the compression and the NAR are fedi's") {
+    auto text = GENERATE(nix_narinfo, nix_zstd_narinfo);
+    auto info = cache::parse_narinfo(text, "x.narinfo");
+    auto suffix = ".nar" + cache::compression_suffix(info.compression);
+    CHECK(info.url.substr(info.url.size() - suffix.size()) == suffix);
+    CHECK(cache::render(info) == text);
+    CHECK(cache::verify_signature(public_key, cache::fingerprint(info), info.sigs.at(0)));
 }
 
 TEST_CASE("the signature of the fingerprint is the one Nix made") {
