@@ -34,7 +34,7 @@ std::vector<std::string> errors_of(const Plan& p) {
 void write_plan_file(const std::string& file, const Plan& p) {
     // The state's atomic write: temporary file (0600) in the same directory, fsync, rename.
     with_context("while writing the plan to " + file,
-                 [&] { state::write_file(file, to_json(p).dump(2) + "\n"); });
+                 [&] { state::write_file(file, to_json(p).dump(2) + "\n", "plan file"); });
 }
 
 Plan read_plan_file(const std::string& file) {

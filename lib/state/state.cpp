@@ -255,7 +255,7 @@ std::string to_text(const State& s) {
     return to_json(s).dump(2) + "\n";
 }
 
-void write_file(const std::string& given, const std::string& text) {
+void write_file(const std::string& given, const std::string& text, const std::string& what) {
     const std::string file = real_state_path(given);
     fs::path path(file);
     fs::path dir = path.parent_path();
@@ -263,7 +263,7 @@ void write_file(const std::string& given, const std::string& text) {
     std::string tmp = file + ".tmp." + std::to_string(getpid());
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
-        throw Error(fmt::format("cannot write state file {}: {}", tmp, std::strerror(errno)));
+        throw Error(fmt::format("cannot write {} {}: {}", what, tmp, std::strerror(errno)));
     try {
         write_all(fd, text, tmp);
         if (::fsync(fd) != 0)
@@ -277,7 +277,7 @@ void write_file(const std::string& given, const std::string& text) {
     if (::rename(tmp.c_str(), file.c_str()) != 0) {
         int e = errno;
         ::unlink(tmp.c_str());
-        throw Error(fmt::format("cannot replace state file {}: {}", file, std::strerror(e)));
+        throw Error(fmt::format("cannot replace {} {}: {}", what, file, std::strerror(e)));
     }
     int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {

@@ -64,8 +64,10 @@ std::string to_text(const State& s);
 // and tightens an existing `.fedi` directory to 0700. Writes through a symbolic link to
 // the file it names.
 void save(const std::string& given, const State& s);
-// save's atomic write for text already made (to_text, or the same encrypted).
-void write_file(const std::string& given, const std::string& text);
+// save's atomic write for text already made (to_text, or the same encrypted); `what`
+// names the file in errors.
+void write_file(const std::string& given, const std::string& text,
+                const std::string& what = "state file");
 
 // An exclusive lock on a deployment's state, held for the life of the object.
 class Lock {

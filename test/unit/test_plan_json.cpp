@@ -2,10 +2,13 @@
 // refused, naming the field, when it is not a plan.
 #include "core/error.hpp"
 #include "golden.hpp"
+#include "plan/apply.hpp"
 #include "plan/plan_json.hpp"
 #include "plan_samples.hpp"
+#include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 using namespace fedi;
 using nlohmann::json;
@@ -53,4 +56,22 @@ TEST_CASE("plan json: a document that is not a plan is refused naming what is wr
 
 TEST_CASE("plan json: the document of every kind of change (validated by test_plan_schema.py)") {
     fedi::test::check_golden("plan/full.json", plan::to_json(test::full_plan()).dump(2) + "\n");
+}
+
+TEST_CASE("plan json: a saved plan reads back, and a failed write names the plan file") {
+    test::TempDir dir;
+    auto p = test::full_plan();
+    std::string file = dir.path() + "/plan.json";
+    plan::write_plan_file(file, p);
+    CHECK(plan::to_json(plan::read_plan_file(file)) == plan::to_json(p));
+    // A directory where the file should go: the rename fails.
+    std::string blocked = dir.path() + "/blocked";
+    std::filesystem::create_directory(blocked);
+    try {
+        plan::write_plan_file(blocked, p);
+        FAIL("written over a directory");
+    } catch (const Error& e) {
+        CHECK_THAT(e.describe(), Catch::Contains("cannot replace plan file " + blocked));
+        CHECK_THAT(e.describe(), !Catch::Contains("state file"));
+    }
 }
