@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -45,7 +44,7 @@ std::optional<AccountPlan> plan_account(host::Host& h, const model::Account& a,
 
 } // namespace
 
-std::vector<AccountPlan> plan_accounts(session::Session& s, const std::set<std::string>& machines) {
+AccountsPart plan_accounts(session::Session& s, const std::set<std::string>& machines) {
     const auto records = records_before_deploy(s);
     std::map<std::string, std::vector<const model::Account*>> by_machine;
     for (const auto& [name, a] : s.deployment().accounts)
@@ -55,8 +54,7 @@ std::vector<AccountPlan> plan_accounts(session::Session& s, const std::set<std::
     for (const auto& [machine, accounts] : by_machine)
         names.push_back(machine);
     std::mutex mutex;
-    std::vector<AccountPlan> out;
-    std::vector<std::string> errors;
+    AccountsPart out;
     session::MachineWork work;
     work.run = [&](const std::string& machine) {
         auto h = s.connector().connect(s.deployment().machines.at(machine));
@@ -65,20 +63,18 @@ std::vector<AccountPlan> plan_accounts(session::Session& s, const std::set<std::
                                                        : account::AccountRecord{};
             if (auto p = plan_account(*h, *a, rec)) {
                 std::lock_guard lock(mutex);
-                out.push_back(std::move(*p));
+                out.accounts.push_back(std::move(*p));
             }
         }
         return true;
     };
     work.on_error = [&](const std::string& machine, const std::string& error) {
         std::lock_guard lock(mutex);
-        errors.push_back(machine + ": " + error);
+        out.machine_errors[machine] = error;
     };
     work.on_skipped = [](const std::string&, const std::string&) {};
     session::for_each_machine(session::independent_jobs(names), s.limits().machines, work);
-    if (!errors.empty())
-        throw Error(fmt::format("{}", fmt::join(errors, "; ")));
-    std::sort(out.begin(), out.end(),
+    std::sort(out.accounts.begin(), out.accounts.end(),
               [](const AccountPlan& a, const AccountPlan& b) { return a.name < b.name; });
     return out;
 }

@@ -66,9 +66,14 @@ diff_secrets(const std::vector<host::SecretFile>& declared,
              const std::vector<std::pair<std::string, std::string>>& made_at_deploy,
              const std::vector<SecretFacts>& present);
 
-// Service accounts of `machines` and identity directory entries a deploy would create or
-// change (asking the machines and directories, changing nothing).
-std::vector<AccountPlan> plan_accounts(session::Session& s, const std::set<std::string>& machines);
+// Service accounts of `machines` a deploy would create (asking the machines, changing
+// nothing), and why a machine could not be asked (machine → error): the others' accounts
+// are planned all the same.
+struct AccountsPart {
+    std::vector<AccountPlan> accounts;
+    std::map<std::string, std::string> machine_errors;
+};
+AccountsPart plan_accounts(session::Session& s, const std::set<std::string>& machines);
 std::vector<AccountPlan> plan_directory(session::Session& s);
 
 // --- one machine's system (machine_probe.cpp, system_part.cpp) ---

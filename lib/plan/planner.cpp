@@ -186,12 +186,15 @@ std::vector<std::string> plan_selected(session::Session& s, const PlanOptions& o
 }
 
 void plan_accounts_of(session::Session& s, const std::set<std::string>& machines, Plan& p) {
-    std::vector<AccountPlan> accounts;
-    part(p.errors, "accounts", [&] { accounts = plan_accounts(s, machines); });
-    for (auto& a : accounts)
-        for (auto& mp : p.machines)
+    AccountsPart part_found;
+    part(p.errors, "accounts", [&] { part_found = plan_accounts(s, machines); });
+    for (auto& mp : p.machines) {
+        for (auto& a : part_found.accounts)
             if (mp.name == a.machine)
                 mp.accounts.push_back(a);
+        if (auto e = part_found.machine_errors.find(mp.name); e != part_found.machine_errors.end())
+            mp.errors.push_back("accounts: " + e->second);
+    }
 }
 
 } // namespace
