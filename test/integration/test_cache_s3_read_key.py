@@ -8,12 +8,15 @@ The fetch itself cannot be exercised here: the test hosts run Debian's Nix 2.8, 
 without S3 support, which cannot open an s3:// store at all ("don't know how to open Nix
 store"). So a deploy writes the credentials file (checked: mode 0600, the key and the
 profile), says in plain words why the machines could not fetch, and converges through the
-push. The secret appears in no output of fedi.
+push. The secret appears in no output of fedi. On Garage (its admin API test server),
+the read key is a key with the bucket's read permission only.
 """
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -117,6 +120,48 @@ class CacheS3ReadKey(unittest.TestCase):
         text = self.hosts.exec(name, "cat", CREDENTIALS).stdout
         self.assertEqual(text, f"[fedi-cache]\naws_access_key_id = {reader['id']}\n"
                                f"aws_secret_access_key = {reader['secret']}\n")
+
+
+class CacheGarageReadKey(unittest.TestCase):
+    """On Garage (its admin API test server, test/servers/garage: no S3 there), the read
+    key is a key of its own with the bucket's read permission only. Both keys are made
+    through the admin API before fedi reads anything from S3, so `fedi cache gc` makes
+    them and then fails on the S3 endpoint, which nothing serves."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="fedi-cache-garage-key-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        os.makedirs(os.path.join(self.dir, "home"))
+        self.env = lib.isolated_env(os.path.join(self.dir, "home"))
+        self.garage = slib.GarageServer("--nodes", "1")
+        self.addCleanup(self.garage.stop)
+        secret_key, public_key = lib.cache_keys(self.dir)
+        storage = {"type": "garage", "adminEndpoint": self.garage.endpoint,
+                   "adminTokenFile": self.garage.token_file,
+                   "s3Endpoint": f"http://127.0.0.1:{lib.closed_port()}",
+                   "allowInsecureHttp": True}  # the test server speaks plain http
+        machines = {"web": {"ssh": {"host": "127.0.0.1"}, "system": lib.system_expr("web")}}
+        lib.write_file(os.path.join(self.dir, "deployment.nix"), lib.render_deployment(
+            machines, {"storage": {"garage": storage},
+                       "buckets": {"nix-cache": {"storage": "garage"}},
+                       "cache": {"storage": "garage", "bucket": "nix-cache",
+                                 "secretKeyFile": str(secret_key), "publicKey": public_key}}))
+
+    def test_the_read_key_has_the_read_permission_only(self):
+        r = lib.run_fedi(["cache", "gc", "--keep-generations", "1"], cwd=self.dir, env=self.env)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)  # no S3 behind the endpoint
+        with open(os.path.join(self.dir, ".fedi", "state.json")) as f:
+            keys = json.load(f)["storage"]["buckets"]["nix-cache"]["keys"]
+        bucket = self.garage.bucket("nix-cache")["id"]
+        served = self.garage.keys()
+        perms = {name: {b["id"]: b["permissions"] for b in served[k["id"]]["buckets"]}
+                 for name, k in keys.items()}
+        self.assertEqual(perms, {
+            "fedi-cache": {bucket: {"read": True, "write": True, "owner": False}},
+            "fedi-cache-read": {bucket: {"read": True, "write": False, "owner": False}}})
+        self.assertEqual(served[keys["fedi-cache-read"]["id"]]["name"],
+                         "fedi-nix-cache-fedi-cache-read")
+        self.assertNotIn(keys["fedi-cache-read"]["secret"], r.stdout + r.stderr)
 
 
 if __name__ == "__main__":
