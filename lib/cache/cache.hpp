@@ -23,6 +23,14 @@ struct UploadProgress {
     std::uint64_t nar_bytes = 0;      // uncompressed NAR bytes of the paths sent
 };
 
+// The key machines fetch with when they read the cache through S3 (it has no `url`):
+// the AWS profile their Nix is told to use, and the key it names (read-only).
+struct ReadKey {
+    std::string profile;
+    std::string id;
+    std::string secret;
+};
+
 class BinaryCache {
   public:
     virtual ~BinaryCache() = default;
@@ -35,6 +43,7 @@ class BinaryCache {
     // What a machine's Nix is given as substituter, and the key it trusts for it.
     virtual std::string substituter_url() const = 0;
     virtual std::string public_key() const = 0;
+    virtual std::optional<ReadKey> read_key() const { return std::nullopt; }
 };
 
 // The deployment's cache, when it declares one (nullptr when it does not): the bucket's

@@ -26,14 +26,17 @@ json info(session::Session& s) {
         bytes += o.size;
     }
     const auto& c = *s.deployment().cache;
-    return {{"url", t.substituter_url},
-            {"publicKey", t.public_key},
-            {"storage", c.storage},
-            {"bucket", t.bucket},
-            {"compression", c.compression},
-            {"narinfos", narinfos},
-            {"nars", nars},
-            {"bytes", bytes}};
+    json doc = {{"url", t.substituter_url},
+                {"publicKey", t.public_key},
+                {"storage", c.storage},
+                {"bucket", t.bucket},
+                {"compression", c.compression},
+                {"narinfos", narinfos},
+                {"nars", nars},
+                {"bytes", bytes}};
+    if (t.reader_key) // its id only: the secret stays in state and on the machines
+        doc["readKey"] = t.reader_key->id;
+    return doc;
 }
 
 // Deletes narinfos first: a narinfo never names a NAR already gone.
@@ -125,9 +128,12 @@ json run_cache_command(const CacheOptions& opts, ui::Events& events) {
 std::string render_cache_result(CacheAction action, const json& r) {
     switch (action) {
     case CacheAction::Info:
-        return fmt::format("url          {}\npublic key   {}\nbucket       {} (storage {})\n"
+        return fmt::format("url          {}\npublic key   {}\n{}bucket       {} (storage {})\n"
                            "compression  {}\nnarinfos     {}\nNARs         {}\nsize         {}\n",
                            r["url"].get<std::string>(), r["publicKey"].get<std::string>(),
+                           r.contains("readKey")
+                               ? fmt::format("read key     {}\n", r["readKey"].get<std::string>())
+                               : "",
                            r["bucket"].get<std::string>(), r["storage"].get<std::string>(),
                            r["compression"].get<std::string>(), r["narinfos"].get<std::size_t>(),
                            r["nars"].get<std::size_t>(),

@@ -108,6 +108,7 @@ class S3Cache : public BinaryCache {
                           const std::function<void(const UploadProgress&)>& progress) override;
     std::string substituter_url() const override { return t_.substituter_url; }
     std::string public_key() const override { return t_.public_key; }
+    std::optional<ReadKey> read_key() const override { return t_.reader_key; }
 
   private:
     void ensure_cache_info(storage::S3Client& client);

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace fedi::cache {
@@ -16,6 +17,8 @@ struct CacheTarget {
     std::string bucket;
     std::string substituter_url; // what machines are given
     std::string public_key;      // what machines trust (the deployment's publicKey)
+    // What machines read an s3:// substituter with (see cache/target.hpp), when known.
+    std::optional<ReadKey> reader_key;
     std::string compression = "xz";
     // NARs whose compressed size reaches part_size go up as multipart uploads of parts
     // of about that size (S3: at least 5 MiB but the last).

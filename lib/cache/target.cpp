@@ -9,20 +9,21 @@
 
 namespace fedi::cache {
 
-namespace {
-
 // What machines are given when the deployment names no URL: Nix's S3 store on the
-// storage's endpoint (the machine then needs credentials of its own for the bucket).
-std::string s3_substituter(const model::CacheSettings& c, const model::Storage& st) {
-    auto endpoint = st.s3_endpoint;
+// storage's endpoint, with the read key's profile.
+std::string s3_substituter_url(const std::string& bucket, const std::string& endpoint,
+                               const std::string& region, const std::string& profile) {
+    auto host = endpoint;
     std::string scheme = "https";
-    if (endpoint.rfind("http://", 0) == 0)
-        scheme = "http", endpoint = endpoint.substr(7);
-    else if (endpoint.rfind("https://", 0) == 0)
-        endpoint = endpoint.substr(8);
-    return fmt::format("s3://{}?endpoint={}&region={}&scheme={}", c.bucket, endpoint, st.region,
-                       scheme);
+    if (host.rfind("http://", 0) == 0)
+        scheme = "http", host = host.substr(7);
+    else if (host.rfind("https://", 0) == 0)
+        host = host.substr(8);
+    return fmt::format("s3://{}?endpoint={}&region={}&scheme={}&profile={}", bucket, host, region,
+                       scheme, profile);
 }
+
+namespace {
 
 // Writes the cache bucket's record to state at once (a key made must never be lost).
 void record_bucket(session::Session& s, const std::string& bucket,
@@ -64,11 +65,42 @@ storage::KeyRecord make_uploader_key(session::Session& s, const model::CacheSett
     return made;
 }
 
-storage::KeyRecord uploader_key(session::Session& s, const model::CacheSettings& c) {
+// The key machines read the bucket with: made without access, recorded at once, then
+// allowed to read (and nothing else).
+storage::KeyRecord make_reader_key(session::Session& s, const model::CacheSettings& c) {
+    auto be = storage::open_backend(s.deployment().storage.at(c.storage));
+    auto rec = storage::storage_state_of(s.state().snapshot()).buckets[c.bucket];
+    auto key =
+        be->create_reader_key(c.bucket, rec, storage::garage_key_name(c.bucket, reader_key_name));
+    storage::KeyRecord made{key.id, key.secret, true};
+    rec.keys[reader_key_name] = made;
+    record_bucket(s, c.bucket, rec);
+    be->allow_read_only(c.bucket, rec, key.id);
+    s.events().info("cache", fmt::format("made key {} ({}) that machines read bucket {} with",
+                                         reader_key_name, key.id, c.bucket));
+    return made;
+}
+
+std::optional<storage::KeyRecord> recorded_key(session::Session& s, const std::string& bucket,
+                                               const std::string& name) {
     auto records = storage::storage_state_of(s.state().snapshot());
-    if (auto b = records.buckets.find(c.bucket); b != records.buckets.end())
-        if (auto k = b->second.keys.find(uploader_key_name); k != b->second.keys.end())
+    if (auto b = records.buckets.find(bucket); b != records.buckets.end())
+        if (auto k = b->second.keys.find(name); k != b->second.keys.end())
             return k->second;
+    return std::nullopt;
+}
+
+std::optional<storage::KeyRecord> reader_key(session::Session& s, const model::CacheSettings& c) {
+    if (auto k = recorded_key(s, c.bucket, reader_key_name))
+        return k;
+    if (!s.state().writable())
+        return std::nullopt;
+    return make_reader_key(s, c);
+}
+
+storage::KeyRecord uploader_key(session::Session& s, const model::CacheSettings& c) {
+    if (auto k = recorded_key(s, c.bucket, uploader_key_name))
+        return *k;
     if (!s.state().writable())
         throw Error(fmt::format("state records no key of the cache bucket {} yet: `fedi cache "
                                 "push` or `fedi deploy` makes one",
@@ -91,7 +123,13 @@ CacheTarget cache_target(session::Session& s) {
     t.s3.credentials.access_key_id = uploader.id;
     t.s3.credentials.secret_access_key = uploader.secret;
     t.bucket = c.bucket;
-    t.substituter_url = c.url ? *c.url : s3_substituter(c, st);
+    if (c.url) {
+        t.substituter_url = *c.url;
+    } else {
+        t.substituter_url = s3_substituter_url(c.bucket, st.s3_endpoint, st.region, reader_profile);
+        if (auto k = reader_key(s, c))
+            t.reader_key = ReadKey{reader_profile, k->id, k->secret};
+    }
     t.public_key = c.public_key;
     t.compression = c.compression;
     t.public_read_policy = c.url && st.type == model::StorageType::Rgw;

@@ -6,8 +6,21 @@
 
 namespace fedi::deploy {
 
+namespace {
+
+// The cache as the machines' Nix is given it, with the credentials file of its read key
+// when they read it through S3.
+host::Substituter substituter_of(const cache::BinaryCache& cache) {
+    host::Substituter s{cache.substituter_url(), cache.public_key(), std::nullopt};
+    if (auto key = cache.read_key())
+        s.credentials = host::cache_credentials_file(key->profile, key->id, key->secret);
+    return s;
+}
+
+} // namespace
+
 FleetCache::FleetCache(std::unique_ptr<cache::BinaryCache> cache)
-    : cache_(std::move(cache)), substituter_{cache_->substituter_url(), cache_->public_key()} {
+    : cache_(std::move(cache)), substituter_(substituter_of(*cache_)) {
     totals_.url = substituter_.url;
 }
 

@@ -92,6 +92,10 @@ void check_refusals(const Fetched& f, const host::Substituter& cache) {
 
 // Why the machine still lacks paths after a fetch, for the warning before the push.
 std::string why_missing(const host::RealiseLog& log) {
+    if (log.unsupported)
+        return "the machine's Nix has no S3 support, so it cannot read an s3:// cache: NixOS's "
+               "Nix has it, Debian's does not; Nix said \"" +
+               *log.unsupported + "\"";
     if (log.unreachable)
         return "cannot reach it: " + *log.unreachable;
     if (!log.errors.empty())

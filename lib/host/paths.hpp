@@ -19,6 +19,10 @@ constexpr const char* kScriptDir = "/var/lib/fedi/bin";
 // Secret files (0700 root: services read them through systemd's EnvironmentFile= or
 // LoadCredential=, as root).
 constexpr const char* kSecretsDir = "/var/lib/fedi/secrets";
+// The key the machine's Nix reads an s3:// binary cache with (0700 root, written like the
+// secrets): an AWS shared credentials file, named in the fetch's environment.
+constexpr const char* kCacheCredentialsDir = "/var/lib/fedi/cache";
+constexpr const char* kCacheCredentialsFile = "aws-credentials";
 
 constexpr const char* kProfilesDir = "/nix/var/nix/profiles";
 constexpr const char* kSystemProfile = "/nix/var/nix/profiles/system";

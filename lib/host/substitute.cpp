@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "core/secret_memory.hpp"
 
 #include <fmt/format.h>
 #include <regex>
@@ -31,7 +32,33 @@ bool starts_with(const std::string& s, const char* prefix) {
     return s.rfind(prefix, 0) == 0;
 }
 
+std::string credentials_path() {
+    return fmt::format("{}/{}", kCacheCredentialsDir, kCacheCredentialsFile);
+}
+
+// The credentials file, on stdin: the directory then holds exactly it (secrets-sync.sh).
+void write_credentials(Host& host, const SecretFile& file) {
+    std::string stream = secret_sync_stream({file});
+    WipeOnExit wipe_stream(stream);
+    auto r = host.run_with_input(secret_sync_script(kCacheCredentialsDir), stream);
+    if (r.exit_status != 0)
+        throw Error(fmt::format("cannot write the binary cache's credentials file {} on the "
+                                "machine (exit status {}): {}",
+                                credentials_path(), r.exit_status, r.err));
+}
+
 } // namespace
+
+SecretFile cache_credentials_file(const std::string& profile, const std::string& key_id,
+                                  const std::string& secret) {
+    SecretFile f;
+    f.name = kCacheCredentialsFile;
+    f.mode = 0600;
+    f.origin = "the binary cache's read key";
+    f.content = fmt::format("[{}]\naws_access_key_id = {}\naws_secret_access_key = {}\n", profile,
+                            key_id, secret);
+    return f;
+}
 
 std::string missing_paths_command() {
     return "xargs -r nix-store --check-validity --print-invalid";
@@ -59,6 +86,8 @@ std::string realise_command(const std::string& list_file, const std::optional<Su
             argv.insert(argv.end(), {"--option", name, value});
         }
     }
+    if (from && from->credentials)
+        argv.insert(argv.begin(), {"env", "AWS_SHARED_CREDENTIALS_FILE=" + credentials_path()});
     auto file = shell_quote(list_file);
     return fmt::format("{} < {} > /dev/null; s=$?; rm -f {}; exit $s", shell_join(argv), file,
                        file);
@@ -67,7 +96,8 @@ std::string realise_command(const std::string& list_file, const std::optional<Su
 std::optional<std::string> RealiseLog::read(const std::string& line) {
     static const std::regex copying_re("copying path '(/[^']+)' from '[^']*'.*"),
         unsigned_re(".*substitute for '(/[^']+)' from '[^']*'.*not signed by any of the keys.*"),
-        unreachable_re(".*unable to download '[^']*'.*");
+        unreachable_re(".*unable to download '[^']*'.*"),
+        unsupported_re(".*(don't know how to open Nix store.*)");
     std::smatch m;
     if (std::regex_match(line, m, copying_re)) {
         copying.insert(m[1]);
@@ -78,6 +108,8 @@ std::optional<std::string> RealiseLog::read(const std::string& line) {
     else if (line.find("hash mismatch") != std::string::npos ||
              line.find("bad archive") != std::string::npos)
         corrupt.push_back(line);
+    else if (std::regex_match(line, m, unsupported_re))
+        unsupported = m[1];
     else if (std::regex_match(line, unreachable_re))
         unreachable = line.substr(line.find("unable to download"));
     else if (starts_with(line, "error: ") && line.find("build of '") == std::string::npos)
@@ -102,6 +134,8 @@ RealiseLog realise_paths(Host& host, const std::vector<std::string>& paths,
     RealiseLog log;
     if (paths.empty())
         return log;
+    if (from && from->credentials)
+        write_credentials(host, *from->credentials);
     auto staged = host.run_with_input(stage_list_command(), path_lines(paths));
     auto file = lines_of(staged.out);
     if (staged.exit_status != 0 || file.size() != 1)

@@ -18,7 +18,15 @@ namespace fedi::host {
 struct Substituter {
     std::string url;        // http(s)://…, s3://…, file://…
     std::string public_key; // "name:base64"
+    // s3://: the credentials file its Nix reads the bucket with (see
+    // cache_credentials_file), written to the machine before each fetch.
+    std::optional<SecretFile> credentials;
 };
+
+// The AWS shared credentials file holding one profile (root only, 0600), for
+// kCacheCredentialsDir; its text is `[profile]` with the key id and secret.
+SecretFile cache_credentials_file(const std::string& profile, const std::string& key_id,
+                                  const std::string& secret);
 
 // Reads store paths on stdin (one a line), prints those not valid on the machine.
 std::string missing_paths_command();
@@ -28,7 +36,9 @@ std::string stage_list_command();
 // Realises the store paths listed in `list_file` (then removes it), every one it can
 // (--keep-going). With `from`: from that cache only, its signature required whatever the
 // machine's nix.conf says, no narinfo lookup cached from an earlier run, and a connection
-// that fails soon; without: from the machine's own configured substituters.
+// that fails soon; without: from the machine's own configured substituters. With its
+// credentials, Nix's S3 store finds them through AWS_SHARED_CREDENTIALS_FILE (its path
+// only on the command line).
 std::string realise_command(const std::string& list_file, const std::optional<Substituter>& from);
 
 // What `nix-store --realise` said, read line by line (Nix 2.8's messages and current
@@ -38,7 +48,10 @@ struct RealiseLog {
     std::set<std::string> unsigned_paths;   // substitutes refused: no signature by a trusted key
     std::vector<std::string> corrupt;       // "hash mismatch …", "bad archive: …"
     std::optional<std::string> unreachable; // why a substituter could not be reached
-    std::vector<std::string> errors;        // the other "error: …" lines
+    // The machine's Nix cannot open the substituter's kind of store at all (s3:// where
+    // it was built without S3 support, as Debian's Nix is): what it said.
+    std::optional<std::string> unsupported;
+    std::vector<std::string> errors; // the other "error: …" lines
     // Reads one line; returns the path when it starts copying one.
     std::optional<std::string> read(const std::string& line);
 };
@@ -46,8 +59,9 @@ struct RealiseLog {
 // The subset of `paths` the machine lacks, in the order given.
 std::vector<std::string> missing_paths(Host& host, const std::vector<std::string>& paths);
 
-// Realises `paths` on the machine (see realise_command); `on_copy` hears each path as its
-// download starts. Throws only when the command cannot run at all.
+// Realises `paths` on the machine (see realise_command), first writing the
+// substituter's credentials file when it has one; `on_copy` hears each path as its
+// download starts. Throws only when the commands cannot run at all.
 RealiseLog realise_paths(Host& host, const std::vector<std::string>& paths,
                          const std::optional<Substituter>& from,
                          const std::function<void(const std::string& path)>& on_copy);

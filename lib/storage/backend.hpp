@@ -99,6 +99,16 @@ class Backend {
     // Ids of keys with this name (Garage; RGW keys have no names: empty).
     virtual std::vector<std::string> keys_named(const std::string& name) = 0;
     virtual void delete_key(const BucketRecord& record, const std::string& id) = 0;
+    // A key that will only read `bucket` (how machines fetch from a private binary cache),
+    // in two steps so that the caller records the key before it is given access: made
+    // without access (Garage: a key of its own; RGW: a key of the bucket's reader user
+    // "fedi-<bucket>-read", made when absent, as RGW keys of the owner cannot be
+    // narrowed), then given GetObject and ListBucket on the bucket and nothing else
+    // (Garage: the read permission; RGW: the bucket's policy, which it replaces).
+    virtual NewKey create_reader_key(const std::string& bucket, const BucketRecord& record,
+                                     const std::string& name) = 0;
+    virtual void allow_read_only(const std::string& bucket, const BucketRecord& record,
+                                 const std::string& key_id) = 0;
     // Gives the key exactly `wanted` on the bucket; returns whether anything changed.
     virtual bool set_permissions(const BucketView& bucket, const std::string& key_id,
                                  Permissions wanted, bool dry_run) = 0;

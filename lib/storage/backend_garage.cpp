@@ -225,6 +225,19 @@ class GarageBackend : public Backend {
         }
     }
 
+    NewKey create_reader_key(const std::string& bucket, const BucketRecord& record,
+                             const std::string& name) override {
+        return create_key(bucket, record, name);
+    }
+
+    void allow_read_only(const std::string& bucket, const BucketRecord&,
+                         const std::string& key_id) override {
+        auto view = find_bucket(bucket);
+        if (!view)
+            throw Error(fmt::format("Garage: bucket {} does not exist", bucket));
+        set_permissions(*view, key_id, {true, false, false}, false);
+    }
+
     bool set_permissions(const BucketView& bucket, const std::string& key_id, Permissions wanted,
                          bool dry_run) override {
         garage::BucketPermissions w{wanted.read, wanted.write, wanted.owner};

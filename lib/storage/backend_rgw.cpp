@@ -1,7 +1,8 @@
 // The Ceph RGW backend. RGW has no bucket-scoped keys: each bucket gets an owner user
 // "fedi-<bucket>" (admin ops API), the bucket is created through S3 with that user's
 // first key, and each declared key is one more S3 key of that user (full access to the
-// bucket, nothing else).
+// bucket, nothing else). A read-only key is a key of a second user the bucket's policy
+// lets read it.
 #include "core/error.hpp"
 #include "s3/s3.hpp"
 #include "storage/backend.hpp"
@@ -18,6 +19,11 @@ using rgw::RgwAdmin;
 
 std::string owner_uid(const std::string& bucket) {
     return "fedi-" + bucket;
+}
+
+// The user whose keys only read the bucket (through the bucket's policy).
+std::string reader_uid(const std::string& bucket) {
+    return "fedi-" + bucket + "-read";
 }
 
 class RgwBackend : public Backend {
@@ -103,6 +109,8 @@ class RgwBackend : public Backend {
         s3.delete_bucket(bucket.name);
         if (uid == owner_uid(bucket.name)) // only the user fedi made for this bucket
             admin_.remove_user(uid, false);
+        if (admin_.find_user(reader_uid(bucket.name)))
+            admin_.remove_user(reader_uid(bucket.name), false);
     }
 
     NewKey create_key(const std::string& bucket, const BucketRecord& record,
@@ -126,6 +134,31 @@ class RgwBackend : public Backend {
 
     void delete_key(const BucketRecord& record, const std::string& id) override {
         admin_.remove_key(record.owner_user, id);
+    }
+
+    NewKey create_reader_key(const std::string& bucket, const BucketRecord&,
+                             const std::string&) override {
+        auto uid = reader_uid(bucket);
+        if (!admin_.find_user(uid))
+            admin_.create_user(uid, "fedi: reads bucket " + bucket);
+        auto k = admin_.create_key(uid);
+        return {k.access_key, k.secret_key};
+    }
+
+    // The owner's policy on the bucket lets the reader user get and list its objects; the
+    // user owns nothing and has no other grant, so its keys can do nothing else.
+    void allow_read_only(const std::string& bucket, const BucketRecord& record,
+                         const std::string&) override {
+        auto owner = admin_.user_info(uid_of(bucket, record));
+        if (owner.keys.empty())
+            owner.keys.push_back(admin_.create_key(owner.user_id));
+        auto policy = fmt::format(
+            R"({{"Version":"2012-10-17","Statement":[{{"Sid":"fedi-read","Effect":"Allow",)"
+            R"("Principal":{{"AWS":["arn:aws:iam:::user/{0}"]}},)"
+            R"("Action":["s3:GetObject","s3:ListBucket"],)"
+            R"("Resource":["arn:aws:s3:::{1}","arn:aws:s3:::{1}/*"]}}]}})",
+            reader_uid(bucket), bucket);
+        client(owner.keys.front()).put_bucket_policy(bucket, policy);
     }
 
     bool set_permissions(const BucketView& bucket, const std::string& key_id, Permissions wanted,

@@ -12,6 +12,7 @@ import os
 import pathlib
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -94,6 +95,13 @@ def closure(path, env=None):
     """The closure of a store path on this machine, sorted."""
     return sorted(subprocess.run(["nix-store", "-qR", path], check=True, capture_output=True,
                                  text=True, env=env).stdout.split())
+
+
+def closed_port():
+    """A local TCP port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def cache_keys(directory, name="fedi-test-cache-1"):

@@ -12,7 +12,6 @@ machines cannot reach is a warning, and the push takes over.
 
 import json
 import os
-import socket
 import subprocess
 import time
 import unittest
@@ -24,12 +23,6 @@ import storage_testlib as slib
 COUNT = 5
 PAYLOAD_FILES = 4
 PAYLOAD_SIZE = 64 * 1024
-
-
-def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class CacheDeployRgw(unittest.TestCase):
@@ -150,7 +143,7 @@ class CacheDeployRgw(unittest.TestCase):
         self.assertEqual(self.fedi("cache", "info")[1]["bytes"], info["bytes"])
 
     def test_a_cache_the_machines_cannot_reach_falls_back_to_the_push(self):
-        url = f"http://127.0.0.1:{closed_port()}/{self.bucket}"
+        url = f"http://127.0.0.1:{lib.closed_port()}/{self.bucket}"
         closures = self.write(2, url=url)
         r, doc, res = self.deploy()
         for n, (system, closure) in closures.items():

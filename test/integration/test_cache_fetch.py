@@ -59,13 +59,6 @@ class CacheServer:
         return {p: n for p, n in self.requests.items() if p.startswith("/nar/")}
 
 
-def closed_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def read_narinfo(path):
     return dict(line.split(": ", 1) for line in pathlib.Path(path).read_text().splitlines())
 
@@ -258,7 +251,7 @@ class CacheFetchTest(unittest.TestCase):
         name = self.names(1)[0]
         self.write(1)
         system, closure = self.built(name)
-        url = f"http://127.0.0.1:{closed_port()}"
+        url = f"http://127.0.0.1:{lib.closed_port()}"
         r, doc, res = self.deploy("--transfer", "cache", url=url)
         self.assertEqual(r.returncode, 0, r.stderr)
         m = res[name]

@@ -3,6 +3,7 @@
 // them), which deploys use the binary cache, the per-machine option, and how the report
 // shows where bytes came from. The fetch itself, with real Nix on test hosts, is
 // test/integration/test_cache_fetch.py.
+#include "cache/target.hpp"
 #include "core/error.hpp"
 #include "deploy/fleet_cache.hpp"
 #include "host/substitute.hpp"
@@ -47,6 +48,32 @@ TEST_CASE("cache fetch: the machine realises the listed paths from the cache onl
     CHECK_THAT(s3, Catch::Contains("--option substituters 's3://b?endpoint=e&region=r'"));
 }
 
+TEST_CASE("cache fetch: an s3:// cache is read with the read key's profile") {
+    CHECK(cache::s3_substituter_url("nix-cache", "http://127.0.0.1:7480", "us-east-1",
+                                    "fedi-cache") ==
+          "s3://nix-cache?endpoint=127.0.0.1:7480&region=us-east-1&scheme=http&profile=fedi-cache");
+    CHECK(cache::s3_substituter_url("c", "https://s3.example.org", "garage", "p") ==
+          "s3://c?endpoint=s3.example.org&region=garage&scheme=https&profile=p");
+    CHECK(cache::s3_substituter_url("c", "s3.example.org:3900", "garage", "p") ==
+          "s3://c?endpoint=s3.example.org:3900&region=garage&scheme=https&profile=p");
+
+    auto file = host::cache_credentials_file("fedi-cache", "AKIDREAD", "s3cr3t/+x");
+    CHECK(file.name == "aws-credentials");
+    CHECK((file.owner == "root" && file.group == "root" && file.mode == 0600));
+    CHECK(file.content ==
+          "[fedi-cache]\naws_access_key_id = AKIDREAD\naws_secret_access_key = s3cr3t/+x\n");
+    CHECK_NOTHROW(host::validate_secret(file));
+
+    // Nix finds the file through the environment; only its path is on the command line.
+    host::Substituter cache{"s3://c?endpoint=e&profile=fedi-cache", "k:x", file};
+    auto cmd = host::realise_command("/tmp/f", cache);
+    CHECK(cmd.rfind("env AWS_SHARED_CREDENTIALS_FILE=/var/lib/fedi/cache/aws-credentials xargs -r "
+                    "nix-store --realise",
+                    0) == 0);
+    CHECK(cmd.find("s3cr3t") == std::string::npos);
+    CHECK(cmd.find("AKIDREAD") == std::string::npos);
+}
+
 TEST_CASE("cache fetch: what the machine's Nix says while it fetches") {
     SECTION("paths copied from the cache") {
         host::RealiseLog log;
@@ -88,6 +115,18 @@ TEST_CASE("cache fetch: what the machine's Nix says while it fetches") {
               "server (7)");
         CHECK(log.copying.empty());
         CHECK(log.corrupt.empty());
+    }
+    SECTION("a kind of cache the machine's Nix cannot open (Nix 2.8 without S3 support)") {
+        auto log = read_all({"warning: don't know how to open Nix store "
+                             "'s3://c?endpoint=127.0.0.1:7480&region=us-east-1&scheme=http&"
+                             "profile=fedi-cache'",
+                             "don't know how to build these paths:", "  " + kSystem,
+                             "error: build of '" + kSystem + "' failed"});
+        REQUIRE(log.unsupported);
+        CHECK(*log.unsupported == "don't know how to open Nix store 's3://c?endpoint=127.0.0.1:"
+                                  "7480&region=us-east-1&scheme=http&profile=fedi-cache'");
+        CHECK(log.errors.empty());
+        CHECK_FALSE(log.unreachable);
     }
     SECTION("another error is kept as it was said") {
         auto log = read_all({"error: opening lock file '/nix/var/nix/db/big-lock': Permission "
