@@ -169,6 +169,23 @@ class PlanSecretsTest(unittest.TestCase):
         self.assertTrue(password)
         self.assert_no_value(password)
 
+    def test_an_unreachable_machine_has_its_accounts_error_and_the_others_are_planned(self):
+        machines = self.hosts.machines(systems={self.host: lib.system_expr(
+            self.host, message=f"plan secrets {self.nonce}")})
+        gone = dict(machines[self.host], ssh=dict(machines[self.host]["ssh"], port=lib.closed_port()))
+        accounts = {name: {"machine": machine, "service": "mastodon", "username": "owner",
+                           "email": "owner@example.org"}
+                    for name, machine in (("masto", "web"), ("other", "gone"))}
+        lib.write_file(os.path.join(self.dir, "deployment.nix"), lib.render_deployment(
+            {"web": machines[self.host], "gone": gone}, {"accounts": accounts}))
+        doc = self.plan()
+        self.assertEqual([(a["name"], a["action"]) for a in self.web(doc)["accounts"]],
+                         [("masto", "create")])
+        (other,) = [m for m in doc["machines"] if m["name"] == "gone"]
+        self.assertEqual(other["accounts"], [])
+        self.assertTrue([e for e in other["errors"] if e.startswith("accounts: ")], other["errors"])
+        self.assertNotIn("accounts", " ".join(doc["errors"]))
+
     def directory(self, users, services):
         info = self.ldap_info
         return {"identity": {"directory": {
