@@ -7,7 +7,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -22,12 +21,6 @@ import json_schema_subset as jss  # noqa: E402
 
 with open(os.path.join(SOURCE, "doc", "plan.schema.json")) as f:
     SCHEMA = json.load(f)
-
-
-def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PlanCliTest(unittest.TestCase):
@@ -108,7 +101,7 @@ class PlanCliTest(unittest.TestCase):
 
     def test_an_unreachable_machine_exits_1_and_is_named(self):
         ms = self.hosts.machines()
-        ms[self.first()]["ssh"]["port"] = closed_port()
+        ms[self.first()]["ssh"]["port"] = lib.closed_port()
         self.write(machines=ms)
         r = self.fedi("plan", "--detailed-exitcode")
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
