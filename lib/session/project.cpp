@@ -31,9 +31,12 @@ void apply_outputs(model::Machine& m, const provider::Record& r) {
         m.ssh.identity_file = o.identity_file;
 }
 
-// meta.state, read on its own before the state; the defaults when the deployment file is
-// not there (the command that loads it says so).
-model::StateSettings state_settings(const ProjectOptions& opts) {
+} // namespace
+
+// The command that loads a missing deployment file says so.
+model::StateSettings project_state_settings(const ProjectOptions& opts) {
+    if (opts.state_settings)
+        return *opts.state_settings;
     namespace fs = std::filesystem;
     auto file = fs::absolute(opts.deployment_file).lexically_normal();
     std::error_code ec;
@@ -44,6 +47,8 @@ model::StateSettings state_settings(const ProjectOptions& opts) {
         return {};
     return model::parse_state_settings(value, "meta.state", file.parent_path().string());
 }
+
+namespace {
 
 // `--state` wins over meta.state.url, which wins over .fedi/state.json.
 std::string location_for(const ProjectOptions& opts, const model::StateSettings& settings) {
@@ -92,7 +97,7 @@ std::unique_ptr<statestore::Codec> codec_for(const ProjectOptions& opts,
 } // namespace
 
 std::unique_ptr<statestore::Codec> project_codec(const ProjectOptions& opts) {
-    auto settings = state_settings(opts);
+    auto settings = project_state_settings(opts);
     auto location = location_for(opts, settings);
     return codec_for(opts, settings, location, statestore::is_remote_location(location));
 }
@@ -100,7 +105,7 @@ std::unique_ptr<statestore::Codec> project_codec(const ProjectOptions& opts) {
 std::unique_ptr<StateStore> open_project_state(const ProjectOptions& opts, StateMode mode,
                                                const std::string& command_line,
                                                const std::vector<std::string>& scopes) {
-    auto settings = state_settings(opts);
+    auto settings = project_state_settings(opts);
     auto location = location_for(opts, settings);
     // Refused before anything reaches the backend.
     auto codec = codec_for(opts, settings, location, statestore::is_remote_location(location));
@@ -115,7 +120,7 @@ std::unique_ptr<StateStore> open_project_state(const ProjectOptions& opts, State
 
 std::string resolve_state_location(const ProjectOptions& opts) {
     // With --state, meta.state.url does not matter: no need to evaluate it.
-    return location_for(opts, opts.state_file ? model::StateSettings{} : state_settings(opts));
+    return location_for(opts, opts.state_file ? model::StateSettings{} : project_state_settings(opts));
 }
 
 std::string resolve_local_dir(const ProjectOptions& opts) {

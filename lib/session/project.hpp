@@ -19,6 +19,9 @@ struct ProjectOptions {
     std::optional<std::string> state_file;
     // Where the deployment's warnings go each time it is loaded; unset: stderr.
     std::function<void(const model::Warning&)> on_warning;
+    // meta.state, when the caller evaluated it already (project_state_settings): opening
+    // a session asks for it several times, and each evaluation is a `nix eval`.
+    std::optional<model::StateSettings> state_settings;
 };
 
 struct Project {
@@ -29,6 +32,10 @@ struct Project {
     // state is remote.
     std::string local_dir;
 };
+
+// meta.state (opts.state_settings when set), read on its own before the state: the
+// defaults when the deployment file is not there.
+model::StateSettings project_state_settings(const ProjectOptions& opts);
 
 // The state's location: a remote state's URL as given, or the real path of the state file.
 std::string resolve_state_location(const ProjectOptions& opts);

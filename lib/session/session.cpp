@@ -63,7 +63,10 @@ std::vector<std::string> every_lock_scope(const model::Deployment& d) {
     return {scopes.begin(), scopes.end()};
 }
 
-std::unique_ptr<Session> open_session(const SessionOptions& options, ui::Events& events) {
+std::unique_ptr<Session> open_session(const SessionOptions& given, ui::Events& events) {
+    // meta.state evaluated once for the location, the codec and both reads of a remote state.
+    auto options = given;
+    options.project.state_settings = project_state_settings(given.project);
     auto [store, project] = open_state(options);
     auto connect = options.connect;
     connect.command_line = options.command_line; // recorded in the machines' locks
