@@ -120,7 +120,8 @@ std::unique_ptr<StateStore> open_project_state(const ProjectOptions& opts, State
 
 std::string resolve_state_location(const ProjectOptions& opts) {
     // With --state, meta.state.url does not matter: no need to evaluate it.
-    return location_for(opts, opts.state_file ? model::StateSettings{} : project_state_settings(opts));
+    return location_for(opts,
+                        opts.state_file ? model::StateSettings{} : project_state_settings(opts));
 }
 
 std::string resolve_local_dir(const ProjectOptions& opts) {

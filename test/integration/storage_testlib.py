@@ -122,6 +122,14 @@ def rgw_cache(directory, rgw, bucket, secret_key, public_key, url=None, compress
                       "compression": compression}}
 
 
+def require_s3_check():
+    """The fedi-s3-check binary CTest names in FEDI_S3_CHECK; a clear error without it."""
+    check = os.environ.get("FEDI_S3_CHECK", "")
+    if not check or not os.access(check, os.X_OK):
+        raise RuntimeError("FEDI_S3_CHECK must name the fedi-s3-check binary (CTest sets it)")
+    return check
+
+
 def start_rgw_cache(cls):
     """For a test class: a real RGW (cls.rgw) and a binary cache key pair made by Nix
     (cls.secret_key, cls.public_key)."""

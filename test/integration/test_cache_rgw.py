@@ -35,8 +35,7 @@ def narinfo_fields(text):
 class CacheRgw(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not CHECK or not os.access(CHECK, os.X_OK):
-            raise RuntimeError("FEDI_S3_CHECK must name the fedi-s3-check binary (CTest sets it)")
+        slib.require_s3_check()
         slib.start_rgw_cache(cls)
         tag = str(time.time_ns())
         cls.sys1 = lib.nix_build(lib.system_expr("cache-web", message=tag))

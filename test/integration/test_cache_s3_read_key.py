@@ -30,8 +30,7 @@ CREDENTIALS = "/var/lib/fedi/cache/aws-credentials"
 class CacheS3ReadKey(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not CHECK or not os.access(CHECK, os.X_OK):
-            raise RuntimeError("FEDI_S3_CHECK must name the fedi-s3-check binary (CTest sets it)")
+        slib.require_s3_check()
         slib.start_rgw_cache(cls)
         cls.hosts = lib.TestHosts(1, prefix="csk")
         cls.addClassCleanup(cls.hosts.stop)
