@@ -63,11 +63,11 @@ std::vector<std::string> every_lock_scope(const model::Deployment& d) {
     return {scopes.begin(), scopes.end()};
 }
 
-std::unique_ptr<Session> open_session(const SessionOptions& given, ui::Events& events) {
+std::unique_ptr<Session> open_session(const SessionOptions& options, ui::Events& events) {
     // meta.state evaluated once for the location, the codec and both reads of a remote state.
-    auto options = given;
-    options.project.state_settings = project_state_settings(given.project);
-    auto [store, project] = open_state(options);
+    auto once = options;
+    once.project.state_settings = project_state_settings(options.project);
+    auto [store, project] = open_state(once);
     auto connect = options.connect;
     connect.command_line = options.command_line; // recorded in the machines' locks
     auto connector = ssh_connector(*store, events, connect);

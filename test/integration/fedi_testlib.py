@@ -344,6 +344,19 @@ class TestHosts:
             check=False, timeout=timeout, input=input, stdin=None if input is not None else subprocess.DEVNULL,
         )
 
+    def import_paths(self, name, paths, env=None):
+        """Copies `paths` (closed under references) from this machine's store into the
+        host's (nix-store --export | --import, not over SSH)."""
+        export = subprocess.run(["nix-store", "--export", *paths], check=True,
+                                capture_output=True, env=env).stdout
+        # The export stream is binary: testhosts exec directly, not through _script's text.
+        r = subprocess.run([str(TESTHOSTS), "exec", "--dir", str(self.dir), name, "--",
+                            "nix-store", "--import"], input=export, capture_output=True,
+                           timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"nix-store --import on {name} failed: "
+                               f"{r.stderr.decode(errors='replace')}")
+
     def valid_paths(self, name, paths):
         """Those of `paths` valid in the host's Nix store (in their order)."""
         r = self.exec(name, "sh", "-c", "xargs nix-store --check-validity --print-invalid",

@@ -130,6 +130,21 @@ def require_s3_check():
     return check
 
 
+def cache_key(test, name="fedi-cache"):
+    """A key fedi made on the cache bucket (test.dir's state, test.bucket): {id, secret}."""
+    with open(os.path.join(test.dir, ".fedi", "state.json")) as f:
+        return json.load(f)["storage"]["buckets"][test.bucket]["keys"][name]
+
+
+def s3_as(test, key, *args, stdin=b""):
+    """fedi-s3-check on test.rgw signing with `key` (cache_key's): CompletedProcess."""
+    config = lib.write_file(os.path.join(test.dir, f"s3-{key['id']}.json"), json.dumps(
+        {"endpoint": test.rgw["endpoint"], "region": test.rgw.get("region", "us-east-1"),
+         "accessKey": key["id"], "secretKey": key["secret"]}), 0o600)
+    return subprocess.run([require_s3_check(), "--config", str(config), *args], input=stdin,
+                          capture_output=True, timeout=60)
+
+
 def start_rgw_cache(cls):
     """For a test class: a real RGW (cls.rgw) and a binary cache key pair made by Nix
     (cls.secret_key, cls.public_key)."""

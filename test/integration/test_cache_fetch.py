@@ -113,16 +113,6 @@ class CacheFetchTest(unittest.TestCase):
                         f"file://{self.cache_dir}?compression=none&secret-key={self.secret_key}",
                         *paths], check=True, capture_output=True, env=self.env)
 
-    def give(self, host, paths):
-        """Imports `paths` (closed under references) into the host's store."""
-        export = subprocess.run(["nix-store", "--export", *paths], check=True,
-                                capture_output=True, env=self.env).stdout
-        # testhosts exec directly: the export stream is binary.
-        r = subprocess.run([str(lib.TESTHOSTS), "exec", "--dir", str(self.hosts.dir), host, "--",
-                            "nix-store", "--import"], input=export, capture_output=True,
-                           timeout=120)
-        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
-
     # ---- running the deploy
 
     def deploy(self, *args, url=None):
@@ -186,7 +176,7 @@ class CacheFetchTest(unittest.TestCase):
         # The payload files and the base library: closed under references.
         half = [p for p in closure if "payload" in p or "fedi-test-base" in p]
         self.assertGreaterEqual(len(half), PAYLOAD_FILES)
-        self.give(name, half)
+        self.hosts.import_paths(name, half, env=self.env)
         rest = sorted(set(closure) - set(half))
         r, doc, res = self.deploy("--transfer", "cache")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -21,7 +21,6 @@ import urllib.request
 import fedi_testlib as lib
 import storage_testlib as slib
 
-CHECK = os.environ.get("FEDI_S3_CHECK", "")
 NIX = ["nix", "--extra-experimental-features", "nix-command"]
 
 
@@ -90,13 +89,7 @@ class CacheRgw(unittest.TestCase):
 
     def s3(self, *args, stdin=b""):
         """fedi-s3-check with the key fedi made for the cache (from state)."""
-        with open(os.path.join(self.dir, ".fedi", "state.json")) as f:
-            key = json.load(f)["storage"]["buckets"][self.bucket]["keys"]["fedi-cache"]
-        config = lib.write_file(os.path.join(self.dir, "s3.json"), json.dumps(
-            {"endpoint": self.rgw["endpoint"], "region": self.rgw.get("region", "us-east-1"),
-             "accessKey": key["id"], "secretKey": key["secret"]}), 0o600)
-        r = subprocess.run([CHECK, "--config", str(config), *args], input=stdin,
-                           capture_output=True, timeout=60)
+        r = slib.s3_as(self, slib.cache_key(self), *args, stdin=stdin)
         self.assertEqual(r.returncode, 0, r.stderr)
         return r.stdout
 

@@ -15,7 +15,6 @@ the read key is a key with the bucket's read permission only.
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import unittest
@@ -23,7 +22,6 @@ import unittest
 import fedi_testlib as lib
 import storage_testlib as slib
 
-CHECK = os.environ.get("FEDI_S3_CHECK", "")
 CREDENTIALS = "/var/lib/fedi/cache/aws-credentials"
 
 
@@ -60,11 +58,7 @@ class CacheS3ReadKey(unittest.TestCase):
 
     def s3(self, key, *args, stdin=b""):
         """fedi-s3-check signing with `key` (a state record): CompletedProcess."""
-        config = lib.write_file(os.path.join(self.dir, f"s3-{key['id']}.json"), json.dumps(
-            {"endpoint": self.rgw["endpoint"], "region": self.rgw.get("region", "us-east-1"),
-             "accessKey": key["id"], "secretKey": key["secret"]}), 0o600)
-        return subprocess.run([CHECK, "--config", str(config), *args], input=stdin,
-                              capture_output=True, timeout=60)
+        return slib.s3_as(self, key, *args, stdin=stdin)
 
     def test_the_read_key_reads_and_is_refused_writes(self):
         path = lib.nix_build(str(self.system), env=self.env)
