@@ -56,6 +56,19 @@ class StateCommand(unittest.TestCase):
         with open(path) as f:
             return f.read()
 
+    def test_a_deploy_evaluates_meta_state_once(self):
+        # A `nix` first on PATH that notes each evaluation, then runs the real one.
+        real = shutil.which("nix", path=self.env.get("PATH"))
+        wrapper = os.path.join(self.dir, "bin", "nix")
+        log = os.path.join(self.dir, "evals.log")
+        lib.write_file(wrapper, f'#!/bin/sh\ncase " $* " in *" eval "*) echo eval >> {log};; esac\n'
+                                f'exec {real} "$@"\n', 0o755)
+        self.env["PATH"] = os.path.dirname(wrapper) + os.pathsep + self.env["PATH"]
+        self.fedi("deploy")
+        with open(log) as f:
+            # meta.state once (where the state is, how it is kept), the deployment once.
+            self.assertEqual(f.read().split(), ["eval", "eval"])
+
     def test_show_masks_secrets_unless_revealed(self):
         for out in (self.fedi("state", "show").stdout, self.fedi("--json", "state", "show").stdout):
             for secret in SECRETS:
