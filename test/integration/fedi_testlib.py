@@ -43,6 +43,16 @@ def isolated_env(home):
     return env
 
 
+def private_workdir(test, prefix):
+    """For a test: a directory of its own (test.dir, removed after it) with a private HOME
+    in it (test.home) and the environment that uses it (test.env, isolated_env's)."""
+    test.dir = tempfile.mkdtemp(prefix=prefix)
+    test.addCleanup(shutil.rmtree, test.dir, True)
+    test.home = os.path.join(test.dir, "home")
+    os.makedirs(test.home)
+    test.env = isolated_env(test.home)
+
+
 def reset_hosts(hosts):
     """Puts every test host back to never deployed: no system profile, no running
     system, no test-system state; its sshd running."""

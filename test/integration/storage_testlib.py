@@ -145,6 +145,16 @@ def s3_as(test, key, *args, stdin=b""):
                           capture_output=True, timeout=60)
 
 
+def rgw_workdir(test, prefix):
+    """For a test of a class with a real RGW (test.rgw): private_workdir, and files with
+    the RGW's admin access key and secret (test.access, test.secret: 0600)."""
+    lib.private_workdir(test, prefix)
+    test.access = lib.write_file(os.path.join(test.dir, "rgw-access"),
+                                 test.rgw["accessKey"] + "\n", 0o600)
+    test.secret = lib.write_file(os.path.join(test.dir, "rgw-secret"),
+                                 test.rgw["secretKey"] + "\n", 0o600)
+
+
 def start_rgw_cache(cls):
     """For a test class: a real RGW (cls.rgw) and a binary cache key pair made by Nix
     (cls.secret_key, cls.public_key)."""
@@ -158,9 +168,6 @@ def new_cache_bucket(test, prefix):
     """For a test of a class start_rgw_cache() set up: a private directory and environment
     (test.dir, test.env, removed after the test), a fresh bucket name and its http URL
     (test.bucket, test.url)."""
-    test.dir = tempfile.mkdtemp(prefix=prefix)
-    test.addCleanup(shutil.rmtree, test.dir, True)
-    os.makedirs(os.path.join(test.dir, "home"))
-    test.env = lib.isolated_env(os.path.join(test.dir, "home"))
+    lib.private_workdir(test, prefix)
     test.bucket = f"nix-cache-{time.time_ns() % 10**9}"
     test.url = f"{test.rgw['endpoint']}/{test.bucket}"

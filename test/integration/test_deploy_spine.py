@@ -9,7 +9,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
@@ -43,12 +42,8 @@ class SpineTest(unittest.TestCase):
             h["identityFile"] = str(cls.hosts.identity_file())
 
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="fedi-spine-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
         # A private HOME: no known_hosts, no agent, nothing from the machine's user.
-        self.home = os.path.join(self.dir, "home")
-        os.makedirs(self.home)
-        self.env = lib.isolated_env(self.home)
+        lib.private_workdir(self, "fedi-spine-")
         # Systems unique to this test, so no earlier test left their paths on the hosts.
         self.nonce = f"{self._testMethodName}-{time.time_ns()}"
         # Every test starts from machines on which fedi never deployed.

@@ -6,9 +6,7 @@ when the world or the deployment moved, and no secret value in any plan output.
 import json
 import os
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 import unittest
 
@@ -30,11 +28,7 @@ class PlanCliTest(unittest.TestCase):
         cls.addClassCleanup(cls.hosts.stop)
 
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="fedi-plan-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        self.home = os.path.join(self.dir, "home")
-        os.makedirs(self.home)
-        self.env = lib.isolated_env(self.home)
+        lib.private_workdir(self, "fedi-plan-")
         self.nonce = f"{self._testMethodName}-{time.time_ns()}"
         lib.reset_hosts(self.hosts)
 

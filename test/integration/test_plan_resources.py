@@ -10,8 +10,6 @@ add errors to the plan (tests of the plan as a whole are elsewhere).
 import json
 import os
 import pathlib
-import shutil
-import tempfile
 import time
 import unittest
 import urllib.request
@@ -44,10 +42,7 @@ class GarageStoragePlan(unittest.TestCase):
         cls.host_of = dict(zip(["s3-1", "web"], cls.hosts.names))
 
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="fedi-plan-storage-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        os.makedirs(os.path.join(self.dir, "home"))
-        self.env = lib.isolated_env(os.path.join(self.dir, "home"))
+        lib.private_workdir(self, "fedi-plan-storage-")
         lib.reset_hosts(self.hosts)
         for name in self.hosts.names:
             self.hosts.exec(name, "rm", "-rf", "/var/lib/fedi")
@@ -191,14 +186,7 @@ class RgwStoragePlan(unittest.TestCase):
         cls.addClassCleanup(cls.hosts.stop)
 
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="fedi-plan-rgw-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        os.makedirs(os.path.join(self.dir, "home"))
-        self.env = lib.isolated_env(os.path.join(self.dir, "home"))
-        self.access = lib.write_file(os.path.join(self.dir, "rgw-access"),
-                                     self.rgw["accessKey"] + "\n", 0o600)
-        self.secret = lib.write_file(os.path.join(self.dir, "rgw-secret"),
-                                     self.rgw["secretKey"] + "\n", 0o600)
+        slib.rgw_workdir(self, "fedi-plan-rgw-")
         self.first = f"plan-{time.time_ns() % 10**9}"
         self.second = self.first + "-b"
 

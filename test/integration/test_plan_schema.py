@@ -2,7 +2,6 @@
 (test/tools/json_schema_subset.py): the schema describes every field, and the validator
 rejects what the schema forbids (so a test that finds a document valid means something).
 """
-import copy
 import json
 import os
 import sys

@@ -6,9 +6,7 @@ refused; `fedi bucket` deletes a non-empty bucket only with --force.
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 
@@ -28,14 +26,7 @@ class RgwStorage(unittest.TestCase):
         cls.addClassCleanup(cls.hosts.stop)
 
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="fedi-storage-rgw-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
-        os.makedirs(os.path.join(self.dir, "home"))
-        self.env = lib.isolated_env(os.path.join(self.dir, "home"))
-        self.access = lib.write_file(os.path.join(self.dir, "rgw-access"),
-                                     self.rgw["accessKey"] + "\n", 0o600)
-        self.secret = lib.write_file(os.path.join(self.dir, "rgw-secret"),
-                                     self.rgw["secretKey"] + "\n", 0o600)
+        slib.rgw_workdir(self, "fedi-storage-rgw-")
         self.bucket = f"media-{time.time_ns() % 10**9}"
 
     def write(self, secret_file=None):

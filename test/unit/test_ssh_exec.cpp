@@ -51,6 +51,19 @@ TEST_CASE("run reports exit status, stdout and stderr and feeds stdin", "[sshd]"
     CHECK(session->run("exit 0").exit_status == 0);
 }
 
+TEST_CASE("the round trip is known once a channel was opened, and is the quickest", "[sshd]") {
+    auto session = ssh::Session::connect(shared_sshd().connect_options());
+    CHECK_FALSE(session->round_trip());
+    // The command's own time (a second) is not a round trip: only the channel's opening is.
+    REQUIRE(session->run("sleep 1").ok());
+    REQUIRE(session->round_trip());
+    auto first = *session->round_trip();
+    CHECK(first > std::chrono::steady_clock::duration::zero());
+    CHECK(first < std::chrono::seconds(1));
+    REQUIRE(session->run("true").ok());
+    CHECK(*session->round_trip() <= first);
+}
+
 TEST_CASE("large stdout, stderr and stdin flow together without deadlock", "[sshd]") {
     auto session = ssh::Session::connect(small_window_options());
     // 3 MB on stderr before any stdout.
